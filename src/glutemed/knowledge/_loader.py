@@ -479,6 +479,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
     for rf2 in red_flags.values():
         for cid in rf2.suspected:
             need(conditions, cid, f"red_flags.yaml {rf2.id}.suspected", "condition")
+        for fid in (*rf2.triggers, *rf2.context_factors):
+            need(findings, fid, f"red_flags.yaml {rf2.id}.triggers", "finding")
     for m in measures.values():
         need(findings, m.finding, f"movement.yaml measures.{m.id}.finding", "finding")
     for co in corrections.values():

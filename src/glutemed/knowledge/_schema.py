@@ -369,6 +369,13 @@ class RedFlag(_Strict):
     name: NonEmpty
     synonyms: list[str] = Field(default_factory=list)
     features: list[NonEmpty] = Field(min_length=1)
+    triggers: list[Id] = Field(
+        min_length=1, description="Finding ids; any one positive raises the flag."
+    )
+    context_factors: list[Id] = Field(
+        default_factory=list,
+        description="Finding ids that raise suspicion and are shown, but do not fire alone.",
+    )
     suspected: list[Id] = Field(min_length=1, description="Condition ids it suggests.")
     action: NonEmpty
     urgency: Literal["emergency_same_day", "urgent", "soon"]
