@@ -340,6 +340,7 @@ class FindingCluster(_Strict):
     target: Id
     findings: dict[Id, Literal["positive", "negative"]] = Field(min_length=2)
     lr: Estimate
+    n: int | None = Field(default=None, ge=1, description="Participants behind the LR.")
     reported_pretest: ProportionEstimate | None = None
     reported_posttest: ProportionEstimate | None = None
     notes: str = ""

@@ -1,0 +1,590 @@
+"""The ``glutemed`` command line.
+
+Every command that prints results accepts ``--json`` and then prints one JSON document on
+standard output. Errors go to standard error with the exit status 2 (1 for ``kb check`` when the
+knowledge base has problems), and name the file or field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from glutemed import __kb_version__, __version__
+from glutemed.errors import GlutemedError, KnowledgeBaseError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="glutemed",
+    help=(
+        "Evidence-based decision support for lateral hip pain (gluteal tendinopathy, gluteus "
+        "medius/minimus tears, GTPS). It supports a clinician's judgement; it is not a medical "
+        "device and does not diagnose on its own."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+out = Console(highlight=False, soft_wrap=False, width=110)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@contextmanager
+def _errors(exit_code: int = 2) -> Iterator[None]:
+    try:
+        yield
+    except GlutemedError as exc:
+        err.print(f"[bold red]error:[/] {escape(exc.message)}")
+        for problem in exc.problems:
+            err.print(f"  - {escape(str(problem))}")
+        raise typer.Exit(exit_code) from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"glutemed {__version__} (knowledge base {__kb_version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show versions."),
+    ] = False,
+) -> None:
+    """glutemed command line."""
+
+
+# --------------------------------------------------------------------------- kb
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_defaults=True)
+
+
+@kb_app.command("check")
+def kb_check(
+    folder: Annotated[
+        Path | None, typer.Argument(help="A knowledge-base folder (default: the bundled one).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate every file against the schema and run the cross-file checks."""
+    from glutemed.knowledge import load_kb
+
+    try:
+        kb = load_kb(folder)
+    except KnowledgeBaseError as exc:
+        if json_out:
+            _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
+        else:
+            err.print(f"[bold red]knowledge base check failed:[/] {escape(exc.message)}")
+            for problem in exc.problems:
+                err.print(f"  - {escape(str(problem))}")
+        raise typer.Exit(1) from None
+    counts = {kind: len(kb.kind_items(kind)) for kind in kb.KINDS}
+    n_numbers = _count_numbers(kb)
+    if json_out:
+        _emit_json({"ok": True, "versions": kb.versions(), "counts": counts, "sourced_numbers": n_numbers})
+        return
+    table = Table(title=f"knowledge base {kb.version}: OK", show_header=True)
+    table.add_column("kind")
+    table.add_column("entries", justify="right")
+    for kind, n in counts.items():
+        table.add_row(kind, str(n))
+    out.print(table)
+    out.print(f"{n_numbers} sourced numbers; manifest sha256 {kb.manifest_sha256[:16]}...")
+
+
+def _count_numbers(kb: Any) -> int:
+    from glutemed.knowledge import Estimate
+
+    def walk(obj: Any) -> int:
+        if isinstance(obj, Estimate):
+            return 1
+        if isinstance(obj, BaseModel):
+            return sum(walk(getattr(obj, f)) for f in type(obj).model_fields)
+        if isinstance(obj, list | tuple):
+            return sum(walk(x) for x in obj)
+        if isinstance(obj, dict):
+            return sum(walk(x) for x in obj.values())
+        return 0
+
+    total = sum(walk(entry) for _, entry in kb.iter_entries())
+    total += sum(walk(p) for table in kb.priors.values() for p in table.values())
+    return total
+
+
+@kb_app.command("list")
+def kb_list(
+    kind: Annotated[str, typer.Argument(help="findings, conditions, treatments, instruments, ...")],
+    json_out: JsonOpt = False,
+) -> None:
+    """List the entries of one kind."""
+    from glutemed.knowledge import load_kb
+
+    with _errors():
+        kb = load_kb()
+        items = kb.kind_items(kind)
+    if json_out:
+        _emit_json(
+            [{"id": k, "name": getattr(v, "name", getattr(v, "citation", ""))} for k, v in items.items()]
+        )
+        return
+    table = Table(title=f"{kind} ({len(items)})")
+    table.add_column("id", style="bold")
+    table.add_column("name")
+    for ident, entry in items.items():
+        table.add_row(ident, escape(str(getattr(entry, "name", getattr(entry, "citation", "")))))
+    out.print(table)
+
+
+@kb_app.command("show")
+def kb_show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any knowledge-base id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one entry in full, with the sources it cites."""
+    from glutemed.knowledge import load_kb
+
+    with _errors():
+        kb = load_kb()
+        kind, entry = kb.get(entry_id)
+    data = _dump(entry)
+    cited = sorted(_cited_sources(data))
+    if json_out:
+        _emit_json(
+            {
+                "kind": kind,
+                "entry": data,
+                "sources": {s: kb.sources[s].citation for s in cited if s in kb.sources},
+                "versions": kb.versions(),
+            }
+        )
+        return
+    out.print(f"[bold]{escape(str(getattr(entry, 'name', entry_id)))}[/]  ({kind}: {entry_id})")
+    _print_entry(data, indent=0)
+    if cited:
+        out.print("\n[bold]Sources[/]")
+        for s in cited:
+            if s in kb.sources:
+                out.print(f"  [{s}] {escape(kb.sources[s].citation)}")
+
+
+def _cited_sources(data: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(data, dict):
+        if "id" in data and "locator" in data:
+            found.add(str(data["id"]))
+        for v in data.values():
+            found |= _cited_sources(v)
+    elif isinstance(data, list):
+        for v in data:
+            found |= _cited_sources(v)
+    return found
+
+
+def _print_entry(data: Any, indent: int) -> None:
+    pad = "  " * indent
+    if isinstance(data, dict):
+        if set(data) <= {"id", "locator"} and "locator" in data:
+            out.print(f"{pad}source: {escape(str(data['id']))}, {escape(str(data['locator']))}")
+            return
+        for key, value in data.items():
+            if key in ("id", "name") and indent == 0:
+                continue
+            if isinstance(value, dict | list):
+                out.print(f"{pad}[cyan]{escape(str(key))}[/]:")
+                _print_entry(value, indent + 1)
+            else:
+                out.print(f"{pad}[cyan]{escape(str(key))}[/]: {escape(str(value))}")
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict | list):
+                out.print(f"{pad}-")
+                _print_entry(item, indent + 1)
+            else:
+                out.print(f"{pad}- {escape(str(item))}")
+    else:
+        out.print(f"{pad}{escape(str(data))}")
+
+
+@kb_app.command("search")
+def kb_search(
+    text: Annotated[str, typer.Argument(help="Free text, e.g. 'trendelenburg' or 'PRP'.")],
+    kind: Annotated[str | None, typer.Option(help="Restrict to one kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    show_top: Annotated[
+        bool, typer.Option("--show/--no-show", help="Show the best hit in full.")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ranked search over names, synonyms and descriptions."""
+    from glutemed.knowledge import load_kb, search
+
+    with _errors():
+        kb = load_kb()
+        if kind is not None:
+            kb.kind_items(kind)
+        hits = search(kb, text, kind=kind, limit=limit)
+    if json_out:
+        _emit_json(
+            {
+                "query": text,
+                "hits": [
+                    {"kind": h.kind, "id": h.id, "name": h.name, "score": h.score, "matched": list(h.matched_fields)}
+                    for h in hits
+                ],
+                "versions": kb.versions(),
+            }
+        )
+        return
+    if not hits:
+        out.print(f"no entries match {escape(text)!r}")
+        raise typer.Exit(0)
+    table = Table(title=f"search: {escape(text)}")
+    table.add_column("score", justify="right")
+    table.add_column("kind")
+    table.add_column("id", style="bold")
+    table.add_column("name")
+    for h in hits:
+        table.add_row(f"{h.score:.2f}", h.kind, h.id, escape(h.name))
+    out.print(table)
+    if show_top:
+        out.print()
+        kb_show(hits[0].id, json_out=False)
+
+
+@kb_app.command("manifest")
+def kb_manifest(
+    version: Annotated[str | None, typer.Option(help="New knowledge-base version.")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write MANIFEST.json.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show (or, for maintainers, rewrite) the manifest of file hashes."""
+    from glutemed.knowledge import build_manifest, data_dir
+
+    folder = data_dir()
+    current = json.loads((folder / "MANIFEST.json").read_text("utf-8"))
+    manifest = build_manifest(folder, version or current["kb_version"])
+    if write:
+        (folder / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    if json_out:
+        _emit_json(manifest)
+        return
+    out.print(f"knowledge base {manifest['kb_version']}" + (" (written)" if write else ""))
+    for name, digest in manifest["files"].items():
+        flag = "" if current.get("files", {}).get(name) == digest else "  [yellow]changed[/]"
+        out.print(f"  {name:20s} {digest[:16]}...{flag}")
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def example_cases_dir() -> Path:
+    """Return the folder of the bundled example cases."""
+    from importlib import resources
+
+    return Path(str(resources.files("glutemed") / "examples" / "cases"))
+
+
+def _resolve_case_path(case: str) -> Path:
+    path = Path(case)
+    if path.exists() or path.suffix:
+        return path
+    bundled = example_cases_dir() / f"{case}.yaml"
+    return bundled if bundled.exists() else path
+
+
+@app.command("examples")
+def examples_cmd(json_out: JsonOpt = False) -> None:
+    """List the bundled example cases (usable by name in assess, plan and handout)."""
+    from glutemed.reasoning import load_case
+
+    rows = []
+    for path in sorted(example_cases_dir().glob("*.yaml")):
+        rows.append({"name": path.stem, "label": load_case(path).label, "path": str(path)})
+    if json_out:
+        _emit_json(rows)
+        return
+    table = Table(title="bundled example cases (synthetic)")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for r in rows:
+        table.add_row(r["name"], escape(r["label"]))
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- assess
+
+SettingOpt = Annotated[
+    str | None,
+    typer.Option(help="Care setting: community, primary_care or specialist (overrides the case)."),
+]
+
+
+def _bar(p: float, width: int = 20) -> str:
+    n = round(p * width)
+    return "█" * n + "░" * (width - n)
+
+
+@app.command("assess")
+def assess_cmd(
+    case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
+    setting: SettingOpt = None,
+    explain: Annotated[int, typer.Option(help="Explanation lines per condition.")] = 3,
+    json_out: JsonOpt = False,
+) -> None:
+    """Post-test probabilities with reasons, the next best test, imaging advice and red flags."""
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import assess, load_case
+
+    with _errors():
+        kb = load_kb()
+        c = load_case(_resolve_case_path(case))
+        if setting is not None:
+            from glutemed._checks import check_option
+
+            c = c.model_copy(update={"setting": check_option("--setting", setting, kb.priors)})
+        result = assess(c, kb)
+    data = result.to_dict()
+    if json_out:
+        _emit_json(data)
+        return
+    if c.label:
+        out.print(f"[bold]{escape(c.label)}[/]  (setting: {c.setting})")
+    for flag in data["red_flags"]:
+        out.print(
+            f"[bold white on red] RED FLAG [/] [bold]{escape(flag['name'])}[/] "
+            f"({flag['urgency'].replace('_', ' ')}): {escape(flag['action'])}"
+        )
+        out.print(f"   because {escape(flag['reason'])}")
+    if data["conditions"]:
+        table = Table(title="Differential (each condition separately; they can coexist)")
+        table.add_column("condition")
+        table.add_column("pre", justify="right")
+        table.add_column("post", justify="right")
+        table.add_column("95 % interval", justify="right")
+        table.add_column("")
+        for cond in data["conditions"]:
+            lo, hi = cond["interval"]
+            table.add_row(
+                escape(cond["name"]), f"{cond['prior']:.0%}", f"[bold]{cond['probability']:.0%}[/]",
+                f"{lo:.0%}-{hi:.0%}", _bar(cond["probability"]),
+            )
+        out.print(table)
+        for cond in data["conditions"]:
+            lines = [x for x in cond["contributions"] if x["counted"]][:explain]
+            if lines:
+                out.print(f"[bold]{escape(cond['name'])}[/]")
+                for x in lines:
+                    out.print(f"  • {escape(x['explanation'])}")
+    for cond in data["unranked_conditions"]:
+        if any(x["counted"] for x in cond["contributions"]):
+            out.print(
+                f"[yellow]{escape(cond['name'])}[/]: combined LR {cond['combined_lr']:.3g}; "
+                f"{escape(cond['note'])}"
+            )
+    if data["next_tests"]:
+        table = Table(title="Most useful next tests")
+        table.add_column("test")
+        table.add_column("informs")
+        table.add_column("now", justify="right")
+        table.add_column("if +", justify="right")
+        table.add_column("if -", justify="right")
+        table.add_column("bits", justify="right")
+        for t in data["next_tests"]:
+            table.add_row(
+                escape(t["name"]), t["condition"], f"{t['current']:.0%}", f"{t['if_positive']:.0%}",
+                f"{t['if_negative']:.0%}", f"{t['value']:.3f}",
+            )
+        out.print(table)
+    img = data["imaging"]
+    out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])} (urgency: {img['urgency']})")
+    for r in img["reasons"]:
+        out.print(f"  • {escape(r['text'])}")
+    sev = data["severity"]
+    if sev["grade"] != "not_imaged":
+        out.print(f"[bold]Imaging severity:[/] {sev['grade'].replace('_', ' ')}"
+                  + (f"; {escape('; '.join(sev['flags']))}" if sev["flags"] else ""))
+    for note in data["notes"]:
+        out.print(f"[italic]{escape(note)}[/]")
+    v = data["versions"]
+    out.print(f"[dim]glutemed {v['engine']}, knowledge base {v['kb']}. {data['disclaimer']}[/]")
+
+
+@app.command("assess-batch")
+def assess_batch_cmd(
+    source: Annotated[Path, typer.Argument(help="A folder of case files, or a CSV/Parquet table.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")],
+    setting: SettingOpt = None,
+    intervals: Annotated[bool, typer.Option(help="Compute uncertainty intervals.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Assess many cases and write one table of results."""
+    from rich.progress import track
+
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import assess
+    from glutemed.reasoning._table import read_cases, write_results
+
+    with _errors():
+        kb = load_kb()
+        cases = read_cases(source, setting=setting)
+        rows = []
+        for name, case in track(cases, description="assessing", console=err, disable=json_out):
+            rows.append((name, assess(case, kb, with_intervals=intervals)))
+        summary = write_results(rows, output, kb)
+    if json_out:
+        _emit_json(summary)
+    else:
+        out.print(f"{summary['cases']} cases assessed -> {output}")
+
+
+# --------------------------------------------------------------------------- score
+
+
+@app.command("score")
+def score_cmd(
+    instrument: Annotated[str, typer.Argument(help="Instrument id, e.g. visa_g, nprs, groc, psfs.")],
+    answers: Annotated[str, typer.Argument(help="A YAML/JSON file of item answers, or inline JSON.")],
+    baseline: Annotated[float | None, typer.Option(help="Baseline total, to interpret change.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score a questionnaire (range checks, missing-item rules) and interpret change."""
+    import yaml
+
+    from glutemed.questionnaires import interpret_change, score
+
+    with _errors():
+        path = Path(answers)
+        data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else yaml.safe_load(answers)
+        result = score(instrument, data)
+        change = interpret_change(instrument, baseline, result.total) if baseline is not None else None
+    payload = result.to_dict()
+    if change is not None:
+        payload["change"] = change.to_dict()
+    if json_out:
+        _emit_json(payload)
+        return
+    out.print(f"[bold]{escape(payload['name'])}[/]: {payload['total']:g} "
+              f"(range {payload['range'][0]:g}-{payload['range'][1]:g}, "
+              f"{'higher' if payload['higher_is_better'] else 'lower'} is better)")
+    for key, value in (payload.get("subscales") or {}).items():
+        out.print(f"  {key}: {value:g}")
+    if change is not None:
+        out.print(escape(payload["change"]["explanation"]))
+
+
+# --------------------------------------------------------------------------- motion
+
+TaskOpt = Annotated[str, typer.Option(help="walk, single-leg-stance or single-leg-squat.")]
+
+
+@app.command("motion")
+def motion_cmd(
+    file: Annotated[Path, typer.Argument(help="C3D, TRC, OpenPose JSON folder, MediaPipe CSV/JSON or CSV.")],
+    task: TaskOpt = "walk",
+    plot: Annotated[Path | None, typer.Option(help="Write a plot (.png or .svg).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pelvic drop / Trendelenburg, gait events and single-leg tests from movement data."""
+    from glutemed.motion import analyse_file
+
+    with _errors():
+        result = analyse_file(file, task=task.replace("-", "_"), plot=plot)
+    data = result.to_dict()
+    if json_out:
+        _emit_json(data)
+        return
+    _print_motion(data)
+    if plot is not None:
+        out.print(f"plot written to {plot}")
+
+
+def _print_motion(data: dict[str, Any]) -> None:
+    out.print(f"[bold]{data['task']}[/] at {data['sampling_rate_hz']:g} Hz, "
+              f"{len(data.get('events', []))} gait events")
+    table = Table(title="per side")
+    table.add_column("measure")
+    table.add_column("left", justify="right")
+    table.add_column("right", justify="right")
+    left = data["per_side"].get("left", {})
+    right = data["per_side"].get("right", {})
+    for key in sorted(set(left) | set(right)):
+        table.add_row(key, _fmt_cell(left.get(key)), _fmt_cell(right.get(key)))
+    out.print(table)
+    for q in data.get("quality", []):
+        out.print(f"[yellow]quality:[/] {escape(str(q))}")
+    out.print(f"findings for the diagnosis engine: {json.dumps(data.get('findings', {}))}")
+
+
+def _fmt_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt_cell(v)}" for k, v in value.items())
+    return escape(str(value)) if value is not None else "-"
+
+
+@app.command("motion-batch")
+def motion_batch_cmd(
+    folder: Annotated[Path, typer.Argument(help="A folder of movement files.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")],
+    task: TaskOpt = "walk",
+    json_out: JsonOpt = False,
+) -> None:
+    """Analyse every movement file in a folder and write one table."""
+    import pandas as pd
+    from rich.progress import track
+
+    from glutemed.motion import analyse_file, list_motion_files
+
+    with _errors():
+        files = list_motion_files(folder)
+        rows: list[dict[str, Any]] = []
+        for f in track(files, description="analysing", console=err, disable=json_out):
+            data = analyse_file(f, task=task.replace("-", "_")).to_dict()
+            row: dict[str, Any] = {"file": f.name, "task": data["task"]}
+            for side, values in data["per_side"].items():
+                for key, value in values.items():
+                    if isinstance(value, int | float):
+                        row[f"{side}_{key}"] = value
+            row.update({f"finding_{k}": v for k, v in data.get("findings", {}).items()})
+            row["quality"] = "; ".join(str(q) for q in data.get("quality", []))
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(output, index=False)
+        else:
+            frame.to_csv(output, index=False)
+    if json_out:
+        _emit_json({"files": len(rows), "output": str(output)})
+    else:
+        out.print(f"{len(rows)} files analysed -> {output}")
+
+
+def main() -> None:
+    """Entry point of the ``glutemed`` console script."""
+    app()
