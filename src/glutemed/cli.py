@@ -106,7 +106,9 @@ def kb_check(
     counts = {kind: len(kb.kind_items(kind)) for kind in kb.KINDS}
     n_numbers = _count_numbers(kb)
     if json_out:
-        _emit_json({"ok": True, "versions": kb.versions(), "counts": counts, "sourced_numbers": n_numbers})
+        _emit_json(
+            {"ok": True, "versions": kb.versions(), "counts": counts, "sourced_numbers": n_numbers}
+        )
         return
     table = Table(title=f"knowledge base {kb.version}: OK", show_header=True)
     table.add_column("kind")
@@ -149,7 +151,10 @@ def kb_list(
         items = kb.kind_items(kind)
     if json_out:
         _emit_json(
-            [{"id": k, "name": getattr(v, "name", getattr(v, "citation", ""))} for k, v in items.items()]
+            [
+                {"id": k, "name": getattr(v, "name", getattr(v, "citation", ""))}
+                for k, v in items.items()
+            ]
         )
         return
     table = Table(title=f"{kind} ({len(items)})")
@@ -253,7 +258,13 @@ def kb_search(
             {
                 "query": text,
                 "hits": [
-                    {"kind": h.kind, "id": h.id, "name": h.name, "score": h.score, "matched": list(h.matched_fields)}
+                    {
+                        "kind": h.kind,
+                        "id": h.id,
+                        "name": h.name,
+                        "score": h.score,
+                        "matched": list(h.matched_fields),
+                    }
                     for h in hits
                 ],
                 "versions": kb.versions(),
@@ -390,8 +401,11 @@ def assess_cmd(
         for cond in data["conditions"]:
             lo, hi = cond["interval"]
             table.add_row(
-                escape(cond["name"]), f"{cond['prior']:.0%}", f"[bold]{cond['probability']:.0%}[/]",
-                f"{lo:.0%}-{hi:.0%}", _bar(cond["probability"]),
+                escape(cond["name"]),
+                f"{cond['prior']:.0%}",
+                f"[bold]{cond['probability']:.0%}[/]",
+                f"{lo:.0%}-{hi:.0%}",
+                _bar(cond["probability"]),
             )
         out.print(table)
         for cond in data["conditions"]:
@@ -416,8 +430,12 @@ def assess_cmd(
         table.add_column("bits", justify="right")
         for t in data["next_tests"]:
             table.add_row(
-                escape(t["name"]), t["condition"], f"{t['current']:.0%}", f"{t['if_positive']:.0%}",
-                f"{t['if_negative']:.0%}", f"{t['value']:.3f}",
+                escape(t["name"]),
+                t["condition"],
+                f"{t['current']:.0%}",
+                f"{t['if_positive']:.0%}",
+                f"{t['if_negative']:.0%}",
+                f"{t['value']:.3f}",
             )
         out.print(table)
     img = data["imaging"]
@@ -426,8 +444,10 @@ def assess_cmd(
         out.print(f"  • {escape(r['text'])}")
     sev = data["severity"]
     if sev["grade"] != "not_imaged":
-        out.print(f"[bold]Imaging severity:[/] {sev['grade'].replace('_', ' ')}"
-                  + (f"; {escape('; '.join(sev['flags']))}" if sev["flags"] else ""))
+        out.print(
+            f"[bold]Imaging severity:[/] {sev['grade'].replace('_', ' ')}"
+            + (f"; {escape('; '.join(sev['flags']))}" if sev["flags"] else "")
+        )
     for note in data["notes"]:
         out.print(f"[italic]{escape(note)}[/]")
     v = data["versions"]
@@ -437,7 +457,9 @@ def assess_cmd(
 @app.command("assess-batch")
 def assess_batch_cmd(
     source: Annotated[Path, typer.Argument(help="A folder of case files, or a CSV/Parquet table.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")
+    ],
     setting: SettingOpt = None,
     intervals: Annotated[bool, typer.Option(help="Compute uncertainty intervals.")] = True,
     json_out: JsonOpt = False,
@@ -467,9 +489,15 @@ def assess_batch_cmd(
 
 @app.command("score")
 def score_cmd(
-    instrument: Annotated[str, typer.Argument(help="Instrument id, e.g. visa_g, nprs, groc, psfs.")],
-    answers: Annotated[str, typer.Argument(help="A YAML/JSON file of item answers, or inline JSON.")],
-    baseline: Annotated[float | None, typer.Option(help="Baseline total, to interpret change.")] = None,
+    instrument: Annotated[
+        str, typer.Argument(help="Instrument id, e.g. visa_g, nprs, groc, psfs.")
+    ],
+    answers: Annotated[
+        str, typer.Argument(help="A YAML/JSON file of item answers, or inline JSON.")
+    ],
+    baseline: Annotated[
+        float | None, typer.Option(help="Baseline total, to interpret change.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a questionnaire (range checks, missing-item rules) and interpret change."""
@@ -481,16 +509,20 @@ def score_cmd(
         path = Path(answers)
         data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else yaml.safe_load(answers)
         result = score(instrument, data)
-        change = interpret_change(instrument, baseline, result.total) if baseline is not None else None
+        change = (
+            interpret_change(instrument, baseline, result.total) if baseline is not None else None
+        )
     payload = result.to_dict()
     if change is not None:
         payload["change"] = change.to_dict()
     if json_out:
         _emit_json(payload)
         return
-    out.print(f"[bold]{escape(payload['name'])}[/]: {payload['total']:g} "
-              f"(range {payload['range'][0]:g}-{payload['range'][1]:g}, "
-              f"{'higher' if payload['higher_is_better'] else 'lower'} is better)")
+    out.print(
+        f"[bold]{escape(payload['name'])}[/]: {payload['total']:g} "
+        f"(range {payload['range'][0]:g}-{payload['range'][1]:g}, "
+        f"{'higher' if payload['higher_is_better'] else 'lower'} is better)"
+    )
     for key, value in (payload.get("subscales") or {}).items():
         out.print(f"  {key}: {value:g}")
     if change is not None:
@@ -504,7 +536,9 @@ TaskOpt = Annotated[str, typer.Option(help="walk, single-leg-stance or single-le
 
 @app.command("motion")
 def motion_cmd(
-    file: Annotated[Path, typer.Argument(help="C3D, TRC, OpenPose JSON folder, MediaPipe CSV/JSON or CSV.")],
+    file: Annotated[
+        Path, typer.Argument(help="C3D, TRC, OpenPose JSON folder, MediaPipe CSV/JSON or CSV.")
+    ],
     task: TaskOpt = "walk",
     plot: Annotated[Path | None, typer.Option(help="Write a plot (.png or .svg).")] = None,
     json_out: JsonOpt = False,
@@ -524,8 +558,10 @@ def motion_cmd(
 
 
 def _print_motion(data: dict[str, Any]) -> None:
-    out.print(f"[bold]{data['task']}[/] at {data['sampling_rate_hz']:g} Hz, "
-              f"{len(data.get('events', []))} gait events")
+    out.print(
+        f"[bold]{data['task']}[/] at {data['sampling_rate_hz']:g} Hz, "
+        f"{len(data.get('events', []))} gait events"
+    )
     table = Table(title="per side")
     table.add_column("measure")
     table.add_column("left", justify="right")
@@ -551,7 +587,9 @@ def _fmt_cell(value: Any) -> str:
 @app.command("motion-batch")
 def motion_batch_cmd(
     folder: Annotated[Path, typer.Argument(help="A folder of movement files.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")
+    ],
     task: TaskOpt = "walk",
     json_out: JsonOpt = False,
 ) -> None:

@@ -263,9 +263,7 @@ def _validate_list(
                 if item_id:
                     label += f" (id {item_id})"
                 found = short_repr(err.get("input")) if err["type"] != "missing" else "nothing"
-                problems.append(
-                    Problem(f"{raw.name}:{line} {label}", err["msg"].lower(), found)
-                )
+                problems.append(Problem(f"{raw.name}:{line} {label}", err["msg"].lower(), found))
     return out
 
 
@@ -285,9 +283,7 @@ def _collect_refs(obj: Any, path: str) -> Iterator[tuple[str, SourceRef]]:
 
 def build_manifest(folder: Path, version: str) -> dict[str, Any]:
     """Return a manifest for the YAML files in ``folder`` (used by ``glutemed kb manifest``)."""
-    files = {
-        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in DATA_FILES
-    }
+    files = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in DATA_FILES}
     return {"kb_version": version, "files": files}
 
 
@@ -321,7 +317,7 @@ def _load_bundled(check_manifest: bool) -> KnowledgeBase:
     return _load(data_dir(), check_manifest)
 
 
-def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
+def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
     problems: list[Problem] = []
     raws: dict[str, _RawFile] = {}
     for name in DATA_FILES:
@@ -368,7 +364,9 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
                         short_repr(key),
                     )
                 )
-        parsed[name] = {key: _validate_list(raw, key, model, problems) for key, model in keys.items()}
+        parsed[name] = {
+            key: _validate_list(raw, key, model, problems) for key, model in keys.items()
+        }
 
     def as_dict(file: str, key: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -451,8 +449,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
         for key in keys:
             for model, line in parsed.get(file, {}).get(key, []):
                 label = getattr(model, "id", None) or getattr(model, "setting", "")
-                for path, ref in _collect_refs(model, f"{key}.{label}"):
-                    need(sources, ref.id, f"{file}:{line} {path}", "source")
+                for ref_path, ref in _collect_refs(model, f"{key}.{label}"):
+                    need(sources, ref.id, f"{file}:{line} {ref_path}", "source")
 
     for s in structures.values():
         for r in s.related:
@@ -473,8 +471,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
         need(conditions, cl.target, f"findings.yaml clusters.{cl.id}.target", "condition")
         for fid in cl.findings:
             need(findings, fid, f"findings.yaml clusters.{cl.id}.findings", "finding")
-    for setting, table in priors.items():
-        for cid in table:
+    for setting, setting_priors in priors.items():
+        for cid in setting_priors:
             need(conditions, cid, f"priors.yaml {setting}.priors", "condition")
     for rf2 in red_flags.values():
         for cid in rf2.suspected:
@@ -492,9 +490,7 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:  # noqa: C901
             f"the knowledge base in {folder.name!r} has {len(problems)} problem(s)", problems
         )
 
-    manifest_sha = hashlib.sha256(
-        json.dumps(manifest, sort_keys=True).encode("utf-8")
-    ).hexdigest()
+    manifest_sha = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()
     kb = KnowledgeBase(
         version=version,
         manifest_sha256=manifest_sha,

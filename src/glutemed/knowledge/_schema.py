@@ -281,11 +281,15 @@ class AccuracyStudy(_Strict):
             est = getattr(self, name)
             if est is not None and est.value <= 0:
                 raise ValueError(f"{name} must be > 0, got {est.value}")
-        if self.use_in_model and (self.lr_positive is None and self.lr_negative is None):
-            if self.sensitivity is None or self.specificity is None:
-                raise ValueError(
-                    "a row used in the model needs LR+ / LR- or both sensitivity and specificity"
-                )
+        if (
+            self.use_in_model
+            and self.lr_positive is None
+            and self.lr_negative is None
+            and (self.sensitivity is None or self.specificity is None)
+        ):
+            raise ValueError(
+                "a row used in the model needs LR+ / LR- or both sensitivity and specificity"
+            )
         return self
 
 

@@ -107,7 +107,9 @@ def _index(kb: KnowledgeBase) -> tuple[list[_Doc], dict[str, int], float]:
     return docs, dict(df), avg
 
 
-def search(kb: KnowledgeBase, text: str, *, kind: str | None = None, limit: int = 10) -> list[SearchHit]:
+def search(
+    kb: KnowledgeBase, text: str, *, kind: str | None = None, limit: int = 10
+) -> list[SearchHit]:
     """Rank knowledge-base entries by relevance to ``text``.
 
     Parameters
@@ -152,7 +154,9 @@ def search(kb: KnowledgeBase, text: str, *, kind: str | None = None, limit: int 
             continue
         covered = sum(1 for t in set(query) if any(t in c for c in doc.fields.values()))
         score *= covered / len(set(query))
-        if len(query) > 1 and any(phrase in " ".join(_TOKEN.findall(p)) for p in doc.phrases.values()):
+        if len(query) > 1 and any(
+            phrase in " ".join(_TOKEN.findall(p)) for p in doc.phrases.values()
+        ):
             score *= 2.0
         hits.append(SearchHit(doc.kind, doc.id, doc.name, round(score, 4), tuple(sorted(matched))))
     hits.sort(key=lambda h: (-h.score, h.kind, h.id))

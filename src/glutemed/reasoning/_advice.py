@@ -55,7 +55,8 @@ def red_flags(kb: KnowledgeBase, case: Case) -> list[dict[str, Any]]:
                 "action": flag.action,
                 "imaging": flag.imaging,
                 "suspected": flag.suspected,
-                "reason": "positive: " + ", ".join(kb.findings[t].name for t in fired)
+                "reason": "positive: "
+                + ", ".join(kb.findings[t].name for t in fired)
                 + ("; with " + ", ".join(kb.findings[c].name for c in context) if context else ""),
                 "triggers": fired,
                 "context_factors": context,
@@ -80,24 +81,40 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
             ],
         }
     weakness = any(
-        _pos(case, f) for f in ("abductor_weakness", "trendelenburg_sign", "trendelenburg_gait", "hip_lag_sign")
+        _pos(case, f)
+        for f in ("abductor_weakness", "trendelenburg_sign", "trendelenburg_gait", "hip_lag_sign")
     )
     load_pain = any(_pos(case, f) for f in ("resisted_hip_abduction_pain", "single_leg_stance_30s"))
-    lateral = _pos(case, "lateral_hip_pain") or _pos(case, "palpation_greater_trochanter_tenderness") or load_pain
+    lateral = (
+        _pos(case, "lateral_hip_pain")
+        or _pos(case, "palpation_greater_trochanter_tenderness")
+        or load_pain
+    )
     failed = [
-        t for t in case.treatments_tried
+        t
+        for t in case.treatments_tried
         if t.response in ("none", "worse") and t.id in kb.treatments
     ]
     mri_ok = case.mri_available and not case.mri_contraindicated
     modality = "mri" if mri_ok else "ultrasound"
-    alt = "" if mri_ok else " (ultrasound because MRI is unavailable or contraindicated; ultrasound sensitivity for tears 0.79-1.00)"
+    alt = (
+        ""
+        if mri_ok
+        else (
+            " (ultrasound because MRI is unavailable or contraindicated; ultrasound "
+            "sensitivity for tears 0.79-1.00)"
+        )
+    )
     reasons: list[dict[str, Any]] = []
     if weakness and load_pain and lateral:
         reasons.append(
             {
                 "text": "Abductor weakness with lateral hip pain under abduction load suggests a "
                 "gluteus medius/minimus tear: image the tendons" + alt + ".",
-                "sources": [_src(kb, "seed_004", "diagnose"), _src(kb, "dx_r14", "diagnosis.md §4b")],
+                "sources": [
+                    _src(kb, "seed_004", "diagnose"),
+                    _src(kb, "dx_r14", "diagnosis.md §4b"),
+                ],
             }
         )
     if failed:
@@ -105,25 +122,38 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
         reasons.append(
             {
                 "text": f"No response to {names}: look for a tear or another diagnosis" + alt + ".",
-                "sources": [_src(kb, "tx_r18", "treatment.md §2a practice guidance"), _src(kb, "dx_r14", "diagnosis.md §4b")],
+                "sources": [
+                    _src(kb, "tx_r18", "treatment.md §2a practice guidance"),
+                    _src(kb, "dx_r14", "diagnosis.md §4b"),
+                ],
             }
         )
     if reasons:
         return {
-            "recommendation": f"{modality.upper() if modality == 'mri' else 'ultrasound'} of the gluteal tendons",
+            "recommendation": ("MRI" if modality == "mri" else "ultrasound")
+            + " of the gluteal tendons",
             "modality": modality,
             "urgency": "routine",
             "reasons": reasons,
         }
     oa_signs = [
-        f for f, v in case.observed().items()
-        if v == "positive" and f in kb.findings
-        and any(r.use_in_model and r.target == "hip_osteoarthritis" and r.lr_positive is not None
-                and r.lr_positive.value > 1 for r in kb.findings[f].accuracy)
+        f
+        for f, v in case.observed().items()
+        if v == "positive"
+        and f in kb.findings
+        and any(
+            r.use_in_model
+            and r.target == "hip_osteoarthritis"
+            and r.lr_positive is not None
+            and r.lr_positive.value > 1
+            for r in kb.findings[f].accuracy
+        )
     ]
     if oa_signs:
         return {
-            "recommendation": "plain radiograph (AP pelvis and hip) if the result would change management",
+            "recommendation": (
+                "plain radiograph (AP pelvis and hip) if the result would change management"
+            ),
             "modality": "xray",
             "urgency": "routine",
             "reasons": [
@@ -132,12 +162,17 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
                     + ", ".join(kb.findings[f].name for f in oa_signs)
                     + "): radiographs are the first imaging test for chronic hip pain and the "
                     "reference standard for hip OA.",
-                    "sources": [_src(kb, "dx_r55", "diagnosis.md §4b"), _src(kb, "dx_r41", "diagnosis.md §1c")],
+                    "sources": [
+                        _src(kb, "dx_r55", "diagnosis.md §4b"),
+                        _src(kb, "dx_r41", "diagnosis.md §1c"),
+                    ],
                 }
             ],
         }
     return {
-        "recommendation": "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS",
+        "recommendation": (
+            "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS"
+        ),
         "modality": "none",
         "urgency": "none",
         "reasons": [
@@ -145,7 +180,10 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
                 "text": "GTPS is a clinical diagnosis; image only when the diagnosis is unclear or "
                 "care fails. MRI tendon changes are common without symptoms (88 % of "
                 "asymptomatic women), so an MRI 'just to confirm' can mislead.",
-                "sources": [_src(kb, "dx_r66", "diagnosis.md §4b"), _src(kb, "dx_r8", "diagnosis.md §2c")],
+                "sources": [
+                    _src(kb, "dx_r66", "diagnosis.md §4b"),
+                    _src(kb, "dx_r8", "diagnosis.md §2c"),
+                ],
             }
         ],
     }

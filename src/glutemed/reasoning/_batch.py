@@ -76,7 +76,8 @@ def _posterior_block(block: NDArray[np.int8], t: _ConditionTables) -> NDArray[np
         else:
             pick = np.argmax(np.abs(sub), axis=1)
             total += np.take_along_axis(sub, pick[:, None], axis=1)[:, 0]
-    return 1.0 / (1.0 + np.exp(-total))
+    out: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-total))
+    return out
 
 
 def build_batch_model(
@@ -113,7 +114,7 @@ def build_batch_model(
             groups.setdefault(group, []).append(local[c])
         clusters: list[tuple[NDArray[np.intp], NDArray[np.int8], float]] = []
         for cl in sorted(kb.clusters.values(), key=lambda c: c.id):
-            if cl.target != cid or any(f not in local and f not in col for f in cl.findings):
+            if cl.target != cid or any(f not in col for f in cl.findings):
                 continue
             missing = [f for f in cl.findings if col[f] not in local]
             for f in missing:  # a cluster finding without its own LR still needs a column
@@ -122,7 +123,9 @@ def build_batch_model(
                 log_pos.append(0.0)
                 log_neg.append(0.0)
             idx = np.array([local[col[f]] for f in cl.findings], dtype=np.intp)
-            vals = np.array([1 if v == "positive" else -1 for v in cl.findings.values()], dtype=np.int8)
+            vals = np.array(
+                [1 if v == "positive" else -1 for v in cl.findings.values()], dtype=np.int8
+            )
             clusters.append((idx, vals, cluster_lr(cl).log_used))
         tables.append(
             _ConditionTables(

@@ -51,16 +51,31 @@ BINARY_VALUES = ("positive", "negative", "not_done")
 #: Pairs of imaging findings that cannot both hold. Logic, not evidence: a tendon cannot be
 #: retracted, or its facet bald, if the same report says there is no tear.
 _CONTRADICTIONS: tuple[tuple[tuple[str, str], tuple[str, str], str], ...] = (
-    (("mri_tear_thickness", "none"), ("mri_tendon_retraction", "positive"),
-     "a retracted tendon implies a full-thickness tear"),
-    (("mri_tear_thickness", "none"), ("mri_bald_facet", "positive"),
-     "a bald (bare) facet implies a full-thickness tear"),
-    (("mri_tear_thickness", "partial"), ("mri_tendon_retraction", "positive"),
-     "a retracted tendon implies a full-thickness tear"),
-    (("mri_tear_thickness", "partial"), ("mri_bald_facet", "positive"),
-     "a bald (bare) facet implies a full-thickness tear"),
-    (("mri_tear_thickness", "none"), ("us_tear", "positive"),
-     "MRI reports no tear but ultrasound reports one; record which report is current"),
+    (
+        ("mri_tear_thickness", "none"),
+        ("mri_tendon_retraction", "positive"),
+        "a retracted tendon implies a full-thickness tear",
+    ),
+    (
+        ("mri_tear_thickness", "none"),
+        ("mri_bald_facet", "positive"),
+        "a bald (bare) facet implies a full-thickness tear",
+    ),
+    (
+        ("mri_tear_thickness", "partial"),
+        ("mri_tendon_retraction", "positive"),
+        "a retracted tendon implies a full-thickness tear",
+    ),
+    (
+        ("mri_tear_thickness", "partial"),
+        ("mri_bald_facet", "positive"),
+        "a bald (bare) facet implies a full-thickness tear",
+    ),
+    (
+        ("mri_tear_thickness", "none"),
+        ("us_tear", "positive"),
+        "MRI reports no tear but ultrasound reports one; record which report is current",
+    ),
 )
 
 
@@ -215,19 +230,29 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
                         loc,
                         "a finding id from the knowledge base",
                         short_repr(fid),
-                        f"did you mean {', '.join(near)}?" if near else "see `glutemed kb list findings`",
+                        f"did you mean {', '.join(near)}?"
+                        if near
+                        else "see `glutemed kb list findings`",
                     )
                 )
                 continue
             if section == "imaging" and finding.kind != "imaging":
                 problems.append(
-                    Problem(loc, "an imaging finding under imaging", f"a {finding.kind} finding",
-                            "move it to findings")
+                    Problem(
+                        loc,
+                        "an imaging finding under imaging",
+                        f"a {finding.kind} finding",
+                        "move it to findings",
+                    )
                 )
             if section == "findings" and finding.kind == "imaging":
                 problems.append(
-                    Problem(loc, "history or examination findings under findings",
-                            "an imaging finding", "move it to imaging")
+                    Problem(
+                        loc,
+                        "history or examination findings under findings",
+                        "an imaging finding",
+                        "move it to imaging",
+                    )
                 )
             allowed = (
                 (*finding.levels, "not_done") if finding.value_type == "ordinal" else BINARY_VALUES
@@ -239,8 +264,12 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
         if cid not in kb.conditions:
             near = closest(cid, kb.conditions)
             problems.append(
-                Problem(loc, "a condition id", short_repr(cid),
-                        f"did you mean {', '.join(near)}?" if near else "")
+                Problem(
+                    loc,
+                    "a condition id",
+                    short_repr(cid),
+                    f"did you mean {', '.join(near)}?" if near else "",
+                )
             )
         elif not 0.0 < p < 1.0:
             problems.append(Problem(loc, "a probability strictly between 0 and 1", short_repr(p)))
@@ -248,26 +277,36 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
         if rec.instrument not in kb.instruments:
             near = closest(rec.instrument, kb.instruments)
             problems.append(
-                Problem(f"{where} outcomes[{i}].instrument", "an instrument id",
-                        short_repr(rec.instrument), f"did you mean {', '.join(near)}?" if near else "")
+                Problem(
+                    f"{where} outcomes[{i}].instrument",
+                    "an instrument id",
+                    short_repr(rec.instrument),
+                    f"did you mean {', '.join(near)}?" if near else "",
+                )
             )
         if rec.total is None and rec.answers is None:
-            problems.append(
-                Problem(f"{where} outcomes[{i}]", "a total or the answers", "neither")
-            )
+            problems.append(Problem(f"{where} outcomes[{i}]", "a total or the answers", "neither"))
     for i, tried in enumerate(case.treatments_tried):
         if tried.id not in kb.treatments:
             near = closest(tried.id, kb.treatments)
             problems.append(
-                Problem(f"{where} treatments_tried[{i}].id", "a treatment id", short_repr(tried.id),
-                        f"did you mean {', '.join(near)}?" if near else "")
+                Problem(
+                    f"{where} treatments_tried[{i}].id",
+                    "a treatment id",
+                    short_repr(tried.id),
+                    f"did you mean {', '.join(near)}?" if near else "",
+                )
             )
     observed = case.observed()
     for (fa, va), (fb, vb), why in _CONTRADICTIONS:
         if observed.get(fa) == va and observed.get(fb) == vb:
             problems.append(
-                Problem(f"{where} imaging.{fb}", f"a value consistent with {fa}: {va}",
-                        short_repr(vb), why)
+                Problem(
+                    f"{where} imaging.{fb}",
+                    f"a value consistent with {fa}: {va}",
+                    short_repr(vb),
+                    why,
+                )
             )
     if problems:
         raise CaseValidationError(f"{where} has {len(problems)} problem(s)", problems)

@@ -218,7 +218,9 @@ def condition_evidence(
         lr = finding_lr(kb, fid, value, target)  # type: ignore[arg-type]
         if lr is None:
             need = "LR+" if value == "positive" else "LR-"
-            not_counted.append((None, fid, value, f"no {need} can be formed from the published numbers"))
+            not_counted.append(
+                (None, fid, value, f"no {need} can be formed from the published numbers")
+            )
             continue
         candidates[fid] = lr
     counted: list[LikelihoodRatio] = []
@@ -231,7 +233,12 @@ def condition_evidence(
             for f in cluster.findings:
                 if f in candidates:
                     not_counted.append(
-                        (candidates.pop(f), f, observed[f], f"combined in the published cluster {cluster.id}")
+                        (
+                            candidates.pop(f),
+                            f,
+                            observed[f],
+                            f"combined in the published cluster {cluster.id}",
+                        )
                     )
     groups: dict[str, list[LikelihoodRatio]] = {}
     for fid, lr in candidates.items():
@@ -260,18 +267,27 @@ def posterior(prior: float, lrs: list[LikelihoodRatio]) -> float:
     return 1.0 / (1.0 + math.exp(-log_odds))
 
 
-def _prior(kb: KnowledgeBase, case: Case, cid: str) -> tuple[float | None, str, tuple[float, float] | None]:
+def _prior(
+    kb: KnowledgeBase, case: Case, cid: str
+) -> tuple[float | None, str, tuple[float, float] | None]:
     if cid in case.pretest:
         return case.pretest[cid], "clinician's pre-test estimate", None
     entry = kb.priors.get(case.setting, {}).get(cid)
     if entry is None:
         return None, f"no sourced prior for the {case.setting} setting", None
     est = entry.probability
-    return est.value, f"{short_citation(kb, est.source.id)} ({est.source.id}; {est.source.locator})", est.ci
+    return (
+        est.value,
+        f"{short_citation(kb, est.source.id)} ({est.source.id}; {est.source.locator})",
+        est.ci,
+    )
 
 
 def _interval(
-    prior: float, prior_ci: tuple[float, float] | None, lrs: list[LikelihoodRatio], rng: np.random.Generator
+    prior: float,
+    prior_ci: tuple[float, float] | None,
+    lrs: list[LikelihoodRatio],
+    rng: np.random.Generator,
 ) -> tuple[float, float]:
     if prior_ci is not None and prior_ci[0] < prior < prior_ci[1]:
         sd = (prior_ci[1] - prior_ci[0]) / (2 * 1.959964)
@@ -287,7 +303,9 @@ def _interval(
     return float(lo), float(hi)
 
 
-def _sentence(kb: KnowledgeBase, cname: str, lr: LikelihoodRatio, prior: float | None) -> tuple[str, float | None, float | None]:
+def _sentence(
+    kb: KnowledgeBase, cname: str, lr: LikelihoodRatio, prior: float | None
+) -> tuple[str, float | None, float | None]:
     names = " + ".join(kb.findings[f].name for f in lr.finding_ids)
     val = "both " + lr.value if lr.value == "cluster" else lr.value
     if lr.value == "cluster":
@@ -313,7 +331,9 @@ def _sentence(kb: KnowledgeBase, cname: str, lr: LikelihoodRatio, prior: float |
     )
 
 
-def assess(case: Case, kb: KnowledgeBase | None = None, *, with_intervals: bool = True) -> Assessment:
+def assess(
+    case: Case, kb: KnowledgeBase | None = None, *, with_intervals: bool = True
+) -> Assessment:
     """Assess one case: red flags, the ranked differential, next tests, imaging advice, severity.
 
     Parameters
@@ -374,9 +394,17 @@ def assess(case: Case, kb: KnowledgeBase | None = None, *, with_intervals: bool 
         versions=kb.versions(),
         method={
             "model": "independent Bayesian update per condition (odds x likelihood ratios)",
-            "dependence": "published cluster LR where all its findings are observed; otherwise the strongest finding per dependence group",
-            "shrinkage": f"log-LR x sqrt(min(n, {SMALL_STUDY_N}) / {SMALL_STUDY_N}) (n unknown = {UNKNOWN_N}); x {CASE_CONTROL_FACTOR} for case-control designs",
-            "interval": f"2.5th-97.5th percentile of {N_DRAWS} seeded Monte Carlo draws" if with_intervals else "not computed",
+            "dependence": (
+                "published cluster LR where all its findings are observed; otherwise the "
+                "strongest finding per dependence group"
+            ),
+            "shrinkage": (
+                f"log-LR x sqrt(min(n, {SMALL_STUDY_N}) / {SMALL_STUDY_N}) "
+                f"(n unknown = {UNKNOWN_N}); x {CASE_CONTROL_FACTOR} for case-control designs"
+            ),
+            "interval": f"2.5th-97.5th percentile of {N_DRAWS} seeded Monte Carlo draws"
+            if with_intervals
+            else "not computed",
             "setting": case.setting,
         },
     )
@@ -397,25 +425,51 @@ def _condition(
     for lr in sorted(counted, key=lambda x: -abs(x.log_used)):
         sentence, a, b = _sentence(kb, cond.name, lr, prior)
         contributions.append(
-            Contribution(lr.finding_ids, lr.value, True, lr.published, lr.used, lr.source_id, lr.locator, a, b, sentence)
+            Contribution(
+                lr.finding_ids,
+                lr.value,
+                True,
+                lr.published,
+                lr.used,
+                lr.source_id,
+                lr.locator,
+                a,
+                b,
+                sentence,
+            )
         )
-    for lr, fid, value, reason in not_counted:
+    for other, fid, value, reason in not_counted:
         name = kb.findings[fid].name
         contributions.append(
             Contribution(
-                (fid,), value, False,
-                None if lr is None else lr.published, None,
-                None if lr is None else lr.source_id, None if lr is None else lr.locator,
-                None, None, f"{name} {value}: not counted, {reason}.",
+                (fid,),
+                value,
+                False,
+                None if other is None else other.published,
+                None,
+                None if other is None else other.source_id,
+                None if other is None else other.locator,
+                None,
+                None,
+                f"{name} {value}: not counted, {reason}.",
             )
         )
     combined = math.exp(sum(lr.log_used for lr in counted))
     if prior is None:
         return ConditionResult(
-            cid, cond.name, None, prior_source, None, None, combined, contributions,
+            cid,
+            cond.name,
+            None,
+            prior_source,
+            None,
+            None,
+            combined,
+            contributions,
             note="No sourced pre-test probability for this setting: enter your own estimate "
             "under 'pretest' to get a probability. The combined likelihood ratio is shown.",
         )
     prob = posterior(prior, counted)
     interval = _interval(prior, prior_ci, counted, rng) if with_intervals else None
-    return ConditionResult(cid, cond.name, prior, prior_source, prob, interval, combined, contributions)
+    return ConditionResult(
+        cid, cond.name, prior, prior_source, prob, interval, combined, contributions
+    )

@@ -161,7 +161,9 @@ def model_row(kb: KnowledgeBase, finding_id: str, target: str) -> AccuracyStudy 
     return None
 
 
-def finding_lr(kb: KnowledgeBase, finding_id: str, value: Value, target: str) -> LikelihoodRatio | None:
+def finding_lr(
+    kb: KnowledgeBase, finding_id: str, value: Value, target: str
+) -> LikelihoodRatio | None:
     """Return the LR the engine uses for one observed finding and one condition."""
     row = model_row(kb, finding_id, target)
     if row is None:
@@ -176,9 +178,15 @@ def finding_lr(kb: KnowledgeBase, finding_id: str, value: Value, target: str) ->
     if row.positive_counts is not None and row.negative_counts is not None:
         counts = (*row.positive_counts, *row.negative_counts)
     sens_spec = None
-    if counts is None and log_sd is None and row.sensitivity and row.specificity:
-        if 0.0 < row.sensitivity.value < 1.0 and 0.0 < row.specificity.value < 1.0:
-            sens_spec = (row.sensitivity.value, row.specificity.value)
+    if (
+        counts is None
+        and log_sd is None
+        and row.sensitivity
+        and row.specificity
+        and 0.0 < row.sensitivity.value < 1.0
+        and 0.0 < row.specificity.value < 1.0
+    ):
+        sens_spec = (row.sensitivity.value, row.specificity.value)
     return LikelihoodRatio(
         finding_ids=(finding_id,),
         value=value,
@@ -212,7 +220,9 @@ def cluster_lr(cluster: FindingCluster) -> LikelihoodRatio:
         used=math.exp(w * math.log(est.value)),
         source_id=est.source.id,
         locator=est.source.locator,
-        how="published cluster LR" if "computed" not in est.marks else "cluster LR implied by the reported pre- and post-test probabilities",
+        how="published cluster LR"
+        if "computed" not in est.marks
+        else "cluster LR implied by the reported pre- and post-test probabilities",
         n=n_cluster,
         case_control=cc,
         counts=None,

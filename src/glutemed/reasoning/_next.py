@@ -40,7 +40,12 @@ def _entropy(p: float) -> float:
 
 def next_tests(kb: KnowledgeBase, case: Case, observed: Mapping[str, str]) -> list[dict[str, Any]]:
     """Rank the tests not yet done by expected information gain (see the module doc)."""
-    from glutemed.reasoning._engine import _prior, condition_evidence, differential_conditions, posterior
+    from glutemed.reasoning._engine import (
+        _prior,
+        condition_evidence,
+        differential_conditions,
+        posterior,
+    )
 
     trigger_ids = {t for f in kb.red_flags.values() for t in (*f.triggers, *f.context_factors)}
     done = {f for f, v in case.observed().items() if v != "not_done"} | set(observed)
@@ -49,7 +54,9 @@ def next_tests(kb: KnowledgeBase, case: Case, observed: Mapping[str, str]) -> li
         prior, _, _ = _prior(kb, case, cid)
         if prior is not None:
             conds.append((cid, prior))
-    current = {cid: posterior(prior, condition_evidence(kb, observed, cid)[0]) for cid, prior in conds}
+    current = {
+        cid: posterior(prior, condition_evidence(kb, observed, cid)[0]) for cid, prior in conds
+    }
     ranked: list[dict[str, Any]] = []
     for fid, finding in kb.findings.items():
         if fid in done or fid in trigger_ids or finding.value_type != "binary":

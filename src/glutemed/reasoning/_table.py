@@ -32,7 +32,9 @@ def read_cases(source: Path, *, setting: str | None = None) -> list[tuple[str, C
     source = Path(source)
     cases: list[tuple[str, Case]] = []
     if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json"))
+        files = sorted(
+            p for p in source.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json")
+        )
         if not files:
             raise DataFileError(
                 f"no case files in {source.name}",
@@ -41,8 +43,10 @@ def read_cases(source: Path, *, setting: str | None = None) -> list[tuple[str, C
         cases = [(p.stem, load_case(p)) for p in files]
     elif source.suffix.lower() in (".csv", ".parquet"):
         try:
-            frame = pd.read_parquet(source) if source.suffix.lower() == ".parquet" else pd.read_csv(
-                source, dtype=str, keep_default_na=False
+            frame = (
+                pd.read_parquet(source)
+                if source.suffix.lower() == ".parquet"
+                else pd.read_csv(source, dtype=str, keep_default_na=False)
             )
         except (OSError, ValueError) as exc:
             raise DataFileError(
@@ -51,11 +55,22 @@ def read_cases(source: Path, *, setting: str | None = None) -> list[tuple[str, C
             ) from None
         kb = load_kb()
         for i, row in enumerate(frame.to_dict(orient="records")):
-            cases.append((str(row.get("case") or f"row{i + 1}"), _row_case(row, kb, f"{source.name} row {i + 2}")))
+            cases.append(
+                (
+                    str(row.get("case") or f"row{i + 1}"),
+                    _row_case(row, kb, f"{source.name} row {i + 2}"),
+                )
+            )
     else:
         raise DataFileError(
             f"cannot read {source.name}",
-            [Problem(source.name, "a folder of case files, a .csv or a .parquet table", source.suffix or "no suffix")],
+            [
+                Problem(
+                    source.name,
+                    "a folder of case files, a .csv or a .parquet table",
+                    source.suffix or "no suffix",
+                )
+            ],
         )
     if setting is not None:
         cases = [(n, c.model_copy(update={"setting": setting})) for n, c in cases]
@@ -80,7 +95,9 @@ def _row_case(row: dict[str, Any], kb: KnowledgeBase, where: str) -> Case:
     return case_from_dict(data, where=where)
 
 
-def write_results(rows: list[tuple[str, Assessment]], output: Path, kb: KnowledgeBase) -> dict[str, Any]:
+def write_results(
+    rows: list[tuple[str, Assessment]], output: Path, kb: KnowledgeBase
+) -> dict[str, Any]:
     """Write one row per case to ``output`` (.csv or .parquet) and return a summary."""
     import pandas as pd
 
