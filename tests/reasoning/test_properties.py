@@ -15,7 +15,7 @@ KB = load_kb()
 BINARY = sorted(
     f
     for f, x in KB.findings.items()
-    if x.value_type == "binary"
+    if x.value_type == "binary" and x.kind != "imaging"
     and not any(f in (*r.triggers, *r.context_factors) for r in KB.red_flags.values())
 )
 SETTINGS = sorted(KB.priors)

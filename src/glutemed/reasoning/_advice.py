@@ -11,14 +11,17 @@ Imaging rules (each returned with its reason and source)
    30-s single-leg stance.
 3. No response to conservative care or to an injection -> MRI (± ultrasound) to look for a tear
    or another diagnosis (eTG via tx_r18; diagnosis.md §4b).
-4. Otherwise: a clear clinical picture of gluteal tendinopathy / GTPS needs no imaging to confirm
+4. When the findings on balance point toward hip osteoarthritis (its post-test probability is
+   above its pre-test probability), a radiograph: radiographs are the first imaging test for
+   chronic hip pain (ACR 9/9) and the reference standard for hip OA.
+5. Otherwise: a clear clinical picture of gluteal tendinopathy / GTPS needs no imaging to confirm
    it; MRI tendon changes are common without symptoms (88 % of asymptomatic women, Ganderton 2017;
-   eTG). When imaging is wanted for chronic hip pain, radiographs come first (ACR 9/9), and for
-   suspected hip osteoarthritis a radiograph is the reference test.
+   eTG).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from glutemed.knowledge import KnowledgeBase
@@ -67,8 +70,16 @@ def red_flags(kb: KnowledgeBase, case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return ``{"recommendation", "modality", "urgency", "reasons"}`` (rules in the module doc)."""
+def imaging_advice(
+    kb: KnowledgeBase,
+    case: Case,
+    flags: list[dict[str, Any]],
+    posteriors: Sequence[tuple[str, float | None, float | None]] = (),
+) -> dict[str, Any]:
+    """Return ``{"recommendation", "modality", "urgency", "reasons"}`` (rules in the module doc).
+
+    ``posteriors`` holds ``(condition id, prior, posterior)`` for the ranked conditions.
+    """
     if flags:
         top = flags[0]
         return {
@@ -136,10 +147,13 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
             "urgency": "routine",
             "reasons": reasons,
         }
+    oa = [(pr, po) for cid, pr, po in posteriors if cid == "hip_osteoarthritis"]
+    oa_up = bool(oa) and oa[0][0] is not None and oa[0][1] is not None and oa[0][1] > oa[0][0]
     oa_signs = [
         f
         for f, v in case.observed().items()
-        if v == "positive"
+        if oa_up
+        and v == "positive"
         and f in kb.findings
         and any(
             r.use_in_model
@@ -158,9 +172,10 @@ def imaging_advice(kb: KnowledgeBase, case: Case, flags: list[dict[str, Any]]) -
             "urgency": "routine",
             "reasons": [
                 {
-                    "text": "Findings that point to hip osteoarthritis ("
+                    "text": "The findings on balance point toward hip osteoarthritis ("
                     + ", ".join(kb.findings[f].name for f in oa_signs)
-                    + "): radiographs are the first imaging test for chronic hip pain and the "
+                    + f"; probability {oa[0][0]:.0%} -> {oa[0][1]:.0%}): radiographs are "
+                    "the first imaging test for chronic hip pain and the "
                     "reference standard for hip OA.",
                     "sources": [
                         _src(kb, "dx_r55", "diagnosis.md §4b"),

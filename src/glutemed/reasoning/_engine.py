@@ -383,13 +383,21 @@ def assess(
                 "likelihood ratio is published for this, so it changes the imaging advice, not "
                 "the probabilities."
             )
+    sev = severity(kb, case)
+    if sev["grade"] in ("partial_tear", "full_thickness_tear") and not flags:
+        notes.append(
+            "Imaging reports a tear; its grade is shown under severity. The tear probability does "
+            "not count the MRI or ultrasound tear reading itself: published accuracy for it varies "
+            "widely (MRI sensitivity 0.33-1.00, Westacott 2011; half of the tears found at hip "
+            "replacement had been missed on MRI), so no single likelihood ratio is defensible."
+        )
     return Assessment(
         conditions=results,
         unranked=unranked,
         red_flags=flags,
         next_tests=[] if flags else next_tests(kb, case, observed),
-        imaging=imaging_advice(kb, case, flags),
-        severity=severity(kb, case),
+        imaging=imaging_advice(kb, case, flags, [(r.id, r.prior, r.probability) for r in results]),
+        severity=sev,
         notes=notes,
         versions=kb.versions(),
         method={

@@ -10,7 +10,9 @@ shrunk LR+ and LR- the model would use::
 
 The value of the test is the expected reduction of entropy summed over conditions (bits):
 ``sum_c H(p) - P(+) H(p+) - P(-) H(p-)``. Tests whose LR+ and LR- are not both available are
-left out, because the chance of each result cannot be formed.
+left out, because the chance of each result cannot be formed. Only history and examination
+items are ranked here: whether to image is answered by the imaging advice, which follows
+guideline rules rather than information value.
 
 References
 ----------
@@ -60,6 +62,8 @@ def next_tests(kb: KnowledgeBase, case: Case, observed: Mapping[str, str]) -> li
     ranked: list[dict[str, Any]] = []
     for fid, finding in kb.findings.items():
         if fid in done or fid in trigger_ids or finding.value_type != "binary":
+            continue
+        if finding.kind not in ("history", "examination"):
             continue
         if fid == "age_60_or_over":
             continue
