@@ -532,6 +532,42 @@ def score_cmd(
 # --------------------------------------------------------------------------- motion
 
 TaskOpt = Annotated[str, typer.Option(help="walk, single-leg-stance or single-leg-squat.")]
+RateOpt = Annotated[
+    float | None,
+    typer.Option("--rate", help="Frame rate in Hz (needed for OpenPose folders without one)."),
+]
+ImageSizeOpt = Annotated[
+    str | None,
+    typer.Option("--image-size", help="WIDTHxHEIGHT in pixels, for normalised MediaPipe output."),
+]
+KneeWidthOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--knee-width", help="Knee width in metres (improves hip adduction and knee angle)."
+    ),
+]
+
+
+def _motion_options(
+    rate: float | None, image_size: str | None, knee_width: float | None
+) -> dict[str, Any]:
+    from glutemed.errors import InputValueError, Problem
+
+    options: dict[str, Any] = {}
+    if rate is not None:
+        options["sampling_rate_hz"] = rate
+    if image_size is not None:
+        try:
+            w, h = (int(x) for x in image_size.lower().split("x"))
+        except ValueError:
+            raise InputValueError(
+                "invalid --image-size",
+                [Problem("--image-size", "WIDTHxHEIGHT, e.g. 1920x1080", image_size)],
+            ) from None
+        options["image_size_px"] = (w, h)
+    if knee_width is not None:
+        options["knee_width_m"] = knee_width
+    return options
 
 
 @app.command("motion")
@@ -541,13 +577,17 @@ def motion_cmd(
     ],
     task: TaskOpt = "walk",
     plot: Annotated[Path | None, typer.Option(help="Write a plot (.png or .svg).")] = None,
+    rate: RateOpt = None,
+    image_size: ImageSizeOpt = None,
+    knee_width: KneeWidthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Pelvic drop / Trendelenburg, gait events and single-leg tests from movement data."""
     from glutemed.motion import analyse_file
 
     with _errors():
-        result = analyse_file(file, task=task.replace("-", "_"), plot=plot)
+        options = _motion_options(rate, image_size, knee_width)
+        result = analyse_file(file, task=task.replace("-", "_"), plot=plot, **options)
     data = result.to_dict()
     if json_out:
         _emit_json(data)
@@ -560,28 +600,48 @@ def motion_cmd(
 def _print_motion(data: dict[str, Any]) -> None:
     out.print(
         f"[bold]{data['task']}[/] at {data['sampling_rate_hz']:g} Hz, "
-        f"{len(data.get('events', []))} gait events"
+        f"{data.get('duration_s', 0):.1f} s, {len(data.get('events', []))} gait events"
     )
-    table = Table(title="per side")
+    table = Table(title="per side (mean ± SD, n)")
     table.add_column("measure")
     table.add_column("left", justify="right")
     table.add_column("right", justify="right")
     left = data["per_side"].get("left", {})
     right = data["per_side"].get("right", {})
-    for key in sorted(set(left) | set(right)):
+    for key in [k for k in left if k != "trendelenburg"] + ["trendelenburg"]:
         table.add_row(key, _fmt_cell(left.get(key)), _fmt_cell(right.get(key)))
     out.print(table)
+    for side in ("left", "right"):
+        call = data["per_side"].get(side, {}).get("trendelenburg") or {}
+        if call.get("reason"):
+            out.print(f"{side}: Trendelenburg {call.get('call')}: {escape(str(call['reason']))}")
     for q in data.get("quality", []):
-        out.print(f"[yellow]quality:[/] {escape(str(q))}")
+        where = f" ({q['side']})" if q.get("side") else ""
+        level = (
+            "[red]blocks interpretation[/]" if q.get("blocks_interpretation") else "[yellow]note[/]"
+        )
+        out.print(f"{level}{where}: {escape(str(q.get('message', q)))}")
     out.print(f"findings for the diagnosis engine: {json.dumps(data.get('findings', {}))}")
 
 
 def _fmt_cell(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.2f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt_cell(v)}" for k, v in value.items())
-    return escape(str(value)) if value is not None else "-"
+    if isinstance(value, dict) and "call" in value:
+        drop = value.get("mean_drop_deg")
+        u = value.get("uncertainty_deg")
+        text = str(value["call"])
+        if drop is not None and u is not None:
+            text += f" ({drop:.1f} ± {u:.1f}° vs {value.get('reference_deg', 0):g}°)"
+        return escape(text)
+    if isinstance(value, dict) and "mean" in value:
+        mean, sd, n = value.get("mean"), value.get("sd"), value.get("n")
+        if mean is None:
+            return "-"
+        return f"{mean:.2f} ± {sd:.2f} ({n})" if sd is not None else f"{mean:.2f} ({n})"
+    return escape(str(value))
 
 
 @app.command("motion-batch")
@@ -591,27 +651,27 @@ def motion_batch_cmd(
         Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")
     ],
     task: TaskOpt = "walk",
+    rate: RateOpt = None,
+    image_size: ImageSizeOpt = None,
+    knee_width: KneeWidthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Analyse every movement file in a folder and write one table."""
+    """Analyse every movement file in a folder and write one table (one row per file)."""
     import pandas as pd
     from rich.progress import track
 
-    from glutemed.motion import analyse_file, list_motion_files
+    from glutemed.motion import analyse_folder, list_motion_files
 
     with _errors():
-        files = list_motion_files(folder)
-        rows: list[dict[str, Any]] = []
-        for f in track(files, description="analysing", console=err, disable=json_out):
-            data = analyse_file(f, task=task.replace("-", "_")).to_dict()
-            row: dict[str, Any] = {"file": f.name, "task": data["task"]}
-            for side, values in data["per_side"].items():
-                for key, value in values.items():
-                    if isinstance(value, int | float):
-                        row[f"{side}_{key}"] = value
-            row.update({f"finding_{k}": v for k, v in data.get("findings", {}).items()})
-            row["quality"] = "; ".join(str(q) for q in data.get("quality", []))
-            rows.append(row)
+        options = _motion_options(rate, image_size, knee_width)
+        n_files = len(list_motion_files(folder))
+        items = analyse_folder(folder, task=task.replace("-", "_"), **options)
+        rows = [
+            item.to_row()
+            for item in track(
+                items, total=n_files, description="analysing", console=err, disable=json_out
+            )
+        ]
         frame = pd.DataFrame(rows)
         if output.suffix.lower() == ".parquet":
             frame.to_parquet(output, index=False)

@@ -1,0 +1,73 @@
+"""Helpers for the reference-data tests: Plug-in Gait outputs and a frontal pinhole camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ezc3d
+import numpy as np
+
+from glutemed.motion import Trial, add_hip_joint_centres, fill_gaps, read_c3d
+
+
+def pig_point(path: Path, label: str) -> np.ndarray:
+    """A Plug-in Gait model output (e.g. ``LPelvisAngles``) as (n_frames, 3), NaN where invalid."""
+    c3d = ezc3d.c3d(str(path))
+    labels = [s.rsplit(":", 1)[-1] for s in c3d["parameters"]["POINT"]["LABELS"]["value"]]
+    i = labels.index(label)
+    out = np.asarray(c3d["data"]["points"][:3, i, :], dtype=float).T.copy()
+    out[c3d["data"]["meta_points"]["residuals"][0, i] < 0] = np.nan
+    return out
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    """RMSE over frames where both are finite, and the number of such frames."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))), int(ok.sum())
+
+
+def project_frontal(
+    raw: Trial,
+    *,
+    focal_px: float = 1500.0,
+    size_px: tuple[int, int] = (1920, 1080),
+    distance_beyond_m: float = 2.0,
+    noise_px: float = 2.0,
+    seed: int = 0,
+) -> Trial:
+    """Film a 3D walking trial with a pinhole camera in front of the walker, at hip height.
+
+    The camera stands ``distance_beyond_m`` beyond the furthest pelvis position along the walking
+    direction (+x in the reference trial), looks back along -x, and sees the subject's left on
+    the image's right. Hip keypoints are the Davis hip joint centres of the unfiltered markers;
+    knees, ankles and toes are their markers. Gaussian noise of ``noise_px`` is added to every
+    keypoint coordinate (seeded).
+    """
+    filled, _ = fill_gaps(raw, 0.1)
+    with_hjc, _ = add_hip_joint_centres(filled)
+    hips = (with_hjc.get("left_hip_joint") + with_hjc.get("right_hip_joint")) / 2.0
+    cam = np.array([np.nanmax(hips[:, 0]) + distance_beyond_m, np.nanmean(hips[:, 1]),
+                    np.nanmean(hips[:, 2])])
+    w, h = size_px
+    rng = np.random.default_rng(seed)
+    names = {"left_hip": "left_hip_joint", "right_hip": "right_hip_joint"}
+    for side in ("left", "right"):
+        for part in ("knee", "ankle", "toe"):
+            names[f"{side}_{part}"] = f"{side}_{part}"
+    lm = {}
+    for key, src in names.items():
+        p = with_hjc.get(src)
+        depth = cam[0] - p[:, 0]
+        u = w / 2 + focal_px * (p[:, 1] - cam[1]) / depth
+        v = h / 2 - focal_px * (p[:, 2] - cam[2]) / depth
+        u = u + rng.normal(0.0, noise_px, u.shape)
+        v = v + rng.normal(0.0, noise_px, v.shape)
+        arr = np.stack([u, np.zeros_like(u), -v], axis=1)
+        arr[~np.isfinite(arr).all(axis=1)] = np.nan
+        lm[key] = arr
+    return Trial(landmarks=lm, sampling_rate_hz=raw.sampling_rate_hz, source="projected.json",
+                 units="px", frame="image", image_size_px=size_px)
+
+
+def raw_trial(c3d_dir: Path) -> Trial:
+    return read_c3d(c3d_dir / "gait-raw.c3d")
