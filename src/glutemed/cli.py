@@ -484,6 +484,128 @@ def assess_batch_cmd(
         out.print(f"{summary['cases']} cases assessed -> {output}")
 
 
+# --------------------------------------------------------------------------- plan, handout
+
+DateOpt = Annotated[
+    str | None, typer.Option("--date", help="Plan date YYYY-MM-DD (default: today).")
+]
+
+
+def _parse_date(value: str | None) -> Any:
+    import datetime as dt
+
+    from glutemed.errors import InputValueError, Problem
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputValueError(
+            "invalid --date", [Problem("--date", "a date YYYY-MM-DD", repr(value))]
+        ) from None
+
+
+@app.command("plan")
+def plan_cmd(
+    case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
+    ask: Annotated[
+        list[str] | None,
+        typer.Option("--ask", help="Show this treatment id with its evidence (repeatable)."),
+    ] = None,
+    orthobiologics: Annotated[
+        bool,
+        typer.Option(
+            "--orthobiologics", help="Show prolozone, MMAT, BMAC ... with their true evidence."
+        ),
+    ] = False,
+    date: DateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A staged care plan: what to do now, why, the evidence, and when to escalate."""
+    from glutemed.knowledge import load_kb
+    from glutemed.pathway import plan
+    from glutemed.reasoning import load_case
+
+    with _errors():
+        kb = load_kb()
+        c = load_case(_resolve_case_path(case))
+        care = plan(
+            c,
+            kb=kb,
+            ask_about=tuple(ask or ()),
+            show_orthobiologics=orthobiologics,
+            today=_parse_date(date),
+        )
+    data = care.to_dict()
+    if json_out:
+        _emit_json(data)
+        return
+    if c.label:
+        out.print(f"[bold]{escape(c.label)}[/]")
+    out.print(f"[bold]Stage {data['stage']}: {escape(data['stage_name'])}[/]")
+    if data.get("indicated_stage") not in (None, data["stage"]):
+        out.print(f"  (indicated stage {data['indicated_stage']}; see the notes)")
+    out.print(f"  {escape(data['stage_rule']['text'])}")
+    for r in data["recommendations"]:
+        level = r.get("evidence_level")
+        head = f"[bold]{escape(r['treatment'])}[/] ({r.get('role', '')}"
+        head += f"; evidence level {level}" if level else "; no graded evidence"
+        head += f"; {r.get('evidence_status', '')})"
+        out.print(f"\n• {head}")
+        if r.get("why"):
+            out.print(f"  why: {escape(r['why'][0])}")
+        if r.get("evidence_summary"):
+            out.print(f"  evidence: {escape(r['evidence_summary'])}")
+        for c_ in r.get("cautions", [])[:2]:
+            out.print(f"  [yellow]caution:[/] {escape(str(c_))}")
+        if r.get("regulatory_status"):
+            out.print(f"  regulatory: {escape(r['regulatory_status'])}")
+        if r.get("sources"):
+            out.print(
+                "  [dim]sources: "
+                + escape("; ".join(s["citation"] for s in r["sources"][:4]))
+                + "[/]"
+            )
+    for n in data.get("not_recommended", []):
+        out.print(
+            f"[red]not recommended:[/] {escape(str(n.get('treatment', n)))}: "
+            f"{escape(str(n.get('reason', '')))}"
+        )
+    if data.get("review_after_weeks"):
+        out.print(f"\n[bold]Review after {data['review_after_weeks']} weeks.[/]")
+    for e in data.get("escalate_if", []):
+        out.print(f"[bold]Escalate if:[/] {escape(e['text'])}")
+    for note in data.get("notes", []):
+        out.print(f"[italic]{escape(str(note))}[/]")
+    v = data["versions"]
+    out.print(
+        f"[dim]glutemed {v['engine']}, knowledge base {v['kb']}. {data.get('disclaimer', '')}[/]"
+    )
+
+
+@app.command("handout")
+def handout_cmd(
+    case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.html or FILE.pdf")],
+    date: DateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a plain-language patient handout (HTML or PDF)."""
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import load_case
+    from glutemed.report import write_handout
+
+    with _errors():
+        write_handout(
+            load_case(_resolve_case_path(case)), output, kb=load_kb(), today=_parse_date(date)
+        )
+    if json_out:
+        _emit_json({"output": str(output)})
+    else:
+        out.print(f"handout written to {output}")
+
+
 # --------------------------------------------------------------------------- score
 
 
@@ -509,12 +631,10 @@ def score_cmd(
         path = Path(answers)
         data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else yaml.safe_load(answers)
         result = score(instrument, data)
-        change = (
-            interpret_change(instrument, baseline, result.total) if baseline is not None else None
-        )
-    payload = result.to_dict()
+        change = interpret_change(instrument, baseline, result) if baseline is not None else None
+    payload = result.model_dump(mode="json")
     if change is not None:
-        payload["change"] = change.to_dict()
+        payload["change"] = change.model_dump(mode="json")
     if json_out:
         _emit_json(payload)
         return
@@ -525,6 +645,8 @@ def score_cmd(
     )
     for key, value in (payload.get("subscales") or {}).items():
         out.print(f"  {key}: {value:g}")
+    for note in payload.get("notes") or []:
+        out.print(f"  [dim]{escape(str(note))}[/]")
     if change is not None:
         out.print(escape(payload["change"]["explanation"]))
 

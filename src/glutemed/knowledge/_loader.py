@@ -42,6 +42,7 @@ from glutemed.knowledge._schema import (
     Symptom,
     Treatment,
 )
+from glutemed.knowledge._schema_pathway import PATHWAY_KEYS, Pathway, build_pathway, check_pathway
 
 __all__ = [
     "DATA_FILES",
@@ -65,6 +66,7 @@ DATA_FILES: dict[str, dict[str, type[BaseModel]]] = {
     "instruments.yaml": {"instruments": Instrument},
     "movement.yaml": {"measures": MovementMeasure, "parameters": Parameter},
     "corrections.yaml": {"corrections": Correction},
+    "pathway.yaml": PATHWAY_KEYS,
 }
 MANIFEST = "MANIFEST.json"
 
@@ -160,6 +162,7 @@ class KnowledgeBase:
     movement_measures: dict[str, MovementMeasure]
     parameters: dict[str, Parameter]
     corrections: dict[str, Correction]
+    pathway: Pathway = field(default_factory=Pathway)
     _index: dict[str, tuple[str, BaseModel]] = field(default_factory=dict, repr=False)
 
     #: kind name -> attribute, in display order
@@ -484,6 +487,18 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
     for co in corrections.values():
         for rid in co.related:
             need(all_ids, rid, f"corrections.yaml {co.id}.related", "knowledge-base")
+    pathway = Pathway()
+    if "pathway.yaml" in parsed:
+        pathway = build_pathway(parsed["pathway.yaml"], problems)
+        problems.extend(
+            check_pathway(
+                pathway,
+                treatments=treatments,
+                instruments=instruments,
+                findings={f.id: list(f.levels) for f in findings.values()},
+                conditions=conditions,
+            )
+        )
 
     if problems:
         raise KnowledgeBaseError(
@@ -510,6 +525,7 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         movement_measures=measures,
         parameters=parameters,
         corrections=corrections,
+        pathway=pathway,
     )
     for kind, entry in kb.iter_entries():
         kb._index[getattr(entry, "id")] = (kind, entry)  # noqa: B009

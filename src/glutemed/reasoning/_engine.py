@@ -25,6 +25,7 @@ theorem, information value of tests).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,15 +60,27 @@ N_DRAWS = 4000
 _SEED = 20_261_123
 
 
+_AUTHOR_START = re.compile(r"^[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[ ,.]")
+
+
 def short_citation(kb: KnowledgeBase, source_id: str) -> str:
-    """Return 'Surname Year' for a source id (e.g. 'Grimaldi 2017')."""
+    """Return a short citation for display.
+
+    'Surname Year' for author-led citations (e.g. 'Grimaldi 2017'), 'seed page 000' for the
+    seed pages, otherwise the start of the title with the year.
+    """
     src = kb.sources.get(source_id)
     if src is None:
         return source_id
-    first = src.citation.split(",")[0].split(".")[0].split(" ")[0].strip()
-    if not first or not first[0].isupper() or len(first) > 20:
-        first = src.citation.split(".")[0][:40]
-    return f"{first} {src.year}" if src.year else first
+    if src.kind == "seed_page":
+        return f"seed page {source_id.removeprefix('seed_')}"
+    if _AUTHOR_START.match(src.citation):
+        surname = src.citation.split(" ", 1)[0]
+        return f"{surname} {src.year}" if src.year else surname
+    title = src.citation.split(". ")[0].split(" http")[0]
+    if len(title) > 60:
+        title = title[:57].rsplit(" ", 1)[0] + "..."
+    return f"{title} ({src.year})" if src.year else title
 
 
 def _odds(p: float) -> float:

@@ -1,0 +1,22 @@
+"""Layer 4: the staged care plan (conservative care -> injections -> repair -> reconstruction).
+
+The rules are data (``knowledge/data/pathway.yaml``); this package evaluates them for a case.
+
+>>> from glutemed.reasoning import load_case
+>>> from glutemed.pathway import plan
+>>> care = plan(load_case("src/glutemed/examples/cases/tendinopathy.yaml"))  # doctest: +SKIP
+>>> care.stage  # doctest: +SKIP
+1
+"""
+
+from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
+from glutemed.pathway._plan import CarePlan, Recommendation, plan
+
+__all__ = [
+    "CarePlan",
+    "InstrumentOutcome",
+    "OutcomeSummary",
+    "Recommendation",
+    "plan",
+    "summarise_outcomes",
+]
