@@ -72,6 +72,9 @@ MANIFEST = "MANIFEST.json"
 
 M = TypeVar("M", bound=BaseModel)
 
+#: libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
+_YamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def data_dir() -> Path:
     """Return the folder of the bundled knowledge-base files."""
@@ -123,8 +126,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> _RawFile | None:
         return None
     text = raw.decode("utf-8", errors="replace")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_YamlLoader)
+        data = yaml.load(text, Loader=_YamlLoader)  # a safe loader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
