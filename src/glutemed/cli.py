@@ -39,7 +39,7 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
-out = Console(highlight=False, soft_wrap=False, width=110)
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -194,7 +194,7 @@ def kb_show(
         out.print("\n[bold]Sources[/]")
         for s in cited:
             if s in kb.sources:
-                out.print(f"  [{s}] {escape(kb.sources[s].citation)}")
+                out.print(f"  {escape(f'[{s}]')} {escape(kb.sources[s].citation)}")
 
 
 def _cited_sources(data: Any) -> set[str]:
@@ -210,29 +210,80 @@ def _cited_sources(data: Any) -> set[str]:
     return found
 
 
+def _fmt_estimate(est: dict[str, Any]) -> str:
+    text = f"{est['value']:g}"
+    if est.get("ci"):
+        text += f" (95 % CI {est['ci'][0]:g}-{est['ci'][1]:g})"
+    marks = {"computed": "†", "secondary": "‡", "case_control": "CC", "unverified": "✖"}
+    if est.get("marks"):
+        text += " " + " ".join(marks.get(m, m) for m in est["marks"])
+    return text
+
+
+def _is_ref(data: Any) -> bool:
+    return isinstance(data, dict) and set(data) == {"id", "locator"}
+
+
 def _print_entry(data: Any, indent: int) -> None:
     pad = "  " * indent
     if isinstance(data, dict):
-        if set(data) <= {"id", "locator"} and "locator" in data:
-            out.print(f"{pad}source: {escape(str(data['id']))}, {escape(str(data['locator']))}")
-            return
         for key, value in data.items():
             if key in ("id", "name") and indent == 0:
                 continue
-            if isinstance(value, dict | list):
+            if key == "accuracy" and isinstance(value, list) and value:
+                _print_accuracy(value, pad)
+            elif _is_ref(value):
+                out.print(f"{pad}[cyan]{key}[/]: {escape(value['id'])}, {escape(value['locator'])}")
+            elif isinstance(value, dict) and "value" in value and "source" in value:
+                src = value["source"]
+                out.print(
+                    f"{pad}[cyan]{key}[/]: {escape(_fmt_estimate(value))}  "
+                    f"[dim]{escape(src['id'])}, {escape(src['locator'])}[/]"
+                )
+            elif isinstance(value, dict | list):
                 out.print(f"{pad}[cyan]{escape(str(key))}[/]:")
                 _print_entry(value, indent + 1)
             else:
                 out.print(f"{pad}[cyan]{escape(str(key))}[/]: {escape(str(value))}")
     elif isinstance(data, list):
         for item in data:
-            if isinstance(item, dict | list):
+            if _is_ref(item):
+                out.print(f"{pad}- {escape(item['id'])}, {escape(item['locator'])}")
+            elif isinstance(item, dict | list):
                 out.print(f"{pad}-")
                 _print_entry(item, indent + 1)
             else:
                 out.print(f"{pad}- {escape(str(item))}")
     else:
         out.print(f"{pad}{escape(str(data))}")
+
+
+def _print_accuracy(rows: list[dict[str, Any]], pad: str) -> None:
+    table = Table(
+        title="accuracy († computed, ‡ secondary, CC case-control; * = used by the model)",
+        title_justify="left",
+    )
+    for col in ("target", "n", "design", "sens", "spec", "LR+", "LR-", "source"):
+        table.add_column(col, overflow="fold")
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        return escape(_fmt_estimate(row[key])) if row.get(key) else "-"
+
+    for row in rows:
+        table.add_row(
+            ("* " if row.get("use_in_model") else "") + row["target"],
+            str(row.get("n", "-")),
+            row["design"],
+            cell(row, "sensitivity"),
+            cell(row, "specificity"),
+            cell(row, "lr_positive"),
+            cell(row, "lr_negative"),
+            escape(f"{row['source']['id']}: {row['source']['locator']}"),
+        )
+    out.print(table)
+    for k, row in enumerate(rows, 1):
+        if row.get("notes"):
+            out.print(f"{pad}  [dim]row {k} ({row['target']}): {escape(row['notes'])}[/]")
 
 
 @kb_app.command("search")
@@ -283,8 +334,12 @@ def kb_search(
         table.add_row(f"{h.score:.2f}", h.kind, h.id, escape(h.name))
     out.print(table)
     if show_top:
+        # show the best examination/history/imaging finding if the query matches one
+        findings = [h for h in hits if h.kind == "findings"]
+        with_accuracy = [h for h in findings if kb.findings[h.id].accuracy]
+        best = (with_accuracy or findings or hits)[0]
         out.print()
-        kb_show(hits[0].id, json_out=False)
+        kb_show(best.id, json_out=False)
 
 
 @kb_app.command("manifest")

@@ -134,7 +134,7 @@ def search(
     phrase = " ".join(_TOKEN.findall(text.lower()))
     docs, df, avg = _index(kb)
     n_docs = len(docs)
-    k1, b = 1.2, 0.75
+    k1, b = 1.2, 0.3  # mild length normalisation: well-documented entries are long
     hits: list[SearchHit] = []
     for doc in docs:
         if kind is not None and doc.kind != kind:
