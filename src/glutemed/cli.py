@@ -40,7 +40,7 @@ kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_he
 app.add_typer(kb_app, name="kb")
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -619,7 +619,7 @@ def plan_cmd(
         if r.get("sources"):
             out.print(
                 "  [dim]sources: "
-                + escape("; ".join(s["citation"] for s in r["sources"][:4]))
+                + escape("; ".join(list(dict.fromkeys(s["citation"] for s in r["sources"]))[:4]))
                 + "[/]"
             )
     for n in data.get("not_recommended", []):

@@ -116,7 +116,12 @@ def write_results(
         rec["engine_version"] = a.versions["engine"]
         rec["kb_version"] = a.versions["kb"]
         records.append(rec)
-    frame = pd.DataFrame(records)
+    head = ["case", "red_flags", "top_condition", "imaging", "next_test"]
+    tail = ["engine_version", "kb_version"]
+    conditions = sorted({k[2:] for r in records for k in r if k.startswith("p_")})
+    middle = [f"{x}_{c}" for c in conditions for x in ("p", "lo", "hi")]
+    columns = head + [c for c in middle if any(c in r for r in records)] + tail
+    frame = pd.DataFrame(records, columns=columns)
     output = Path(output)
     if output.suffix.lower() == ".parquet":
         frame.to_parquet(output, index=False)

@@ -1,0 +1,159 @@
+"""The command line: every command runs, --json is valid JSON, errors exit 2 naming the problem."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from glutemed.cli import app, example_cases_dir
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def run_json(*args: str) -> dict:
+    return json.loads(run(*args, "--json"))
+
+
+def test_version() -> None:
+    assert "knowledge base" in run("--version")
+
+
+def test_kb_commands() -> None:
+    check = run_json("kb", "check")
+    assert check["ok"] and check["counts"]["findings"] > 50 and check["sourced_numbers"] > 100
+    hits = run_json("kb", "search", "superior gluteal")["hits"]
+    assert "superior_gluteal_nerve" in [h["id"] for h in hits[:3]]
+    shown = run_json("kb", "show", "single_leg_stance_30s")
+    assert shown["kind"] == "findings" and "dx_r1" in shown["sources"]
+    listed = run_json("kb", "list", "treatments")
+    assert any(t["id"] == "prp_injection" for t in listed)
+    text = run("kb", "search", "trendelenburg")
+    assert "Trendelenburg sign" in text and "accuracy" in text and "dx_r4" in text
+
+
+def test_kb_errors_name_the_problem(tmp_path: Path) -> None:
+    out = run("kb", "show", "trendelenberg_sign", code=2)
+    assert "did you mean trendelenburg_sign" in out
+    assert "one of" in run("kb", "list", "finding", code=2)
+    broken = tmp_path / "kb"
+    from glutemed.knowledge import data_dir
+
+    shutil.copytree(data_dir(), broken)
+    (broken / "conditions.yaml").write_text("conditions: [unclosed\n", "utf-8")
+    out = run("kb", "check", str(broken), code=1)
+    assert "conditions.yaml:" in out and "valid YAML" in out
+
+
+def test_assess_json_structure() -> None:
+    data = run_json("assess", "tendinopathy")
+    assert {"conditions", "red_flags", "next_tests", "imaging", "severity", "versions"} <= set(data)
+    probs = [c["probability"] for c in data["conditions"]]
+    assert probs == sorted(probs, reverse=True)
+    first = data["conditions"][0]
+    assert {"id", "probability", "interval", "contributions"} <= set(first)
+    assert {"id", "if_positive", "if_negative", "value"} <= set(data["next_tests"][0])
+    assert {"recommendation", "modality", "urgency", "reasons"} <= set(data["imaging"])
+    assert {"engine", "kb"} <= set(data["versions"])
+
+
+def test_assess_setting_override_and_bad_setting() -> None:
+    data = run_json("assess", "tendinopathy", "--setting", "community")
+    assert data["method"]["setting"] == "community"
+    assert "primary_care" in run("assess", "tendinopathy", "--setting", "hospital", code=2)
+
+
+def test_assess_bad_case_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("findings:\n  trendelenberg_sign: positive\n", "utf-8")
+    out = run("assess", str(bad), code=2)
+    assert "trendelenberg_sign" in out and "did you mean" in out
+
+
+def test_assess_batch_folder_and_table(tmp_path: Path) -> None:
+    out_csv = tmp_path / "results.csv"
+    run("assess-batch", str(example_cases_dir()), "-o", str(out_csv))
+    frame = pd.read_csv(out_csv)
+    assert (
+        len(frame) >= 6
+        and "p_gtps" in frame.columns
+        and set(frame["kb_version"]) == {frame["kb_version"][0]}
+    )
+    table = tmp_path / "cases.csv"
+    pd.DataFrame(
+        [
+            {
+                "case": "a",
+                "setting": "primary_care",
+                "age_years": 50,
+                "palpation_greater_trochanter_tenderness": "negative",
+                "resisted_hip_abduction_pain": "negative",
+            },
+            {
+                "case": "b",
+                "setting": "primary_care",
+                "age_years": 50,
+                "palpation_greater_trochanter_tenderness": "positive",
+                "resisted_hip_abduction_pain": "positive",
+            },
+        ]
+    ).to_csv(table, index=False)
+    out_parquet = tmp_path / "results.parquet"
+    run("assess-batch", str(table), "-o", str(out_parquet), "--no-intervals")
+    res = pd.read_parquet(out_parquet).set_index("case")
+    assert res.loc["a", "p_gtps"] == pytest.approx(0.14, abs=0.02)
+    assert res.loc["b", "p_gtps"] == pytest.approx(0.96, abs=0.02)
+
+
+def test_plan_and_handout(tmp_path: Path) -> None:
+    data = run_json("plan", "tendinopathy")
+    assert data["stage"] == 1 and data["recommendations"]
+    assert {"stage", "recommendations", "review_after_weeks", "escalate_if", "versions"} <= set(
+        data
+    )
+    asked = run_json("plan", "tendinopathy", "--ask", "bmac")
+    text = json.dumps(asked)
+    assert "bmac" in text.lower()
+    html = tmp_path / "h.html"
+    run("handout", "tendinopathy", "-o", str(html))
+    assert "<html" in html.read_text("utf-8").lower()
+    assert "expected" in run("handout", "tendinopathy", "-o", str(tmp_path / "h.docx"), code=2)
+
+
+def test_score() -> None:
+    data = run_json("score", "nprs", "4", "--baseline", "7")
+    assert data["total"] == 4 and data["change"]["responder_status"] == "responder"
+    out = run("score", "nprs", "14", code=2)
+    assert "nprs" in out and "14" in out
+
+
+@pytest.mark.reference_data
+def test_motion_on_reference_c3d(shared_dir: Path, tmp_path: Path) -> None:
+    c3d = shared_dir / "data" / "c3d" / "gait-raw.c3d"
+    data = run_json("motion", str(c3d))
+    assert data["task"] == "walk" and data["sampling_rate_hz"] == 50
+    assert {e["kind"] for e in data["events"]} == {"foot_strike", "foot_off"}
+    out = tmp_path / "plot.png"
+    run("motion", str(c3d), "--plot", str(out))
+    assert out.stat().st_size > 1000
+    folder = tmp_path / "trials"
+    folder.mkdir()
+    shutil.copy(c3d, folder / "a.c3d")
+    table = tmp_path / "motion.csv"
+    run("motion-batch", str(folder), "-o", str(table))
+    assert len(pd.read_csv(table)) == 1
+
+
+def test_motion_missing_file(tmp_path: Path) -> None:
+    out = run("motion", str(tmp_path / "nothing.c3d"), code=2)
+    assert "nothing.c3d" in out
