@@ -50,6 +50,7 @@ __all__ = [
     "TermCode",
     "Threshold",
     "Treatment",
+    "TreatmentCategory",
     "TreatmentEvidence",
 ]
 
@@ -407,26 +408,29 @@ class TreatmentEvidence(_Strict):
     notes: str = ""
 
 
+TreatmentCategory = Literal[
+    "education",
+    "exercise",
+    "self_care",
+    "medication",
+    "injection",
+    "orthobiologic",
+    "physical_modality",
+    "manual_therapy",
+    "assistive_device",
+    "surgery",
+    "reconstruction",
+    "rehabilitation",
+]
+
+
 class Treatment(_Strict):
     """A treatment, with its evidence, harms and regulatory status."""
 
     id: Id
     name: NonEmpty
     synonyms: list[str] = Field(default_factory=list)
-    category: Literal[
-        "education",
-        "exercise",
-        "self_care",
-        "medication",
-        "injection",
-        "orthobiologic",
-        "physical_modality",
-        "manual_therapy",
-        "assistive_device",
-        "surgery",
-        "reconstruction",
-        "rehabilitation",
-    ]
+    category: TreatmentCategory
     stage: Literal[1, 2, 3, 4] = Field(
         description="1 conservative, 2 injections/adjuncts, 3 repair, 4 reconstruction."
     )

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from glutemed.errors import Problem
-from glutemed.knowledge._schema import ID_PATTERN, Estimate, Mark, SourceRef
+from glutemed.knowledge._schema import ID_PATTERN, Estimate, Mark, SourceRef, TreatmentCategory
 
 __all__ = [
     "IMAGING_GRADES",
@@ -89,34 +89,8 @@ PATIENT_FACTORS = (
     "fit_for_surgery",
 )
 #: ``Treatment.category`` values of ``treatments.yaml``.
-TREATMENT_CATEGORIES = (
-    "education",
-    "exercise",
-    "self_care",
-    "medication",
-    "injection",
-    "orthobiologic",
-    "physical_modality",
-    "manual_therapy",
-    "assistive_device",
-    "surgery",
-    "reconstruction",
-    "rehabilitation",
-)
-Category = Literal[
-    "education",
-    "exercise",
-    "self_care",
-    "medication",
-    "injection",
-    "orthobiologic",
-    "physical_modality",
-    "manual_therapy",
-    "assistive_device",
-    "surgery",
-    "reconstruction",
-    "rehabilitation",
-]
+TREATMENT_CATEGORIES = get_args(TreatmentCategory)
+Category = TreatmentCategory
 ImagingGrade = Literal[
     "not_imaged",
     "no_tendon_pathology_reported",
