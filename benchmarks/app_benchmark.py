@@ -1,0 +1,507 @@
+"""Benchmark of the clinician web app: assessment endpoint under load, patient search at scale.
+
+What it does
+------------
+1. Creates a fresh database (SQLite in a temporary folder by default; ``--database postgresql``
+   starts a throwaway PostgreSQL cluster on loopback) and fills one clinic with ``--patients``
+   synthetic patients (random names from a seeded generator, birth dates, record numbers; no real
+   data), with their search terms.
+2. Starts the app exactly as ``glutemed serve`` does (:func:`glutemed.server.run`) with
+   ``--workers`` uvicorn workers on 127.0.0.1, in a subprocess.
+3. Logs in over HTTP and drives ``POST /api/v1/assess`` with ``--concurrency`` concurrent clients
+   (httpx async, loopback only), bounded by ``--requests`` and ``--max-seconds``, twice:
+   *distinct* cases (every request a different case, so the server's result cache cannot help:
+   the engine's real cost) and *repeated* cases (the six bundled example cases in turn, as when
+   pages are reloaded; served from the cache after the first).
+4. Times ``GET /api/v1/patients?q=...`` (indexed prefix search) for ``--searches`` queries over the
+   patients, one at a time, and the same search in-process (without HTTP).
+
+Prints a table and one JSON line (``{"benchmark": "app", ...}``). Targets from issue 6: p99 of the
+assessment endpoint <= 100 ms at 50 concurrent clients; patient search <= 50 ms at 100,000
+patients.
+
+Usage::
+
+    .venv/bin/python benchmarks/app_benchmark.py                  # defaults below
+    .venv/bin/python benchmarks/app_benchmark.py --requests 500 --patients 20000   # quicker
+    .venv/bin/python benchmarks/app_benchmark.py --database postgresql
+
+Measured (2026-11-23, 2 CPUs shared by the server's 2 workers and the load generator, Python
+3.11, knowledge base 2026.11.0, defaults: 2000 requests per mode, 100,000 patients)::
+
+    database    assess distinct          assess repeated          search (HTTP)
+                req/s  p50 ms  p99 ms    req/s  p50 ms  p99 ms    p50 ms  p99 ms
+    sqlite      163.6   275.9   658.1    367.9   127.8   313.0     12.9    38.2
+    postgresql  160.3   283.9   759.4    378.4   120.5   370.8     19.7    47.0
+
+The search target (<= 50 ms at 100,000 patients) is met on both databases. The assessment
+target (p99 <= 100 ms at 50 concurrent clients) is not: one uncached assessment costs ~12 ms of
+CPU (the engine's Monte Carlo intervals and next-test search), so 50 clients queue on two
+cores; at 10 concurrent clients p99 is 145 ms (distinct cases) and 31 ms (repeated cases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import yaml
+
+import glutemed.store as store
+from glutemed.store._models import Patient, PatientTerm
+from glutemed.store._repo import patient_terms
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "src" / "glutemed" / "examples" / "cases"
+PASSWORD = "benchmark password 1234"
+
+#: Name syllables of the synthetic patients (few syllables: many patients share a prefix, which
+#: makes the search harder than with real names).
+SYLLABLES = tuple(
+    [
+        "an",
+        "bel",
+        "car",
+        "dan",
+        "el",
+        "fen",
+        "gar",
+        "hol",
+        "is",
+        "jon",
+        "kar",
+        "lin",
+        "mar",
+        "nor",
+        "ol",
+        "per",
+        "quin",
+        "ros",
+        "sal",
+        "tam",
+        "ul",
+        "ven",
+        "wil",
+        "xan",
+        "yor",
+        "zel",
+        "bra",
+        "chri",
+        "dre",
+        "fra",
+        "gre",
+        "kla",
+        "pri",
+        "sto",
+        "tru",
+        "ma",
+        "ri",
+        "sa",
+        "to",
+        "ne",
+        "lo",
+        "ka",
+        "mi",
+    ]
+)
+
+
+def _name(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
+
+
+def seed_patients(url: str, n: int, seed: int = 20261123) -> tuple[int, float]:
+    """Insert ``n`` synthetic patients into a new clinic; return (clinic id, seconds)."""
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    engine = store.make_engine(url)
+    try:
+        with store.session_scope(store.make_sessionmaker(engine)) as db:
+            clinic = store.get_or_create_clinic(db, "Benchmark clinic")
+            clinic_id = clinic.id
+        batch = 5000
+        with engine.begin() as conn:
+            next_id = (conn.execute(sa.select(sa.func.max(Patient.id))).scalar() or 0) + 1
+            now = dt.datetime.now(dt.UTC)
+            for start in range(0, n, batch):
+                rows, terms = [], []
+                for i in range(start, min(n, start + batch)):
+                    pid = next_id + i
+                    family = _name(rng, rng.randint(2, 3))
+                    given = _name(rng, rng.randint(1, 2))
+                    birth = dt.date(rng.randint(1930, 2005), rng.randint(1, 12), rng.randint(1, 28))
+                    ident = f"BM-{pid:07d}"
+                    rows.append(
+                        {
+                            "id": pid,
+                            "clinic_id": clinic_id,
+                            "identifier": ident,
+                            "given_name": given,
+                            "family_name": family,
+                            "birth_date": birth,
+                            "sex": rng.choice(("female", "male")),
+                            "notes": "",
+                            "archived": False,
+                            "version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    terms.extend(
+                        {"patient_id": pid, "term": t, "clinic_id": clinic_id}
+                        for t in patient_terms(given, family, ident, birth)
+                    )
+                conn.execute(sa.insert(Patient), rows)
+                conn.execute(sa.insert(PatientTerm), terms)
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    sa.text("SELECT setval('patients_id_seq', (SELECT max(id) FROM patients))")
+                )
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    sa.text("VACUUM ANALYZE")
+                )
+            else:
+                conn.execute(sa.text("ANALYZE"))
+                conn.commit()
+    finally:
+        engine.dispose()
+    return clinic_id, time.perf_counter() - t0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GLUTEMED_SECRET_KEY": secrets.token_urlsafe(48),
+            "GLUTEMED_ENV": "production",
+            "XDG_DATA_HOME": str(data_dir),
+        }
+    )
+    code = (
+        "from glutemed.server import run; "
+        f"run('127.0.0.1', {port}, {url!r}, {workers}, log_level='warning')"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server exited: {err[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not become ready")
+
+
+def example_cases() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(CASES.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data.pop("label", None)
+        out.append(json.loads(json.dumps(data, default=str)))
+    return out
+
+
+def distinct_case(base: dict[str, Any], i: int) -> dict[str, Any]:
+    """A variant no other request shares (age differs), so no cached result can be reused."""
+    case = json.loads(json.dumps(base))
+    case.setdefault("patient", {})
+    case["patient"]["age_years"] = 20 + (i % 7000) / 100.0  # 20.00 ... 89.99 years
+    return case
+
+
+async def load(
+    base: str,
+    cookies: httpx.Cookies,
+    csrf: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    max_s: float,
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    stop_at = time.perf_counter() + max_s
+    # one client (one keep-alive connection) per simulated clinician, as browsers do; a single
+    # httpx client with a 50-connection pool spends more CPU on pool bookkeeping than the server
+    clients = [
+        httpx.AsyncClient(
+            base_url=base,
+            cookies=cookies,
+            headers={"X-CSRF-Token": csrf},
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            timeout=60,
+        )
+        for _ in range(concurrency)
+    ]
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while not queue.empty() and time.perf_counter() < stop_at:
+            body = queue.get_nowait()
+            t = time.perf_counter()
+            r = await client.post("/api/v1/assess", json=body)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                errors += 1
+
+    try:
+        for c in clients:  # open the connections before timing
+            await c.get("/healthz")
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in clients))
+        wall = time.perf_counter() - t0
+    finally:
+        for c in clients:
+            await c.aclose()
+    lat_ms = sorted(x * 1000 for x in latencies)
+    return {
+        "requests": len(lat_ms),
+        "errors": errors,
+        "wall_s": round(wall, 3),
+        "throughput_rps": round(len(lat_ms) / wall, 1) if wall else 0.0,
+        "p50_ms": round(_pct(lat_ms, 50), 1),
+        "p99_ms": round(_pct(lat_ms, 99), 1),
+        "max_ms": round(lat_ms[-1], 1) if lat_ms else 0.0,
+    }
+
+
+def _pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def search_queries(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            out.append(rng.choice(SYLLABLES)[:2])  # 2-letter prefix: thousands of matches
+        elif kind == 1:
+            out.append(rng.choice(SYLLABLES) + rng.choice(SYLLABLES)[:2])  # a longer name prefix
+        elif kind == 2:
+            out.append(f"{rng.choice(SYLLABLES)} {rng.choice(SYLLABLES)[:2]}")  # two words
+        else:
+            out.append(f"BM-{rng.randint(1, 99999):07d}")  # record number
+    return out
+
+
+def time_search(base: str, cookies: httpx.Cookies, queries: list[str]) -> dict[str, Any]:
+    lat = []
+    hits = []
+    with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+        for q in queries[:5]:
+            client.get("/api/v1/patients", params={"q": q})  # warm-up
+        for q in queries:
+            t = time.perf_counter()
+            r = client.get("/api/v1/patients", params={"q": q, "limit": 50})
+            lat.append((time.perf_counter() - t) * 1000)
+            r.raise_for_status()
+            hits.append(len(r.json()["items"]))
+    lat.sort()
+    return {
+        "queries": len(lat),
+        "p50_ms": round(_pct(lat, 50), 2),
+        "p99_ms": round(_pct(lat, 99), 2),
+        "max_ms": round(lat[-1], 2),
+        "mean_hits": round(statistics.mean(hits), 1),
+    }
+
+
+def time_search_in_process(url: str, clinic_id: int, queries: list[str]) -> dict[str, Any]:
+    engine = store.make_engine(url)
+    lat = []
+    try:
+        with store.make_sessionmaker(engine)() as db:
+            actor = store.Actor(0, "bench", clinic_id, "read_only")
+            for q in queries[:5]:
+                store.search_patients(db, actor, q)
+            for q in queries:
+                t = time.perf_counter()
+                store.search_patients(db, actor, q, limit=50)
+                lat.append((time.perf_counter() - t) * 1000)
+    finally:
+        engine.dispose()
+    lat.sort()
+    return {
+        "queries": len(lat),
+        "p50_ms": round(_pct(lat, 50), 2),
+        "p99_ms": round(_pct(lat, 99), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=2000, help="assessment requests per mode")
+    ap.add_argument("--max-seconds", type=float, default=60.0, help="time limit per load phase")
+    ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--searches", type=int, default=400)
+    args = ap.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="glutemed-bench-"))
+    cluster = None
+    if args.database == "postgresql":
+        from glutemed.store._pgcluster import TemporaryPostgres
+
+        cluster = TemporaryPostgres().start()
+        url = cluster.create_database("glutemed_bench")
+    else:
+        url = f"sqlite:///{tmp / 'glutemed.sqlite3'}"
+    proc = None
+    try:
+        store.upgrade_to_head(url)
+        store.create_user(
+            "bench", PASSWORD, role="clinician", clinic="Benchmark clinic", database_url=url
+        )
+        clinic_id, seed_s = seed_patients(url, args.patients)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start_server(url, port, args.workers, tmp)
+        wait_ready(base, proc)
+        r = httpx.post(
+            f"{base}/api/v1/auth/login",
+            json={"username": "bench", "password": PASSWORD},
+            timeout=30,
+        )
+        r.raise_for_status()
+        cookies, csrf = r.cookies, r.json()["csrf_token"]
+
+        cases = example_cases()
+        ranked = [c for c in cases if "red_flag" not in json.dumps(c)] or cases
+        distinct = [distinct_case(ranked[i % len(ranked)], i) for i in range(args.requests)]
+        repeated = [cases[i % len(cases)] for i in range(args.requests)]
+        # warm up: imports, knowledge base, caches of the repeated cases, connection pool
+        asyncio.run(load(base, cookies, csrf, cases * 4, min(args.concurrency, 8), 30))
+        res_distinct = asyncio.run(
+            load(base, cookies, csrf, distinct, args.concurrency, args.max_seconds)
+        )
+        res_repeated = asyncio.run(
+            load(base, cookies, csrf, repeated, args.concurrency, args.max_seconds)
+        )
+        queries = search_queries(args.searches)
+        res_search = time_search(base, cookies, queries)
+        res_search_db = time_search_in_process(url, clinic_id, queries)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = [
+        ("assess, distinct cases", res_distinct),
+        ("assess, repeated cases", res_repeated),
+    ]
+    print(
+        f"glutemed app benchmark: {args.database}, {args.workers} workers, "
+        f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print(f"seeded {args.patients:,} patients in {seed_s:.1f} s")
+    head = ("endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms")
+    print(f"{head[0]:<28}" + "".join(f"{h:>9}" for h in head[1:]))
+    table = [
+        (
+            name,
+            r["requests"],
+            r["errors"],
+            r["throughput_rps"],
+            r["p50_ms"],
+            r["p99_ms"],
+            r["max_ms"],
+        )
+        for name, r in rows
+    ]
+    table.append(
+        (
+            "search, HTTP",
+            res_search["queries"],
+            0,
+            "",
+            res_search["p50_ms"],
+            res_search["p99_ms"],
+            res_search["max_ms"],
+        )
+    )
+    table.append(
+        (
+            "search, in-process",
+            res_search_db["queries"],
+            0,
+            "",
+            res_search_db["p50_ms"],
+            res_search_db["p99_ms"],
+            "",
+        )
+    )
+    for row in table:
+        print(f"{row[0]:<28}" + "".join(f"{v!s:>9}" for v in row[1:]))
+    print("targets: assessment p99 <= 100 ms at 50 clients; search <= 50 ms at 100,000 patients")
+    print(
+        json.dumps(
+            {
+                "benchmark": "app",
+                "database": args.database,
+                "workers": args.workers,
+                "concurrency": args.concurrency,
+                "cpus": os.cpu_count(),
+                "patients": args.patients,
+                "seed_s": round(seed_s, 2),
+                "assess_distinct": res_distinct,
+                "assess_repeated": res_repeated,
+                "search_http": res_search,
+                "search_in_process": res_search_db,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

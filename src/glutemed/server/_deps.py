@@ -1,0 +1,215 @@
+"""Request dependencies: app state, database session, the logged-in user, CSRF checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from glutemed import store
+from glutemed.errors import GlutemedError, Problem
+from glutemed.knowledge import KnowledgeBase
+from glutemed.server._security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    csrf_token_for_session,
+    login_csrf_token,
+    session_id_for_token,
+    tokens_equal,
+)
+from glutemed.server._settings import Settings
+
+__all__ = [
+    "DB",
+    "AppState",
+    "Auth",
+    "CSRFError",
+    "CurrentAuth",
+    "LoginRequiredError",
+    "SessionCache",
+    "State",
+    "csrf_protect",
+    "get_db",
+    "get_state",
+    "optional_auth",
+    "require_auth",
+]
+
+#: Unsafe requests that do not need a CSRF token: JSON login (a cross-site page cannot send
+#: ``application/json`` without a CORS preflight, which the app never allows).
+CSRF_EXEMPT = frozenset({"/api/v1/auth/login"})
+#: Forms posted before login, protected by the pre-login double-submit token.
+LOGIN_FORM_PATHS = frozenset({"/login"})
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, created once per app by :func:`create_app`."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    kb: KnowledgeBase
+    templates: Jinja2Templates
+    session_cache: SessionCache = field(default_factory=lambda: SessionCache())
+
+
+class LoginRequiredError(GlutemedError):
+    """No valid login session (401 for the API, a redirect to the login page for pages)."""
+
+
+class CSRFError(GlutemedError):
+    """A state-changing request without a valid CSRF token (403)."""
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The logged-in user, their session id and CSRF token."""
+
+    actor: store.Actor
+    session_id: str
+    csrf_token: str
+
+
+async def get_state(request: Request) -> AppState:
+    """Return the app's state (async: no thread-pool hop for a dictionary lookup)."""
+    state: AppState = request.app.state.glutemed
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_db(state: State) -> AsyncIterator[Session]:
+    """Open a database session for one request (the endpoint commits).
+
+    Creating and closing a session does no I/O beyond returning a pooled connection, so this runs
+    on the event loop; the queries run in the endpoint's worker thread.
+    """
+    session = state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+class SessionCache:
+    """Recently checked sessions, re-checked against the database every ``recheck_s`` seconds.
+
+    Saves a database query and a thread-pool hop on most requests. A logout on this worker takes
+    effect at once (:meth:`forget`); a logout, expiry or deactivated account seen only by another
+    worker takes effect within ``recheck_s`` seconds.
+    """
+
+    def __init__(self, recheck_s: float = 5.0, size: int = 10_000) -> None:
+        self.recheck_s = recheck_s
+        self.size = size
+        self._data: dict[str, tuple[store.Actor, float]] = {}
+
+    def get(self, session_id: str) -> store.Actor | None:
+        hit = self._data.get(session_id)
+        if hit is None or time.monotonic() - hit[1] > self.recheck_s:
+            return None
+        return hit[0]
+
+    def put(self, session_id: str, actor: store.Actor) -> None:
+        if len(self._data) >= self.size:
+            self._data.clear()
+        self._data[session_id] = (actor, time.monotonic())
+
+    def forget(self, session_id: str) -> None:
+        self._data.pop(session_id, None)
+
+
+def _lookup_session(state: AppState, session_id: str) -> store.Actor | None:
+    with state.sessions() as db:
+        return store.session_actor(db, session_id)
+
+
+async def optional_auth(request: Request, state: State) -> Auth | None:
+    """Return the logged-in user, or None."""
+    cached: Auth | None = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    key = state.settings.secret_key
+    session_id = session_id_for_token(key, token)
+    actor = state.session_cache.get(session_id)
+    if actor is None:
+        actor = await run_in_threadpool(_lookup_session, state, session_id)
+        if actor is None:
+            state.session_cache.forget(session_id)
+            return None
+        state.session_cache.put(session_id, actor)
+    auth = Auth(actor, session_id, csrf_token_for_session(key, session_id))
+    request.state.auth = auth
+    return auth
+
+
+async def require_auth(auth: Annotated[Auth | None, Depends(optional_auth)]) -> Auth:
+    """Return the logged-in user or raise :class:`LoginRequiredError`."""
+    if auth is None:
+        raise LoginRequiredError(
+            "login required",
+            [Problem("session", "a valid login session", "none or an expired one", "log in")],
+        )
+    return auth
+
+
+CurrentAuth = Annotated[Auth, Depends(require_auth)]
+
+
+async def csrf_protect(request: Request, state: State) -> None:
+    """Refuse unsafe requests without the right CSRF token (header or form field).
+
+    Logged in: the token of the session. Logged out (the login form): the double-submit token
+    of the pre-login cookie.
+    """
+    if request.method in _SAFE or request.url.path in CSRF_EXEMPT:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    key = state.settings.secret_key
+    token = request.cookies.get(SESSION_COOKIE)
+    expected: str | None = None
+    if token:
+        expected = csrf_token_for_session(key, session_id_for_token(key, token))
+    if not tokens_equal(sent, expected):
+        pre = request.cookies.get(PRELOGIN_COOKIE)
+        if (
+            request.url.path in LOGIN_FORM_PATHS
+            and pre
+            and tokens_equal(sent, login_csrf_token(key, pre))
+        ):
+            return
+        raise CSRFError(
+            "missing or wrong CSRF token",
+            [
+                Problem(
+                    CSRF_FIELD,
+                    f"the form's {CSRF_FIELD} field or the {CSRF_HEADER} header of your session",
+                    "no token" if not sent else "a token of another session",
+                    "reload the page and submit again",
+                )
+            ],
+        )

@@ -1,0 +1,189 @@
+"""Errors at the edge: RFC 9457 ``application/problem+json`` for the API, an error page for people.
+
+Every glutemed error becomes a problem document whose ``problems`` list names each field at
+fault (``location``), what was expected and what was found, e.g.::
+
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "case has 1 problem(s)",
+     "problems": [{"location": "case findings.trendelenberg_sign",
+                   "expected": "a finding id from the knowledge base",
+                   "found": "'trendelenberg_sign'", "hint": "did you mean trendelenburg_sign?"}]}
+
+Messages never contain patient identifiers (glutemed errors are written that way), and the
+server log records only the route, status and error class.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glutemed.errors import (
+    DataFileError,
+    GlutemedError,
+    InputValueError,
+    NotFoundError,
+    Problem,
+)
+from glutemed.server._deps import CSRFError, LoginRequiredError
+from glutemed.server._services import FeatureUnavailableError, UploadTooLargeError
+from glutemed.store import (
+    AuthenticationError,
+    ConflictError,
+    PermissionDeniedError,
+    ThrottledError,
+)
+
+__all__ = ["install_problem_handlers", "problem_response", "status_for", "wants_html"]
+
+log = logging.getLogger("glutemed.server")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def status_for(exc: GlutemedError) -> int:
+    """Return the HTTP status of a glutemed error."""
+    table: tuple[tuple[type[GlutemedError], int], ...] = (
+        (LoginRequiredError, 401),
+        (AuthenticationError, 401),
+        (CSRFError, 403),
+        (PermissionDeniedError, 403),
+        (NotFoundError, 404),
+        (ConflictError, 409),
+        (ThrottledError, 429),
+        (FeatureUnavailableError, 503),
+        (UploadTooLargeError, 413),
+        (InputValueError, 422),
+        (DataFileError, 422),
+    )
+    for cls, status in table:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_html(request: Request) -> bool:
+    """True for browser page requests (not the JSON API)."""
+    path = request.url.path
+    if path.startswith(("/api/", "/fhir", "/cds-services")):
+        return False
+    return (
+        "text/html" in request.headers.get("accept", "")
+        or request.headers.get("HX-Request") == "true"
+    )
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    problems: list[dict[str, Any]] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """Return a problem+json response, or the error page for a browser."""
+    title = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "problems": problems or [],
+    }
+    if extra:
+        body.update(extra)
+    if wants_html(request):
+        templates = request.app.state.glutemed.templates
+        auth = getattr(request.state, "auth", None)
+        page: Response = templates.TemplateResponse(
+            request,
+            "error.html",
+            {"problem": body, "auth": auth, "csrf_token": auth.csrf_token if auth else ""},
+            status_code=status,
+            headers=dict(headers or {}),
+        )
+        return page
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "?"))
+
+
+async def _glutemed_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GlutemedError)
+    status = status_for(exc)
+    if isinstance(exc, LoginRequiredError) and wants_html(request):
+        nxt = request.url.path
+        return RedirectResponse(f"/login?next={nxt}", status_code=303)
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ThrottledError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+        extra["retry_after_s"] = exc.retry_after_s
+    if isinstance(exc, ConflictError) and exc.current_version is not None:
+        extra["current_version"] = exc.current_version
+    if isinstance(exc, LoginRequiredError | AuthenticationError):
+        headers["WWW-Authenticate"] = 'Cookie realm="glutemed"'
+    log.info("%s %s -> %d %s", request.method, _route(request), status, type(exc).__name__)
+    return problem_response(
+        request,
+        status,
+        exc.message,
+        [p.as_dict() for p in exc.problems],
+        headers=headers,
+        extra=extra,
+    )
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        head, rest = parts[0], parts[1:]
+        return head + (": " + ".".join(rest) if rest else "")
+    return ".".join(parts)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        found = "nothing" if err.get("type") == "missing" else repr(err.get("input"))[:60]
+        problems.append(
+            Problem(
+                _loc(err.get("loc", ())), str(err.get("msg", "a valid value")).lower(), found
+            ).as_dict()
+        )
+    log.info("%s %s -> 422 RequestValidationError", request.method, _route(request))
+    return problem_response(request, 422, f"the request has {len(problems)} problem(s)", problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(request, exc.status_code, detail, [], headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("%s %s -> 500 %s", request.method, _route(request), type(exc).__name__)
+    return problem_response(request, 500, "internal error; the details are in the server log", [])
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problem+json (or the error page)."""
+    app.add_exception_handler(GlutemedError, _glutemed_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,134 @@
+"""Gather a visit's records into the plain data the report layer renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from glutemed import store
+from glutemed.server import _services as svc
+from glutemed.server._deps import AppState
+
+__all__ = ["handout_html", "handout_links", "handout_renderer", "report_data"]
+
+
+def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> dict[str, Any]:
+    """Return the data of :func:`glutemed.report._clinician.clinician_report_html` for a visit."""
+    kb = state.kb
+    visit = store.get_visit(db, actor, visit_id)
+    patient = store.get_patient(db, actor, visit.patient_id)
+    assessment = store.latest_assessment(db, actor, visit.id)
+    plan = store.latest_care_plan(db, actor, visit.id)
+    clinic = db.get(store.Clinic, actor.clinic_id)
+    treatments = [
+        {
+            "name": kb.treatments[t.treatment_id].name
+            if t.treatment_id in kb.treatments
+            else t.treatment_id,
+            "given_on": t.given_on.isoformat(),
+            "response": t.response,
+            "dose": t.dose,
+        }
+        for t in store.list_treatments_given(db, actor, patient.id)
+        if t.given_on <= visit.visit_date
+    ]
+    outcomes = svc.outcome_series(
+        kb,
+        [
+            o
+            for o in store.list_outcomes(db, actor, patient.id)
+            if o.measured_on <= visit.visit_date
+        ],
+    )
+    movement = [
+        {
+            "task": m.task,
+            "findings": m.result.get("findings") or {},
+            "measures": m.result.get("measures") or {},
+        }
+        for m in store.list_movements(db, actor, visit.id)
+    ]
+    case = visit.case
+    ids = list(case.get("findings") or {}) + list(case.get("imaging") or {})
+    for m in movement:
+        ids.extend(m["findings"])
+    return {
+        "clinic": clinic.name if clinic else "",
+        "author": actor.display_name or actor.username,
+        "patient": {
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "birth_date": None if patient.birth_date is None else patient.birth_date.isoformat(),
+            "identifier": patient.identifier,
+            "sex": patient.sex,
+        },
+        "visit": {"visit_date": visit.visit_date.isoformat(), "note": visit.note, "case": case},
+        "assessment": None if assessment is None else assessment.result,
+        "plan": None
+        if plan is None
+        else {"status": plan.status, "generated": plan.generated, "decision": plan.decision},
+        "treatments": treatments,
+        "outcomes": outcomes,
+        "movement": movement,
+        "finding_names": {f: kb.findings[f].name for f in ids if f in kb.findings},
+        "treatment_names": {t.id: t.name for t in kb.treatments.values()},
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def handout_links(visit_id: int) -> list[dict[str, str]]:
+    """Links to the patient handout of :mod:`glutemed.report` (none if it is not installed)."""
+    if handout_renderer() is None:
+        return []
+    return [
+        {"href": f"/visits/{visit_id}/handout", "label": "Patient handout"},
+        {"href": f"/visits/{visit_id}/handout.pdf", "label": "Patient handout (PDF)"},
+    ]
+
+
+def handout_renderer() -> Any:
+    """Return :func:`glutemed.report.render_handout_html`, or None."""
+    try:
+        import glutemed.report as report
+    except ImportError:  # pragma: no cover - the package always exists
+        return None
+    return getattr(report, "render_handout_html", None)
+
+
+def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> str:
+    """Render the patient handout for a visit's case and its (latest) care plan.
+
+    The plan is remade with :func:`glutemed.pathway.plan` for the visit date (deterministic); when
+    the clinician modified the plan, the recommendations they unticked are left out.
+    """
+    import dataclasses
+
+    from glutemed.errors import Problem
+    from glutemed.reasoning import case_from_dict
+
+    render = handout_renderer()
+    plan_fn = svc._feature("pathway")
+    if render is None or plan_fn is None:
+        raise svc.FeatureUnavailableError(
+            "the patient handout is not available in this installation",
+            [
+                Problem(
+                    "report",
+                    "glutemed.report.render_handout_html and glutemed.pathway.plan",
+                    "missing",
+                )
+            ],
+        )
+    visit = store.get_visit(db, actor, visit_id)
+    case = case_from_dict(dict(visit.case))
+    care = plan_fn(case, kb=state.kb, today=visit.visit_date)
+    stored = store.latest_care_plan(db, actor, visit_id)
+    if stored is not None and stored.status == "modified":
+        keep = set(stored.decision.get("selected") or [])
+        care = dataclasses.replace(
+            care, recommendations=[r for r in care.recommendations if r.id in keep]
+        )
+    html: str = render(case, care, state.kb)
+    return html

@@ -1,0 +1,193 @@
+"""Settings of the web app, from arguments or ``GLUTEMED_*`` environment variables.
+
+Outside development the settings refuse a missing, short or well-known secret key: the key
+signs nothing a user could forge only if nobody else knows it. ``glutemed serve`` (see
+:func:`glutemed.server.run`) generates a random key on first start and keeps it, readable only by
+the user, next to the embedded database, unless ``GLUTEMED_SECRET_KEY`` is set.
+
+Environment variables
+---------------------
+``GLUTEMED_ENV``                 ``production`` (default), ``development`` or ``test``
+``GLUTEMED_DATABASE_URL``        default: SQLite in the per-user data directory
+``GLUTEMED_SECRET_KEY``          at least 32 random characters (required outside development)
+``GLUTEMED_COOKIE_SECURE``       ``1``/``0``: send cookies over HTTPS only (default 1)
+``GLUTEMED_SESSION_TTL_S``       login session lifetime in seconds (default 43200 = 12 h)
+``GLUTEMED_LOGIN_MAX_FAILURES``  wrong passwords before throttling (default 5)
+``GLUTEMED_LOGIN_WINDOW_S``      throttling window in seconds (default 900)
+``GLUTEMED_MAX_UPLOAD_BYTES``    largest movement file accepted (default 50 MB)
+``GLUTEMED_AUTO_MIGRATE``        ``1``/``0``: migrate the database at start-up (default 1)
+``GLUTEMED_KB_FOLDER``           a knowledge-base folder (default: the bundled one)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from glutemed._checks import check_option, short_repr
+from glutemed.errors import InputValueError, Problem
+
+__all__ = ["ENVIRONMENTS", "WEAK_SECRET_KEYS", "Settings"]
+
+ENVIRONMENTS = ("production", "development", "test")
+MIN_SECRET_KEY_LENGTH = 32
+#: Keys seen in examples and templates: refused outside development, whatever their length.
+WEAK_SECRET_KEYS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "development",
+        "dev",
+        "test",
+        "glutemed",
+        "insecure",
+        "default",
+        "please-change-me",
+        "changethis",
+        "your-secret-key",
+    }
+)
+
+_ENV = "GLUTEMED_"
+
+
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InputValueError(
+        f"invalid {name}", [Problem(name, "1/0, true/false, yes/no or on/off", short_repr(value))]
+    )
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputValueError(
+            f"invalid {name}", [Problem(name, "a whole number", short_repr(value))]
+        ) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one app instance.
+
+    Parameters
+    ----------
+    database_url
+        SQLAlchemy URL; ``""`` means the embedded SQLite database in the per-user data directory.
+    secret_key
+        Keys the session-cookie hashes and CSRF tokens. Required (>= 32 characters, not a
+        well-known value) unless ``environment`` is ``development``.
+    environment
+        ``production``, ``development`` (a random key is generated if none is given; cookies may
+        travel over plain HTTP) or ``test``.
+    cookie_secure
+        Mark cookies ``Secure`` (HTTPS only). ``glutemed serve`` turns it off when it listens on
+        a loopback address only.
+    session_ttl_s
+        Lifetime of a login session.
+    login_max_failures, login_window_s
+        Throttle: this many wrong passwords within the window lock the account for the rest of
+        the window.
+    max_upload_bytes
+        Largest movement file accepted.
+    auto_migrate
+        Migrate the database to the newest schema when the app starts.
+    kb_folder
+        A knowledge-base folder to use instead of the bundled one.
+    """
+
+    database_url: str = ""
+    secret_key: str = field(default="", repr=False)
+    environment: str = "production"
+    cookie_secure: bool = True
+    session_ttl_s: int = 12 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    max_upload_bytes: int = 50 * 1024 * 1024
+    auto_migrate: bool = True
+    kb_folder: str = ""
+
+    def __post_init__(self) -> None:
+        check_option("environment", self.environment, ENVIRONMENTS)
+        problems: list[Problem] = []
+        key = self.secret_key
+        if self.environment == "development" and not key:
+            object.__setattr__(self, "secret_key", secrets.token_urlsafe(48))
+        elif self.environment != "development":
+            hint = (
+                "set GLUTEMED_SECRET_KEY to a random value, e.g. the output of "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`'
+            )
+            if key.strip().lower() in WEAK_SECRET_KEYS:
+                found = "a missing value" if not key else "a well-known default value"
+                problems.append(Problem("secret_key", "a random secret key", found, hint))
+            elif len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 8:
+                problems.append(
+                    Problem(
+                        "secret_key",
+                        f"a random secret of at least {MIN_SECRET_KEY_LENGTH} characters",
+                        f"{len(key)} characters with {len(set(key))} distinct",
+                        hint,
+                    )
+                )
+        for name, low in (
+            ("session_ttl_s", 60),
+            ("login_max_failures", 1),
+            ("login_window_s", 1),
+            ("max_upload_bytes", 1024),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < low:
+                problems.append(Problem(name, f"a whole number >= {low}", short_repr(value)))
+        if problems:
+            raise InputValueError(
+                f"the settings are not safe to run with ({self.environment})", problems
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``GLUTEMED_*`` variables; keyword arguments take precedence."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV + f.name.upper())
+            if raw is None and f.name == "environment":
+                raw = env.get(_ENV + "ENV")
+            if raw is None:
+                continue
+            name = _ENV + f.name.upper()
+            if f.type in ("bool", bool):
+                values[f.name] = _flag(name, raw)
+            elif f.type in ("int", int):
+                values[f.name] = _int(name, raw)
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """Return the ``GLUTEMED_*`` variables that reproduce these settings (for workers)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[_ENV + f.name.upper()] = (
+                ("1" if value else "0") if isinstance(value, bool) else str(value)
+            )
+        return out
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed (validated again)."""
+        return replace(self, **changes)

@@ -1,0 +1,225 @@
+"""Database URLs, engines and migrations.
+
+``glutemed serve`` works with no configuration: the records live in an SQLite file in the
+per-user data directory (``platformdirs.user_data_dir("glutemed")``), created and migrated to
+the newest schema at start-up. For a clinic server, pass a PostgreSQL URL
+(``postgresql://user:password@host/dbname``); the psycopg 3 driver is used.
+
+Every schema change is an Alembic migration shipped inside the package
+(``glutemed/store/migrations``); :func:`upgrade_to_head` applies the missing ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from glutemed._checks import short_repr
+from glutemed.errors import InputValueError, Problem
+
+__all__ = [
+    "current_revision",
+    "default_data_dir",
+    "default_database_url",
+    "head_revision",
+    "make_engine",
+    "make_sessionmaker",
+    "normalise_database_url",
+    "session_scope",
+    "upgrade_to_head",
+]
+
+log = logging.getLogger("glutemed.store")
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (created with mode 0700 if missing)."""
+    import platformdirs
+
+    path = Path(platformdirs.user_data_dir("glutemed", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def default_database_url() -> str:
+    """Return the URL of the embedded SQLite database in the per-user data directory."""
+    return f"sqlite:///{default_data_dir() / 'glutemed.sqlite3'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Check a database URL and select the drivers glutemed ships with.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://`` (psycopg 3);
+    ``sqlite:///path`` is kept, and the folder of the file is created.
+
+    Raises
+    ------
+    InputValueError
+        For a URL that is not SQLite or PostgreSQL.
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise InputValueError(
+            "invalid database URL",
+            [
+                Problem(
+                    "database_url",
+                    "a URL such as sqlite:///path/glutemed.sqlite3 or "
+                    "postgresql://user:password@host/dbname",
+                    "an unparsable value",
+                )
+            ],
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        if (
+            parsed.database
+            and parsed.database != ":memory:"
+            and not parsed.database.startswith("file:")
+        ):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        raise InputValueError(
+            "unsupported database",
+            [
+                Problem(
+                    "database_url",
+                    "an sqlite:/// or postgresql:// URL",
+                    short_repr(backend),
+                    "glutemed supports SQLite (default) and PostgreSQL",
+                )
+            ],
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the settings glutemed needs.
+
+    SQLite: foreign keys on, WAL journal (readers do not block the writer), a busy timeout so
+    two server workers wait for each other instead of failing. PostgreSQL: pre-ping pooled
+    connections.
+    """
+    url = normalise_database_url(url)
+    backend = make_url(url).get_backend_name()
+    # bound values (names, dates of birth ...) never appear in error messages or logs
+    kwargs.setdefault("hide_parameters", True)
+    if backend == "sqlite":
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+        engine = sa.create_engine(url, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return a session factory (objects stay readable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session, commit on success, roll back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    # passed as an attribute, not a main option: configparser would mangle '%' in passwords
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """Return the newest migration revision shipped with this version of glutemed."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    return str(head)
+
+
+def current_revision(url: str) -> str | None:
+    """Return the migration revision a database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rev = MigrationContext.configure(conn).get_current_revision()
+            return None if rev is None else str(rev)
+    finally:
+        engine.dispose()
+
+
+def upgrade_to_head(url: str | None = None) -> str:
+    """Create or migrate a database to the newest schema.
+
+    Parameters
+    ----------
+    url
+        Database URL; default: the embedded SQLite database (:func:`default_database_url`).
+
+    Returns
+    -------
+    str
+        The revision the database is at afterwards.
+
+    Notes
+    -----
+    On PostgreSQL a transaction-level advisory lock serialises concurrent upgrades (two server
+    workers starting together).
+    """
+    from alembic import command
+
+    url = normalise_database_url(url or default_database_url())
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727105331)"))
+            cfg = _alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+    head = head_revision()
+    log.info("database schema at revision %s", head)
+    return head

@@ -1,0 +1,228 @@
+"""Server-rendered pages: forms generated from the knowledge base, assessment, plan, outcomes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from glutemed.knowledge import load_kb
+
+
+def _csrf(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def _new_patient(client: Any, **fields: str) -> str:
+    token = _csrf(client.get("/patients/new").text)
+    data = {
+        "csrf_token": token,
+        "family_name": "Page",
+        "given_name": "Pat",
+        "birth_date": "1966-02-03",
+        "sex": "female",
+    }
+    data.update(fields)
+    r = client.post("/patients", data=data, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return str(r.headers["location"])
+
+
+def _visit_form(client: Any, patient_url: str) -> tuple[str, str]:
+    page = client.get(f"{patient_url}/visits/new")
+    assert page.status_code == 200
+    return page.text, _csrf(page.text)
+
+
+def test_login_page_and_patient_search(pages: Any) -> None:
+    client = pages()
+    _new_patient(client, family_name="Abernathy")
+    _new_patient(client, family_name="Zimmermann")
+    page = client.get("/patients")
+    assert (
+        page.status_code == 200
+        and "Abernathy" in page.text
+        and 'hx-get="/patients/rows"' in page.text
+    )
+    rows = client.get("/patients/rows?q=zimm", headers={"HX-Request": "true"})
+    assert "Zimmermann" in rows.text and "Abernathy" not in rows.text and "<html" not in rows.text
+
+
+def test_visit_form_is_generated_from_the_knowledge_base(pages: Any) -> None:
+    client = pages()
+    html, _ = _visit_form(client, _new_patient(client))
+    kb = load_kb(__import__("os").environ.get("GLUTEMED_KB_FOLDER") or None)
+    exam = [
+        f for f in kb.findings.values() if f.kind == "examination" and f'name="f_{f.id}"' in html
+    ]
+    assert exam, "no examination test on the form"
+    for f in exam:
+        assert f.how_to_perform[:40] in html.replace("&#39;", "'").replace("&amp;", "&").replace(
+            "&quot;", '"'
+        )
+    assert "How to perform" in html and "Red-flag screen" in html
+    assert 'name="f_age_60_or_over"' not in html  # derived from the age, never asked
+    assert not any(f'name="f_{m}"' in html for m in kb.movement_measures)
+
+
+def test_visit_post_shows_assessment_and_plan(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    data = {
+        "csrf_token": token,
+        "visit_date": "2026-11-03",
+        "setting": "primary_care",
+        "side": "left",
+        "mri_available": "1",
+        "factor_fit_for_surgery": "1",
+        "f_lateral_hip_pain": "positive",
+        "f_palpation_greater_trochanter_tenderness": "positive",
+        "f_resisted_hip_abduction_pain": "positive",
+        "f_single_leg_stance_30s": "positive",
+        "note": "sore on stairs",
+    }
+    r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    visit = client.get(r.headers["location"]).text
+    assert 'class="prob"' in visit and "Imaging advice" in visit and "Care plan" in visit
+    assert re.search(r'class="fill" style="width: [0-9.]+%"', visit)
+    assert 'class="ci"' in visit  # the interval band
+    timeline = client.get(patient_url).text
+    assert "2026-11-03" in timeline
+
+
+def test_red_flag_banner(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    data = {
+        "csrf_token": token,
+        "visit_date": "2026-11-03",
+        "f_unable_to_weight_bear": "positive",
+        "f_trauma_or_fall": "positive",
+    }
+    r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
+    visit = client.get(r.headers["location"]).text
+    assert 'class="redflag"' in visit and 'class="prob"' not in visit
+
+
+def test_visit_form_errors_name_the_field(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    r = client.post(
+        f"{patient_url}/visits",
+        data={"csrf_token": token, "visit_date": "03/11/2026", "f_lateral_hip_pain": "yes"},
+    )
+    assert r.status_code == 422
+    assert "<code>visit_date</code>" in r.text and "<code>f_lateral_hip_pain</code>" in r.text
+
+
+def test_patient_edit_conflict_is_shown_not_overwritten(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client, notes="original")
+    form = client.get(f"{patient_url}/edit").text
+    token = _csrf(form)
+    base = {
+        "csrf_token": token,
+        "family_name": "Page",
+        "given_name": "Pat",
+        "sex": "female",
+        "version": "1",
+    }
+    assert (
+        client.post(
+            f"{patient_url}/edit", data={**base, "notes": "first edit"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    r = client.post(f"{patient_url}/edit", data={**base, "notes": "stale edit"})
+    assert (
+        r.status_code == 409
+        and "someone else changed this patient" in r.text
+        and "stale edit" in r.text
+    )
+    assert "first edit" in client.get(patient_url).text
+    history = client.get("/history/patients/" + patient_url.rsplit("/", 1)[1]).text
+    assert "first edit" in history and "stale edit" not in history
+
+
+def test_outcomes_page_entry_and_chart(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    page = client.get(f"{patient_url}/outcomes").text
+    fields = client.get(
+        f"{patient_url}/outcomes/fields?instrument=nprs", headers={"HX-Request": "true"}
+    ).text
+    assert 'name="item_score"' in fields
+    token = _csrf(page)
+    for day, value in (("2026-09-01", "8"), ("2026-10-01", "5"), ("2026-11-01", "3")):
+        r = client.post(
+            f"{patient_url}/outcomes",
+            data={
+                "csrf_token": token,
+                "instrument": "nprs",
+                "measured_on": day,
+                "item_score": value,
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+    page = client.get(f"{patient_url}/outcomes").text
+    assert "<svg" in page and "mcid-band" in page and page.count('class="point"') == 3
+    bad = client.post(
+        f"{patient_url}/outcomes",
+        data={"csrf_token": token, "instrument": "nprs", "item_score": "15"},
+    )
+    assert bad.status_code == 422
+
+
+def test_treatment_record_and_response(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    token = _csrf(client.get(patient_url).text)
+    r = client.post(
+        f"{patient_url}/treatments",
+        data={
+            "csrf_token": token,
+            "treatment_id": "corticosteroid_injection",
+            "given_on": "2026-10-01",
+            "response": "unknown",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(patient_url).text
+    tid = re.search(r'action="/treatments/(\d+)/response"', page).group(1)  # type: ignore[union-attr]
+    r = client.post(
+        f"/treatments/{tid}/response",
+        data={"csrf_token": token, "version": "1", "response": "none"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert (
+        client.post(
+            f"/treatments/{tid}/response",
+            data={"csrf_token": token, "version": "1", "response": "good"},
+        ).status_code
+        == 409
+    )
+
+
+def test_report_and_admin_pages(pages: Any) -> None:
+    admin = pages("admin")
+    patient_url = _new_patient(admin)
+    _, token = _visit_form(admin, patient_url)
+    r = admin.post(
+        f"{patient_url}/visits",
+        data={"csrf_token": token, "f_lateral_hip_pain": "positive"},
+        follow_redirects=False,
+    )
+    vid = r.headers["location"].rsplit("/", 1)[1]
+    letter = admin.get(f"/visits/{vid}/report?to=surgeon")
+    assert letter.status_code == 200 and "Referral letter" in letter.text
+    assert "Pat Page, born 1966-02-03" in letter.text
+    assert "Users of" in admin.get("/admin/users").text
+    assert "Audit log" in admin.get("/admin/audit").text
+    clinician = pages()
+    assert clinician.get("/admin/audit").status_code == 403
