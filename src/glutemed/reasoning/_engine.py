@@ -228,7 +228,7 @@ def condition_evidence(
         rows = [r for r in finding.accuracy if r.use_in_model and r.target == target]
         if not rows:
             continue
-        lr = finding_lr(kb, fid, value, target)  # type: ignore[arg-type]
+        lr = finding_lr(kb, fid, value, target)
         if lr is None:
             need = "LR+" if value == "positive" else "LR-"
             not_counted.append(

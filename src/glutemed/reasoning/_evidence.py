@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -161,10 +162,14 @@ def model_row(kb: KnowledgeBase, finding_id: str, target: str) -> AccuracyStudy 
     return None
 
 
+@lru_cache(maxsize=65_536)
 def finding_lr(
     kb: KnowledgeBase, finding_id: str, value: Value, target: str
 ) -> LikelihoodRatio | None:
-    """Return the LR the engine uses for one observed finding and one condition."""
+    """Return the LR the engine uses for one observed finding and one condition.
+
+    Cached: a loaded knowledge base is immutable and hashed by identity.
+    """
     row = model_row(kb, finding_id, target)
     if row is None:
         return None
