@@ -157,3 +157,34 @@ def test_motion_on_reference_c3d(shared_dir: Path, tmp_path: Path) -> None:
 def test_motion_missing_file(tmp_path: Path) -> None:
     out = run("motion", str(tmp_path / "nothing.c3d"), code=2)
     assert "nothing.c3d" in out
+
+
+def test_users_create_and_list(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    created = json.loads(
+        run(
+            "users",
+            "create",
+            "alice",
+            "--admin",
+            "--password",
+            "correct horse battery staple",
+            "--database-url",
+            url,
+            "--json",
+        )
+    )
+    assert created == {"username": "alice", "role": "admin", "clinic": "My clinic"}
+    listed = run_json("users", "list", "--database-url", url)
+    assert [u["username"] for u in listed] == ["alice"]
+    out = run(
+        "users",
+        "create",
+        "alice",
+        "--password",
+        "another long password",
+        "--database-url",
+        url,
+        code=2,
+    )
+    assert "alice" in out

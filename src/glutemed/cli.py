@@ -38,6 +38,8 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+users_app = typer.Typer(help="Manage the web app's user accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -858,6 +860,107 @@ def motion_batch_cmd(
         _emit_json({"files": len(rows), "output": str(output)})
     else:
         out.print(f"{len(rows)} files analysed -> {output}")
+
+
+# --------------------------------------------------------------------------- web app
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql://user@host/db "
+        "(default: SQLite in the user data folder).",
+    ),
+]
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    database_url: DatabaseOpt = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    environment: Annotated[
+        str | None, typer.Option(help="development or production (default: from settings).")
+    ] = None,
+    ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+) -> None:
+    """Start the clinician web app (migrates the database first)."""
+    from glutemed.server import run
+
+    with _errors():
+        err.print(
+            f"glutemed web app on http://{host}:{port} "
+            "(create a first account with `glutemed users create NAME --admin`)"
+        )
+        run(
+            host=host,
+            port=port,
+            database_url=database_url,
+            workers=workers,
+            environment=environment,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        )
+
+
+@users_app.command("create")
+def users_create_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    role: Annotated[
+        str, typer.Option(help="clinician or read_only (ignored with --admin).")
+    ] = "clinician",
+    clinic: Annotated[str, typer.Option(help="Clinic name (created if new).")] = "My clinic",
+    display_name: Annotated[str, typer.Option(help="Name shown in the app and letters.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, confirmation_prompt=True, hide_input=True, help="Password (prompted)."
+        ),
+    ] = "",
+    database_url: DatabaseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a user account (the first one with --admin)."""
+    from glutemed.store import create_user
+
+    with _errors():
+        info = create_user(
+            username,
+            password,
+            role="admin" if admin else role,
+            clinic=clinic,
+            display_name=display_name,
+            database_url=database_url,
+        )
+    data = {"username": info.username, "role": info.role, "clinic": info.clinic_name}
+    if json_out:
+        _emit_json(data)
+    else:
+        out.print(
+            f"created {data['role']} {escape(data['username'])} in clinic {escape(data['clinic'])}"
+        )
+
+
+@users_app.command("list")
+def users_list_cmd(database_url: DatabaseOpt = None, json_out: JsonOpt = False) -> None:
+    """List the user accounts."""
+    from glutemed.store import list_users
+
+    with _errors():
+        users = list_users(database_url)
+    rows = [{"username": u.username, "role": u.role, "clinic": u.clinic_name} for u in users]
+    if json_out:
+        _emit_json(rows)
+        return
+    table = Table(title="users")
+    for col in ("username", "role", "clinic"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(escape(r["username"]), r["role"], escape(r["clinic"]))
+    out.print(table)
 
 
 def main() -> None:

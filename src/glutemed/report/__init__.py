@@ -1,10 +1,11 @@
-"""Layer 5: reports — the patient handout (and, later, the clinician report).
+"""Layer 5: reports — the clinician report (letters) and the patient handout.
 
 >>> from glutemed.reasoning import load_case
 >>> from glutemed.report import write_handout
 >>> write_handout(load_case("case.yaml"), "handout.pdf")  # doctest: +SKIP
 """
 
+from glutemed.report._clinician import LETTER_KINDS, clinician_report_html, clinician_report_pdf
 from glutemed.report._handout import (
     handout_context,
     handout_plain_text,
@@ -13,6 +14,9 @@ from glutemed.report._handout import (
 )
 
 __all__ = [
+    "LETTER_KINDS",
+    "clinician_report_html",
+    "clinician_report_pdf",
     "handout_context",
     "handout_plain_text",
     "render_handout_html",

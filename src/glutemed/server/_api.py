@@ -1073,7 +1073,7 @@ def report_pdf(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report._clinician import clinician_report_pdf
+    from glutemed.report import clinician_report_pdf
     from glutemed.server._reports import report_data
 
     data = report_data(state, db, auth.actor, visit_id)
@@ -1102,7 +1102,7 @@ def report_html(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report._clinician import clinician_report_html
+    from glutemed.report import clinician_report_html
     from glutemed.server._reports import report_data
 
     data = report_data(state, db, auth.actor, visit_id)

@@ -831,7 +831,7 @@ def movement_page(
 
 @router.get("/visits/{visit_id}/report", response_class=HTMLResponse)
 def report_page(state: State, auth: CurrentAuth, db: DB, visit_id: int, to: str = "gp") -> Response:
-    from glutemed.report._clinician import clinician_report_html
+    from glutemed.report import clinician_report_html
 
     html = clinician_report_html(report_data(state, db, auth.actor, visit_id), letter_to=to)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -15,7 +15,7 @@ __all__ = ["handout_html", "handout_links", "handout_renderer", "report_data"]
 
 
 def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> dict[str, Any]:
-    """Return the data of :func:`glutemed.report._clinician.clinician_report_html` for a visit."""
+    """Return the data of :func:`glutemed.report.clinician_report_html` for a visit."""
     kb = state.kb
     visit = store.get_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
