@@ -20,8 +20,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from glutemed.motion import BODY_25, analyse_file  # noqa: E402
 from tests.motion.conftest import C3D_DIR, standing_trial  # noqa: E402
+
+from glutemed.motion import BODY_25, analyse_file  # noqa: E402
 
 TOLERANCES = {
     "contralateral_pelvic_drop_deg": 0.05,
