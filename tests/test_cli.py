@@ -188,3 +188,50 @@ def test_users_create_and_list(tmp_path: Path) -> None:
         code=2,
     )
     assert "alice" in out
+
+
+def test_fhir_import_then_export(tmp_path: Path) -> None:
+    """A bundle made from an example case imports as a patient and exports again."""
+    import datetime as dt
+
+    from glutemed.fhir import PatientRecord, Visit, export_bundle
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import assess, load_case
+
+    kb = load_kb()
+    case = load_case(example_cases_dir() / "tendinopathy.yaml")
+    record = PatientRecord(
+        id="pseudo-1",
+        birth_year=1974,
+        sex="female",
+        visits=[
+            Visit(
+                id="v1", date=dt.date(2026, 11, 2), case=case, assessment=assess(case, kb).to_dict()
+            )
+        ],
+    )
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(export_bundle(record, kb=kb)), "utf-8")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    run(
+        "users",
+        "create",
+        "alice",
+        "--admin",
+        "--password",
+        "correct horse battery staple",
+        "--database-url",
+        url,
+    )
+    imported = json.loads(run("fhir", "import", str(source), "--database-url", url, "--json"))
+    out = tmp_path / "out.json"
+    run("fhir", "export", str(imported["patient_id"]), "-o", str(out), "--database-url", url)
+    bundle = json.loads(out.read_text("utf-8"))
+    types = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "Observation", "RiskAssessment", "Provenance"} <= types
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceType": "Bundle", "entry": [{"resource": 3}]}', "utf-8")
+    out_bad = run("fhir", "import", str(bad), "--database-url", url, code=2)
+    assert "Bundle.entry[0].resource" in out_bad and "FHIR resource object" in out_bad
+    out_missing = run("fhir", "export", "999", "--database-url", url, code=2)
+    assert "patient_id" in out_missing and "999" in out_missing

@@ -40,6 +40,8 @@ kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_he
 app.add_typer(kb_app, name="kb")
 users_app = typer.Typer(help="Manage the web app's user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+fhir_app = typer.Typer(help="FHIR R4 export and import of patient records.", no_args_is_help=True)
+app.add_typer(fhir_app, name="fhir")
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -961,6 +963,54 @@ def users_list_cmd(database_url: DatabaseOpt = None, json_out: JsonOpt = False) 
     for r in rows:
         table.add_row(escape(r["username"]), r["role"], escape(r["clinic"]))
     out.print(table)
+
+
+UserOpt = Annotated[
+    str | None,
+    typer.Option("--user", help="Act as this user (default: the only administrator)."),
+]
+
+
+@fhir_app.command("export")
+def fhir_export_cmd(
+    patient: Annotated[int, typer.Argument(help="The patient's id in glutemed.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="bundle.json (default: standard output).")
+    ] = None,
+    user: UserOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Export a patient's record as a FHIR R4 Bundle (pseudonymous: no names)."""
+    from glutemed.store import export_patient_bundle
+
+    with _errors():
+        bundle = export_patient_bundle(patient, database_url=database_url, username=user)
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, "utf-8")
+        err.print(f"{len(bundle.get('entry', []))} resources written to {output}")
+
+
+@fhir_app.command("import")
+def fhir_import_cmd(
+    bundle: Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON).")],
+    user: UserOpt = None,
+    database_url: DatabaseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import a FHIR R4 Bundle as a new patient; nothing is stored if the bundle is invalid."""
+    from glutemed.store import import_bundle_file
+
+    with _errors():
+        patient_id, warnings = import_bundle_file(bundle, database_url=database_url, username=user)
+    if json_out:
+        _emit_json({"patient_id": patient_id, "warnings": [w.as_dict() for w in warnings]})
+        return
+    out.print(f"imported as patient {patient_id}")
+    for w in warnings:
+        out.print(f"[yellow]warning:[/] {escape(str(w))}")
 
 
 def main() -> None:

@@ -94,16 +94,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.glutemed = state
     install_problem_handlers(app)
+    from glutemed.server._fhir_routes import CdsCorsMiddleware
+
+    app.add_middleware(CdsCorsMiddleware)
     app.add_middleware(SecurityHeadersAndLog)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
     from glutemed.server._api import router as api_router
-    from glutemed.server._fhir_routes import cds_router, fhir_router
+    from glutemed.server._fhir_routes import cds_router, ehr_router, fhir_router
     from glutemed.server._pages import router as pages_router
 
     app.include_router(api_router)
     app.include_router(fhir_router)
     app.include_router(cds_router)
+    app.include_router(ehr_router)
     app.include_router(pages_router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check (no login)")

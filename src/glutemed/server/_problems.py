@@ -9,6 +9,9 @@ fault (``location``), what was expected and what was found, e.g.::
                    "expected": "a finding id from the knowledge base",
                    "found": "'trendelenberg_sign'", "hint": "did you mean trendelenburg_sign?"}]}
 
+Under ``/fhir`` and ``/cds-services`` every error is a FHIR ``OperationOutcome``
+(``application/fhir+json``) instead, as FHIR and CDS Hooks clients expect.
+
 Messages never contain patient identifiers (glutemed errors are written that way), and the
 server log records only the route, status and error class.
 """
@@ -32,6 +35,13 @@ from glutemed.errors import (
     NotFoundError,
     Problem,
 )
+from glutemed.fhir import (
+    CdsAuthenticationError,
+    FhirInputError,
+    PrefetchMissingError,
+    http_status_for,
+    to_operation_outcome,
+)
 from glutemed.server._deps import CSRFError, LoginRequiredError
 from glutemed.server._services import FeatureUnavailableError, UploadTooLargeError
 from glutemed.store import (
@@ -41,11 +51,58 @@ from glutemed.store import (
     ThrottledError,
 )
 
-__all__ = ["install_problem_handlers", "problem_response", "status_for", "wants_html"]
+__all__ = [
+    "FHIR_JSON",
+    "install_problem_handlers",
+    "is_fhir_path",
+    "operation_outcome_response",
+    "problem_response",
+    "status_for",
+    "wants_html",
+]
 
 log = logging.getLogger("glutemed.server")
 
 PROBLEM_JSON = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
+_FHIR_ERRORS = (FhirInputError, PrefetchMissingError, CdsAuthenticationError)
+#: OperationOutcome issue codes of the server's own errors (FHIR "IssueType").
+_ISSUE_CODES: tuple[tuple[type[GlutemedError], str], ...] = (
+    (LoginRequiredError, "login"),
+    (AuthenticationError, "login"),
+    (CSRFError, "forbidden"),
+    (PermissionDeniedError, "forbidden"),
+    (ConflictError, "conflict"),
+    (ThrottledError, "throttled"),
+    (UploadTooLargeError, "too-costly"),
+)
+
+
+def is_fhir_path(path: str) -> bool:
+    """True for the FHIR and CDS Hooks endpoints (errors are OperationOutcomes there)."""
+    return path == "/fhir" or path.startswith(("/fhir/", "/cds-services"))
+
+
+def fhir_status_for(exc: GlutemedError) -> int:
+    """HTTP status under ``/fhir`` and ``/cds-services``: the FHIR layer's for its errors."""
+    if isinstance(exc, _FHIR_ERRORS):
+        return http_status_for(exc)
+    return status_for(exc)
+
+
+def operation_outcome_response(
+    exc: GlutemedError, status: int, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Return ``exc`` as a FHIR OperationOutcome with the given status."""
+    body = to_operation_outcome(exc)
+    if not isinstance(exc, _FHIR_ERRORS):
+        code = next((c for cls, c in _ISSUE_CODES if isinstance(exc, cls)), None)
+        if code is None and status == 404:
+            code = "not-found"
+        if code is not None:
+            for issue in body["issue"]:
+                issue["code"] = code
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=dict(headers or {}))
 
 
 def status_for(exc: GlutemedError) -> int:
@@ -137,6 +194,12 @@ async def _glutemed_error(request: Request, exc: Exception) -> Response:
         extra["current_version"] = exc.current_version
     if isinstance(exc, LoginRequiredError | AuthenticationError):
         headers["WWW-Authenticate"] = 'Cookie realm="glutemed"'
+    if is_fhir_path(request.url.path):
+        status = fhir_status_for(exc)
+        if isinstance(exc, CdsAuthenticationError):
+            headers["WWW-Authenticate"] = 'Bearer realm="glutemed-cds"'
+        log.info("%s %s -> %d %s", request.method, _route(request), status, type(exc).__name__)
+        return operation_outcome_response(exc, status, headers=headers)
     log.info("%s %s -> %d %s", request.method, _route(request), status, type(exc).__name__)
     return problem_response(
         request,
@@ -167,17 +230,30 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             ).as_dict()
         )
     log.info("%s %s -> 422 RequestValidationError", request.method, _route(request))
+    if is_fhir_path(request.url.path):
+        error = InputValueError(
+            f"the request has {len(problems)} problem(s)",
+            [Problem(p["location"], p["expected"], p["found"]) for p in problems],
+        )
+        return operation_outcome_response(error, 400)
     return problem_response(request, 422, f"the request has {len(problems)} problem(s)", problems)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if is_fhir_path(request.url.path):
+        cls = NotFoundError if exc.status_code == 404 else GlutemedError
+        error = cls(f"{detail}: {request.method} {_route(request)}")
+        return operation_outcome_response(error, exc.status_code, headers=exc.headers)
     return problem_response(request, exc.status_code, detail, [], headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("%s %s -> 500 %s", request.method, _route(request), type(exc).__name__)
+    if is_fhir_path(request.url.path):
+        error = GlutemedError("internal error; the details are in the server log")
+        return operation_outcome_response(error, 500)
     return problem_response(request, 500, "internal error; the details are in the server log", [])
 
 

@@ -17,14 +17,25 @@ Environment variables
 ``GLUTEMED_MAX_UPLOAD_BYTES``    largest movement file accepted (default 50 MB)
 ``GLUTEMED_AUTO_MIGRATE``        ``1``/``0``: migrate the database at start-up (default 1)
 ``GLUTEMED_KB_FOLDER``           a knowledge-base folder (default: the bundled one)
+``GLUTEMED_PUBLIC_BASE_URL``     the app's public URL, e.g. ``https://glutemed.example.org``
+                                 (card links and the ``aud`` of CDS client tokens; default: the
+                                 URL of the request)
+``GLUTEMED_CDS_ISSUERS``         trusted CDS clients: a JSON file path, or the JSON itself, of
+                                 ``{"<iss>": {"keys": [<public JWK>, ...]}, ...}``
+``GLUTEMED_CDS_REQUIRE_AUTH``    ``1``/``0``: CDS service calls need a signed bearer JWT
+                                 (default 1, except in development)
+``GLUTEMED_CDS_DEFAULT_SETTING`` care setting of CDS patients whose data carry none
+                                 (``primary_care``)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from glutemed._checks import check_option, short_repr
@@ -107,6 +118,18 @@ class Settings:
         Migrate the database to the newest schema when the app starts.
     kb_folder
         A knowledge-base folder to use instead of the bundled one.
+    public_base_url
+        The app's public base URL (behind a proxy). CDS cards link to it and a CDS client's
+        token must be addressed (``aud``) to ``{public_base_url}/cds-services/{id}``; default:
+        the base URL of each request.
+    cds_issuers
+        Trusted CDS clients (issuer -> JWK Set of public keys): a path to a JSON file or the
+        JSON text ``{"https://ehr.example.org": {"keys": [...]}}``.
+    cds_require_auth
+        Require a signed bearer JWT from a configured issuer on CDS service calls. ``None``
+        (default) means on, except in development.
+    cds_default_setting
+        Care setting for the priors of CDS patients whose data carry none.
     """
 
     database_url: str = ""
@@ -119,9 +142,20 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     auto_migrate: bool = True
     kb_folder: str = ""
+    public_base_url: str = ""
+    cds_issuers: str = field(default="", repr=False)
+    cds_require_auth: bool | None = None
+    cds_default_setting: str = "primary_care"
 
     def __post_init__(self) -> None:
         check_option("environment", self.environment, ENVIRONMENTS)
+        check_option(
+            "cds_default_setting",
+            self.cds_default_setting,
+            ("community", "primary_care", "specialist"),
+        )
+        if self.cds_require_auth is None:
+            object.__setattr__(self, "cds_require_auth", self.environment != "development")
         problems: list[Problem] = []
         key = self.secret_key
         if self.environment == "development" and not key:
@@ -152,6 +186,9 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 problems.append(Problem(name, f"a whole number >= {low}", short_repr(value)))
+        base = self.public_base_url
+        if base and not base.startswith(("https://", "http://")):
+            problems.append(Problem("public_base_url", "an absolute http(s) URL", short_repr(base)))
         if problems:
             raise InputValueError(
                 f"the settings are not safe to run with ({self.environment})", problems
@@ -169,7 +206,7 @@ class Settings:
             if raw is None:
                 continue
             name = _ENV + f.name.upper()
-            if f.type in ("bool", bool):
+            if f.type in ("bool", bool, "bool | None"):
                 values[f.name] = _flag(name, raw)
             elif f.type in ("int", int):
                 values[f.name] = _int(name, raw)
@@ -187,6 +224,39 @@ class Settings:
                 ("1" if value else "0") if isinstance(value, bool) else str(value)
             )
         return out
+
+    def cds_issuer_keys(self) -> dict[str, Any]:
+        """Return the trusted CDS issuers, ``{iss: JWK Set}`` (empty when none are configured).
+
+        Raises
+        ------
+        InputValueError
+            When ``cds_issuers`` is neither JSON text nor a readable JSON file.
+        """
+        text = self.cds_issuers.strip()
+        if not text:
+            return {}
+        where = "GLUTEMED_CDS_ISSUERS"
+        if not text.startswith("{"):
+            try:
+                text = Path(text).expanduser().read_text("utf-8")
+            except OSError as exc:
+                raise InputValueError(
+                    "cannot read the CDS issuers file",
+                    [Problem(where, "a readable JSON file or JSON text", type(exc).__name__)],
+                ) from None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in data.items()
+        ):
+            raise InputValueError(
+                "invalid CDS issuers",
+                [Problem(where, "JSON {iss: {keys: [public JWK, ...]}}", "something else")],
+            )
+        return data
 
     def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

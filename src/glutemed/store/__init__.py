@@ -41,6 +41,13 @@ from glutemed.store._errors import (
     PermissionDeniedError,
     ThrottledError,
 )
+from glutemed.store._interop import (
+    export_patient_bundle,
+    import_bundle_file,
+    patient_record,
+    record_cds_feedback,
+    save_imported_record,
+)
 from glutemed.store._models import (
     ROLES,
     AssessmentRecord,
@@ -128,6 +135,7 @@ __all__ = [
     "default_data_dir",
     "default_database_url",
     "end_session",
+    "export_patient_bundle",
     "get_assessment",
     "get_care_plan",
     "get_movement",
@@ -139,6 +147,7 @@ __all__ = [
     "hash_password",
     "head_revision",
     "history",
+    "import_bundle_file",
     "latest_assessment",
     "latest_care_plan",
     "list_assessments",
@@ -150,6 +159,9 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "normalise_database_url",
+    "patient_record",
+    "record_cds_feedback",
+    "save_imported_record",
     "search_patients",
     "session_actor",
     "session_scope",
