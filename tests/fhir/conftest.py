@@ -145,7 +145,10 @@ def full_record(kb: KnowledgeBase) -> PatientRecord:
         "versions": kb.versions(),
     }
     case2 = make_case(
-        findings={"lateral_hip_pain": "positive", "hip_lag_sign": "positive"}, setting="specialist"
+        findings={"lateral_hip_pain": "positive", "hip_lag_sign": "positive"},
+        setting="specialist",
+        # no response to an injection and no imaging yet: an MRI is advised (ServiceRequest)
+        treatments_tried=[{"id": "corticosteroid_injection", "response": "none"}],
     )
     return PatientRecord(
         id="pseudo-0001",

@@ -110,3 +110,20 @@ def test_intervals_bracket_the_point_estimate(kb) -> None:
 def test_every_assessment_carries_versions(kb) -> None:
     v = assess(Case(), kb).to_dict()["versions"]
     assert v["engine"] and v["kb"] == kb.version and len(v["kb_manifest_sha256"]) == 64
+
+
+def test_recorded_mri_is_used_not_reordered(kb) -> None:
+    case = Case(
+        findings={"abductor_weakness": "positive", "resisted_hip_abduction_pain": "positive"},
+        imaging={"mri_tear_thickness": "partial"},
+    )
+    img = assess(case, kb).imaging
+    assert img["modality"] == "none"
+    assert "already" in img["recommendation"]
+    assert any("Gluteal tendon tear thickness on MRI" in r["text"] for r in img["reasons"])
+    # ultrasound recorded does not stand in for an MRI that is advised
+    case_us = Case(
+        findings={"abductor_weakness": "positive", "resisted_hip_abduction_pain": "positive"},
+        imaging={"us_tear": "positive"},
+    )
+    assert assess(case_us, kb).imaging["modality"] == "mri"

@@ -11,6 +11,8 @@ Imaging rules (each returned with its reason and source)
    30-s single-leg stance.
 3. No response to conservative care or to an injection -> MRI (± ultrasound) to look for a tear
    or another diagnosis (eTG via tx_r18; diagnosis.md §4b).
+   For rules 2 and 3: when findings of that modality are already recorded, the advice is to use
+   them (modality ``none``) rather than to order the scan again.
 4. When the findings on balance point toward hip osteoarthritis (its post-test probability is
    above its pre-test probability), a radiograph: radiographs are the first imaging test for
    chronic hip pain (ACR 9/9) and the reference standard for hip OA.
@@ -140,6 +142,28 @@ def imaging_advice(
             }
         )
     if reasons:
+        done = [
+            f
+            for f, v in case.imaging.items()
+            if v != "not_done" and f in kb.findings and kb.findings[f].modality == modality
+        ]
+        if done:
+            name = "MRI" if modality == "mri" else "ultrasound"
+            reasons.append(
+                {
+                    "text": f"{name} findings are already recorded ("
+                    + ", ".join(kb.findings[f].name for f in sorted(done))
+                    + "): use them (see the imaging severity); repeat the scan only if the "
+                    "clinical picture has changed or the surgeon needs a newer one.",
+                    "sources": [],
+                }
+            )
+            return {
+                "recommendation": f"{name} already done: use the recorded findings",
+                "modality": "none",
+                "urgency": "none",
+                "reasons": reasons,
+            }
         return {
             "recommendation": ("MRI" if modality == "mri" else "ultrasound")
             + " of the gluteal tendons",
