@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
 
 import glutemed.store as store
 import glutemed.store._auth as auth_module
@@ -90,3 +91,15 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     url: str = request.getfixturevalue("_pg_migrated")
     _truncate_all(url)
     return url
+
+
+@pytest.fixture
+def db(migrated_url: str) -> Iterator[Session]:
+    """A session on a migrated database (SQLite and PostgreSQL)."""
+    engine = store.make_engine(migrated_url)
+    session = store.make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +15,11 @@ from sqlalchemy.orm import Session
 import glutemed.store as store
 from glutemed.errors import CaseValidationError, InputValueError, NotFoundError
 from glutemed.fhir import FhirInputError, PatientRecord, ScoreRecord, Visit, import_bundle
-from glutemed.knowledge import KnowledgeBase, load_kb
+from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning import assess, case_from_dict
+from tests.store._helpers import make_actor
 
 CASES = Path(__file__).resolve().parents[2] / "src" / "glutemed" / "examples" / "cases"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_kb()
-
-
-@pytest.fixture
-def db(migrated_url: str) -> Iterator[Session]:
-    engine = store.make_engine(migrated_url)
-    session = store.make_sessionmaker(engine)()
-    try:
-        yield session
-    finally:
-        session.close()
-        engine.dispose()
-
-
-def _actor(db: Session, name: str, clinic: str, role: str = "clinician") -> store.Actor:
-    c = store.get_or_create_clinic(db, clinic)
-    user = store.User(
-        username=name, display_name=name, password_hash="x", role=role, clinic_id=c.id
-    )
-    db.add(user)
-    db.flush()
-    return store.Actor(user.id, name, c.id, role, name)
 
 
 def _case(name: str = "tendinopathy") -> dict[str, Any]:
@@ -80,8 +54,8 @@ def _stored_patient(db: Session, actor: store.Actor, kb: KnowledgeBase) -> int:
 
 
 def test_patient_record_is_pseudonymous_and_scoped(db: Session, kb: KnowledgeBase) -> None:
-    a = _actor(db, "alice", "North")
-    b = _actor(db, "bob", "South")
+    a = make_actor(db, "alice", "North")
+    b = make_actor(db, "bob", "South")
     pid = _stored_patient(db, a, kb)
     rec = store.patient_record(db, a, pid)
     assert rec.id == str(pid) and rec.birth_year == 1966 and rec.birth_date is None
@@ -97,7 +71,7 @@ def test_patient_record_is_pseudonymous_and_scoped(db: Session, kb: KnowledgeBas
 
 
 def test_save_imported_record_creates_everything_audited(db: Session, kb: KnowledgeBase) -> None:
-    a = _actor(db, "alice", "North")
+    a = make_actor(db, "alice", "North")
     record = PatientRecord(
         id="remote-7",
         birth_year=1970,
@@ -127,8 +101,8 @@ def test_save_imported_record_creates_everything_audited(db: Session, kb: Knowle
 
 
 def test_failed_import_stores_nothing(db: Session, kb: KnowledgeBase) -> None:
-    a = _actor(db, "alice", "North")
-    ro = _actor(db, "rita", "North", "read_only")
+    a = make_actor(db, "alice", "North")
+    ro = make_actor(db, "rita", "North", "read_only")
     db.commit()
     bad = PatientRecord(
         id="x",
@@ -154,7 +128,7 @@ def test_failed_import_stores_nothing(db: Session, kb: KnowledgeBase) -> None:
 def test_cli_export_and_import(
     db: Session, migrated_url: str, kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    admin = _actor(db, "adam", "North", "admin")
+    admin = make_actor(db, "adam", "North", "admin")
     pid = _stored_patient(db, admin, kb)
     bundle = store.export_patient_bundle(pid, database_url=migrated_url)
     assert bundle["resourceType"] == "Bundle"
@@ -166,7 +140,7 @@ def test_cli_export_and_import(
         store.patient_record(db, admin, new_id).visits[0].case.findings
     )
     # a second administrator: the user must be named
-    _actor(db, "ada", "South", "admin")
+    make_actor(db, "ada", "South", "admin")
     db.commit()
     with pytest.raises(InputValueError, match="name a user"):
         store.export_patient_bundle(pid, database_url=migrated_url)
@@ -195,7 +169,7 @@ def test_feedback_kept_in_audit_log(db: Session) -> None:
 
 
 def test_invalid_imported_case_is_refused(db: Session, kb: KnowledgeBase) -> None:
-    a = _actor(db, "alice", "North")
+    a = make_actor(db, "alice", "North")
     case = case_from_dict({"side": "left", "findings": {"no_such_finding": True}})
     with pytest.raises(CaseValidationError):
         store.save_imported_record(

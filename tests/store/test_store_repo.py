@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -11,38 +10,18 @@ from sqlalchemy.orm import Session
 
 import glutemed.store as store
 from glutemed.errors import InputValueError, NotFoundError
+from tests.store._helpers import make_actor
 
 VERSIONS = {"engine": "0.1.0", "kb": "test", "kb_manifest_sha256": "0" * 64}
 
 
 @pytest.fixture
-def db(migrated_url: str) -> Iterator[Session]:
-    engine = store.make_engine(migrated_url)
-    session = store.make_sessionmaker(engine)()
-    try:
-        yield session
-    finally:
-        session.close()
-        engine.dispose()
-
-
-def _actor(db: Session, name: str, clinic: str, role: str = "clinician") -> store.Actor:
-    c = store.get_or_create_clinic(db, clinic)
-    user = store.User(
-        username=name, display_name=name, password_hash="x", role=role, clinic_id=c.id
-    )
-    db.add(user)
-    db.flush()
-    return store.Actor(user.id, name, c.id, role, name)
-
-
-@pytest.fixture
 def actors(db: Session) -> dict[str, store.Actor]:
     out = {
-        "a": _actor(db, "alice", "North clinic"),
-        "b": _actor(db, "bob", "South clinic"),
-        "ro": _actor(db, "rita", "North clinic", "read_only"),
-        "admin": _actor(db, "adam", "North clinic", "admin"),
+        "a": make_actor(db, "alice", "North clinic"),
+        "b": make_actor(db, "bob", "South clinic"),
+        "ro": make_actor(db, "rita", "North clinic", "read_only"),
+        "admin": make_actor(db, "adam", "North clinic", "admin"),
     }
     db.commit()
     return out
