@@ -320,9 +320,7 @@ def _sentence(
     kb: KnowledgeBase, cname: str, lr: LikelihoodRatio, prior: float | None
 ) -> tuple[str, float | None, float | None]:
     names = " + ".join(kb.findings[f].name for f in lr.finding_ids)
-    val = "both " + lr.value if lr.value == "cluster" else lr.value
-    if lr.value == "cluster":
-        val = "as in the published cluster"
+    val = "as in the published cluster" if lr.value == "cluster" else lr.value
     shrink = ""
     if abs(lr.used - lr.published) > 1e-9:
         why = []
@@ -408,7 +406,18 @@ def assess(
         conditions=results,
         unranked=unranked,
         red_flags=flags,
-        next_tests=[] if flags else next_tests(kb, case, observed),
+        next_tests=[]
+        if flags
+        else next_tests(
+            kb,
+            case,
+            observed,
+            [
+                (r.id, r.prior, r.probability)
+                for r in results
+                if r.prior is not None and r.probability is not None
+            ],
+        ),
         imaging=imaging_advice(kb, case, flags, [(r.id, r.prior, r.probability) for r in results]),
         severity=sev,
         notes=notes,

@@ -22,7 +22,7 @@ Sox HC, Higgins MC, Owens DK. Medical Decision Making. 2nd ed. Wiley; 2013. Chap
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glutemed.knowledge import KnowledgeBase
@@ -40,25 +40,26 @@ def _entropy(p: float) -> float:
     return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
 
 
-def next_tests(kb: KnowledgeBase, case: Case, observed: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Rank the tests not yet done by expected information gain (see the module doc)."""
-    from glutemed.reasoning._engine import (
-        _prior,
-        condition_evidence,
-        differential_conditions,
-        posterior,
-    )
+def next_tests(
+    kb: KnowledgeBase,
+    case: Case,
+    observed: Mapping[str, str],
+    ranked_conditions: Sequence[tuple[str, float, float]],
+) -> list[dict[str, Any]]:
+    """Rank the tests not yet done by expected information gain (see the module doc).
+
+    ``ranked_conditions`` holds ``(condition id, prior, current probability)`` for the conditions
+    the assessment ranked.
+    """
+    from glutemed.reasoning._engine import condition_evidence, differential_conditions, posterior
+
+    order = {cid: i for i, cid in enumerate(differential_conditions(kb))}
+    ranked_conditions = sorted(ranked_conditions, key=lambda c: order[c[0]])
 
     trigger_ids = {t for f in kb.red_flags.values() for t in (*f.triggers, *f.context_factors)}
     done = {f for f, v in case.observed().items() if v != "not_done"} | set(observed)
-    conds: list[tuple[str, float]] = []
-    for cid in differential_conditions(kb):
-        prior, _, _ = _prior(kb, case, cid)
-        if prior is not None:
-            conds.append((cid, prior))
-    current = {
-        cid: posterior(prior, condition_evidence(kb, observed, cid)[0]) for cid, prior in conds
-    }
+    conds = [(cid, prior) for cid, prior, _ in ranked_conditions]
+    current = {cid: p for cid, _, p in ranked_conditions}
     ranked: list[dict[str, Any]] = []
     for fid, finding in kb.findings.items():
         if fid in done or fid in trigger_ids or finding.value_type != "binary":
