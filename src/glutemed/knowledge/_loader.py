@@ -125,15 +125,19 @@ def _read_yaml(path: Path, problems: list[Problem]) -> _RawFile | None:
         problems.append(Problem(path.name, "a readable file", type(exc).__name__))
         return None
     text = raw.decode("utf-8", errors="replace")
+    loader = _YamlLoader(text)  # a safe loader (C or Python)
     try:
-        node = yaml.compose(text, Loader=_YamlLoader)
-        data = yaml.load(text, Loader=_YamlLoader)  # a safe loader (C or Python)
+        # parse once: the node tree gives the line numbers, the data is built from it
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         problems.append(Problem(where, "valid YAML", f"a syntax error ({what})"))
         return None
+    finally:
+        loader.dispose()
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _line_index(node, (), lines)
