@@ -108,7 +108,7 @@ def kb_check(
                 err.print(f"  - {escape(str(problem))}")
         raise typer.Exit(1) from None
     counts = {kind: len(kb.kind_items(kind)) for kind in kb.KINDS}
-    n_numbers = _count_numbers(kb)
+    n_numbers = kb.sourced_numbers()
     if json_out:
         _emit_json(
             {"ok": True, "versions": kb.versions(), "counts": counts, "sourced_numbers": n_numbers}
@@ -121,25 +121,6 @@ def kb_check(
         table.add_row(kind, str(n))
     out.print(table)
     out.print(f"{n_numbers} sourced numbers; manifest sha256 {kb.manifest_sha256[:16]}...")
-
-
-def _count_numbers(kb: Any) -> int:
-    from glutemed.knowledge import Estimate
-
-    def walk(obj: Any) -> int:
-        if isinstance(obj, Estimate):
-            return 1
-        if isinstance(obj, BaseModel):
-            return sum(walk(getattr(obj, f)) for f in type(obj).model_fields)
-        if isinstance(obj, list | tuple):
-            return sum(walk(x) for x in obj)
-        if isinstance(obj, dict):
-            return sum(walk(x) for x in obj.values())
-        return 0
-
-    total = sum(walk(entry) for _, entry in kb.iter_entries())
-    total += sum(walk(p) for table in kb.priors.values() for p in table.values())
-    return total
 
 
 @kb_app.command("list")
@@ -181,7 +162,7 @@ def kb_show(
         kb = load_kb()
         kind, entry = kb.get(entry_id)
     data = _dump(entry)
-    cited = sorted(_cited_sources(data))
+    cited = kb.cited_source_ids(entry)
     if json_out:
         _emit_json(
             {
@@ -199,19 +180,6 @@ def kb_show(
         for s in cited:
             if s in kb.sources:
                 out.print(f"  {escape(f'[{s}]')} {escape(kb.sources[s].citation)}")
-
-
-def _cited_sources(data: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(data, dict):
-        if "id" in data and "locator" in data:
-            found.add(str(data["id"]))
-        for v in data.values():
-            found |= _cited_sources(v)
-    elif isinstance(data, list):
-        for v in data:
-            found |= _cited_sources(v)
-    return found
 
 
 def _fmt_estimate(est: dict[str, Any]) -> str:

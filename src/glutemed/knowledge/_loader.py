@@ -28,6 +28,7 @@ from glutemed.knowledge._schema import (
     Condition,
     ConditionPrior,
     Correction,
+    Estimate,
     Finding,
     FindingCluster,
     Instrument,
@@ -71,6 +72,7 @@ DATA_FILES: dict[str, dict[str, type[BaseModel]]] = {
 MANIFEST = "MANIFEST.json"
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 #: libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
 _YamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -236,6 +238,16 @@ class KnowledgeBase:
             ],
         )
 
+    def cited_source_ids(self, entry: BaseModel) -> list[str]:
+        """Return the ids of the sources an entry cites, sorted."""
+        return sorted({ref.id for _, ref in iter_instances(entry, SourceRef)})
+
+    def sourced_numbers(self) -> int:
+        """Count the sourced numbers (estimates) in the entries and the priors."""
+        tables: list[Any] = [entry for _, entry in self.iter_entries()]
+        tables.append(self.priors)
+        return sum(1 for table in tables for _ in iter_instances(table, Estimate))
+
     def versions(self) -> dict[str, str]:
         """Return the version stamp every result carries."""
         from glutemed import __version__
@@ -277,18 +289,22 @@ def _validate_list(
     return out
 
 
-def _collect_refs(obj: Any, path: str) -> Iterator[tuple[str, SourceRef]]:
-    if isinstance(obj, SourceRef):
+def iter_instances(obj: Any, cls: type[T], path: str = "") -> Iterator[tuple[str, T]]:
+    """Yield ``(field path, value)`` for every ``cls`` instance inside models, lists and dicts.
+
+    A matching value is not searched further.
+    """
+    if isinstance(obj, cls):
         yield path, obj
     elif isinstance(obj, BaseModel):
         for name in type(obj).model_fields:
-            yield from _collect_refs(getattr(obj, name), f"{path}.{name}")
+            yield from iter_instances(getattr(obj, name), cls, f"{path}.{name}")
     elif isinstance(obj, list | tuple):
         for i, x in enumerate(obj):
-            yield from _collect_refs(x, f"{path}[{i}]")
+            yield from iter_instances(x, cls, f"{path}[{i}]")
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _collect_refs(v, f"{path}.{k}")
+            yield from iter_instances(v, cls, f"{path}.{k}")
 
 
 def build_manifest(folder: Path, version: str) -> dict[str, Any]:
@@ -459,7 +475,7 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         for key in keys:
             for model, line in parsed.get(file, {}).get(key, []):
                 label = getattr(model, "id", None) or getattr(model, "setting", "")
-                for ref_path, ref in _collect_refs(model, f"{key}.{label}"):
+                for ref_path, ref in iter_instances(model, SourceRef, f"{key}.{label}"):
                     need(sources, ref.id, f"{file}:{line} {ref_path}", "source")
 
     for s in structures.values():
