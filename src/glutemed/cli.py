@@ -495,8 +495,7 @@ def assess_batch_cmd(
     from rich.progress import track
 
     from glutemed.knowledge import load_kb
-    from glutemed.reasoning import assess
-    from glutemed.reasoning._table import read_cases, write_results
+    from glutemed.reasoning import assess, read_cases, write_results
 
     with _errors():
         kb = load_kb()

@@ -11,12 +11,14 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 
 from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
 from glutemed.pathway._plan import CarePlan, Recommendation, plan
+from glutemed.pathway._text import fill
 
 __all__ = [
     "CarePlan",
     "InstrumentOutcome",
     "OutcomeSummary",
     "Recommendation",
+    "fill",
     "plan",
     "summarise_outcomes",
 ]

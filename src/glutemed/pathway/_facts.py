@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from glutemed.errors import KnowledgeBaseError, Problem
-from glutemed.knowledge import KnowledgeBase
-from glutemed.knowledge._schema_pathway import Fact, When
+from glutemed.knowledge import Fact, KnowledgeBase, When
 from glutemed.pathway._outcomes import OutcomeSummary
 from glutemed.pathway._text import fill, fmt_number
 from glutemed.reasoning import Assessment, Case, TreatmentTried

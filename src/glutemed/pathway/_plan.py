@@ -32,14 +32,22 @@ from typing import Any, Literal
 
 from glutemed._checks import closest, short_repr
 from glutemed.errors import InputValueError, KnowledgeBaseError, Problem
-from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.knowledge._schema import SourceRef, Treatment
-from glutemed.knowledge._schema_pathway import Action, Escalation, Offer, Stage, StageRule, When
+from glutemed.knowledge import (
+    Action,
+    Escalation,
+    KnowledgeBase,
+    Offer,
+    SourceRef,
+    Stage,
+    StageRule,
+    Treatment,
+    When,
+    load_kb,
+)
 from glutemed.pathway._facts import Facts, compute_facts, fact_sentence, holds
 from glutemed.pathway._outcomes import OutcomeSummary, summarise_outcomes
 from glutemed.pathway._text import fill, fmt_number
-from glutemed.reasoning import Assessment, Case, assess, validate_case
-from glutemed.reasoning._engine import short_citation
+from glutemed.reasoning import Assessment, Case, assess, short_citation, validate_case
 
 __all__ = ["CarePlan", "Recommendation", "plan"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from glutemed.knowledge import KnowledgeBase
-from glutemed.knowledge._schema_pathway import PLACEHOLDER
+from glutemed.knowledge import PLACEHOLDER, KnowledgeBase
 
 __all__ = ["fill", "fmt_number"]
 

@@ -13,8 +13,7 @@ from typing import TypeGuard
 
 from glutemed._checks import closest, short_repr
 from glutemed.errors import NotFoundError, Problem, ScoringError
-from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.knowledge._schema import Instrument, Threshold
+from glutemed.knowledge import Instrument, KnowledgeBase, Threshold, load_kb
 
 __all__ = [
     "at_least",

@@ -17,8 +17,7 @@ from typing import Literal
 
 from glutemed._checks import closest, short_repr
 from glutemed.errors import Problem, ScoringError
-from glutemed.knowledge import KnowledgeBase
-from glutemed.knowledge._schema import Instrument, InstrumentItem
+from glutemed.knowledge import Instrument, InstrumentItem, KnowledgeBase
 from glutemed.questionnaires._common import (
     at_least,
     fmt,

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta
 
 from glutemed._checks import short_repr
 from glutemed.errors import Problem
-from glutemed.knowledge import KnowledgeBase
-from glutemed.knowledge._schema import Instrument, Threshold
+from glutemed.knowledge import Instrument, KnowledgeBase, Threshold
 from glutemed.questionnaires._common import (
     at_least,
     fmt,

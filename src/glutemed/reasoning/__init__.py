@@ -11,8 +11,15 @@ from glutemed.reasoning._case import (
     load_case,
     validate_case,
 )
-from glutemed.reasoning._engine import Assessment, ConditionResult, Contribution, assess
+from glutemed.reasoning._engine import (
+    Assessment,
+    ConditionResult,
+    Contribution,
+    assess,
+    short_citation,
+)
 from glutemed.reasoning._evidence import LikelihoodRatio, shrink_weight
+from glutemed.reasoning._table import read_cases, write_results
 
 __all__ = [
     "Assessment",
@@ -29,6 +36,9 @@ __all__ = [
     "build_batch_model",
     "case_from_dict",
     "load_case",
+    "read_cases",
+    "short_citation",
     "shrink_weight",
     "validate_case",
+    "write_results",
 ]

@@ -19,9 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from glutemed._checks import short_repr
 from glutemed.errors import DataFileError, InputValueError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.pathway import CarePlan
+from glutemed.pathway import CarePlan, fill
 from glutemed.pathway import plan as make_plan
-from glutemed.pathway._text import fill
 from glutemed.reasoning import Case
 
 __all__ = [
