@@ -85,7 +85,9 @@ def _observations(where: str, value: object) -> Iterator[str]:
         if not isinstance(key, str) or not ID.match(key):
             yield f"{where}: expected a snake_case id, got {key!r}"
         if not isinstance(level, str) or not (level in BINARY_VALUES or ID.match(level)):
-            yield f"{where}.{key}: expected positive, negative, not_done or a level id, got {level!r}"
+            yield (
+                f"{where}.{key}: expected positive, negative, not_done or a level id, got {level!r}"
+            )
 
 
 def _source(data: dict[str, Any], stem: str) -> Iterator[str]:
@@ -148,7 +150,10 @@ def _treatments(value: object) -> Iterator[str]:
         if not isinstance(item.get("id"), str) or not ID.match(item["id"]):
             yield f"{where}.id: expected a treatment id, got {item.get('id')!r}"
         if item.get("response") not in RESPONSES:
-            yield f"{where}.response: expected one of {sorted(RESPONSES)}, got {item.get('response')!r}"
+            yield (
+                f"{where}.response: expected one of {sorted(RESPONSES)}, "
+                f"got {item.get('response')!r}"
+            )
 
 
 def _case(data: dict[str, Any]) -> Iterator[str]:
@@ -184,7 +189,7 @@ def check_file(path: Path) -> list[str]:
     if not (first.startswith("# ") and first.endswith(FIRST_LINE_END)):
         problems.append(f"line 1: expected '# <description>. {FIRST_LINE_END}', got {first!r}")
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         return [*problems, f"YAML: {exc}".replace("\n", " ")]
     problems.extend(_keys("top level", data, TOP_KEYS, set()))
