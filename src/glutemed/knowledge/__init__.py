@@ -26,6 +26,14 @@ from glutemed.knowledge._schema import (
     Threshold,
     Treatment,
 )
+from glutemed.knowledge._schema_network import (
+    AGE_BANDS,
+    NetParam,
+    NetworkSpec,
+    Param,
+    age_band,
+    resolve_param,
+)
 from glutemed.knowledge._schema_pathway import (
     PLACEHOLDER,
     Action,
@@ -39,6 +47,7 @@ from glutemed.knowledge._schema_pathway import (
 from glutemed.knowledge._search import SearchHit, search
 
 __all__ = [
+    "AGE_BANDS",
     "DATA_FILES",
     "PLACEHOLDER",
     "AccuracyStudy",
@@ -54,7 +63,10 @@ __all__ = [
     "InstrumentItem",
     "KnowledgeBase",
     "MovementMeasure",
+    "NetParam",
+    "NetworkSpec",
     "Offer",
+    "Param",
     "RedFlag",
     "RiskFactor",
     "SearchHit",
@@ -67,8 +79,10 @@ __all__ = [
     "Threshold",
     "Treatment",
     "When",
+    "age_band",
     "build_manifest",
     "data_dir",
     "load_kb",
+    "resolve_param",
     "search",
 ]

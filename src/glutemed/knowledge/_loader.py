@@ -43,6 +43,7 @@ from glutemed.knowledge._schema import (
     Symptom,
     Treatment,
 )
+from glutemed.knowledge._schema_network import NetworkSpec, check_network
 from glutemed.knowledge._schema_pathway import PATHWAY_KEYS, Pathway, build_pathway, check_pathway
 
 __all__ = [
@@ -68,6 +69,7 @@ DATA_FILES: dict[str, dict[str, type[BaseModel]]] = {
     "movement.yaml": {"measures": MovementMeasure, "parameters": Parameter},
     "corrections.yaml": {"corrections": Correction},
     "pathway.yaml": PATHWAY_KEYS,
+    "network.yaml": {},  # one document, validated whole (see _validate_network)
 }
 MANIFEST = "MANIFEST.json"
 
@@ -172,6 +174,7 @@ class KnowledgeBase:
     parameters: dict[str, Parameter]
     corrections: dict[str, Correction]
     pathway: Pathway = field(default_factory=Pathway)
+    network: NetworkSpec | None = None
     _index: dict[str, tuple[str, BaseModel]] = field(default_factory=dict, repr=False)
 
     #: kind name -> attribute, in display order
@@ -257,6 +260,23 @@ class KnowledgeBase:
             "kb": self.version,
             "kb_manifest_sha256": self.manifest_sha256,
         }
+
+
+def _validate_network(raw: _RawFile | None, problems: list[Problem]) -> NetworkSpec | None:
+    """Validate ``network.yaml`` as one document, every problem with its line."""
+    if raw is None:
+        return None
+    try:
+        return NetworkSpec.model_validate(raw.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_for(loc, raw.lines)
+            found = short_repr(err.get("input")) if err["type"] != "missing" else "nothing"
+            problems.append(
+                Problem(f"{raw.name}:{line} {_fmt_loc(loc)}", err["msg"].lower(), found)
+            )
+    return None
 
 
 def _validate_list(
@@ -377,7 +397,7 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
 
     parsed: dict[str, dict[str, list[tuple[Any, int | None]]]] = {}
     for name, keys in DATA_FILES.items():
-        if name not in raws:
+        if name not in raws or not keys:
             continue
         raw = raws[name]
         if isinstance(raw.data, dict):
@@ -523,6 +543,17 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
             )
         )
 
+    network = _validate_network(raws.get("network.yaml"), problems)
+    if network is not None:
+        problems.extend(
+            check_network(
+                network,
+                conditions=conditions,
+                findings={f.id: list(f.levels) for f in findings.values()},
+                sources=sources,
+            )
+        )
+
     if problems:
         raise KnowledgeBaseError(
             f"the knowledge base in {folder.name!r} has {len(problems)} problem(s)", problems
@@ -549,6 +580,7 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         parameters=parameters,
         corrections=corrections,
         pathway=pathway,
+        network=network,
     )
     for kind, entry in kb.iter_entries():
         kb._index[getattr(entry, "id")] = (kind, entry)  # noqa: B009

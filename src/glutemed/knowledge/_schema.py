@@ -56,7 +56,9 @@ __all__ = [
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=2, max_length=64)]
-Mark = Literal["computed", "secondary", "case_control", "unverified"]
+Mark = Literal[
+    "computed", "secondary", "case_control", "unverified", "incorporation_bias", "spectrum"
+]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -294,13 +296,31 @@ class AccuracyStudy(_Strict):
         return self
 
 
+_IMAGING_MODALITIES = frozenset(
+    {"xray", "ultrasound", "mri", "ct_or_bone_scan", "vascular_imaging"}
+)
+
+
 class Finding(_Strict):
     """A history item, examination test, imaging finding or measured movement finding."""
 
     id: Id
     name: NonEmpty
-    kind: Literal["history", "examination", "imaging", "movement_measure"]
-    modality: Literal["xray", "ultrasound", "mri", "motion_capture", "video"] | None = None
+    kind: Literal[
+        "history", "examination", "imaging", "laboratory", "procedure", "movement_measure"
+    ]
+    modality: (
+        Literal[
+            "xray",
+            "ultrasound",
+            "mri",
+            "ct_or_bone_scan",
+            "vascular_imaging",
+            "motion_capture",
+            "video",
+        ]
+        | None
+    ) = None
     synonyms: list[str] = Field(default_factory=list)
     description: NonEmpty
     how_to_perform: str = ""
@@ -324,8 +344,10 @@ class Finding(_Strict):
     def _accuracy_or_reason(self) -> Finding:
         if not self.accuracy and not self.no_accuracy_reason:
             raise ValueError("a finding without accuracy data must say why (no_accuracy_reason)")
-        if self.kind == "imaging" and self.modality not in ("xray", "ultrasound", "mri"):
-            raise ValueError("an imaging finding needs modality xray, ultrasound or mri")
+        if self.kind == "imaging" and self.modality not in _IMAGING_MODALITIES:
+            raise ValueError(
+                "an imaging finding needs modality " + ", ".join(sorted(_IMAGING_MODALITIES))
+            )
         if self.kind == "examination" and not (self.how_to_perform and self.positive_if):
             raise ValueError("an examination test needs how_to_perform and positive_if")
         if self.value_type == "ordinal" and len(self.levels) < 2:

@@ -2,6 +2,7 @@
 
 from glutemed.reasoning._batch import BatchModel, build_batch_model
 from glutemed.reasoning._case import (
+    SETTINGS,
     Case,
     OutcomeRecord,
     Patient,
@@ -16,18 +17,18 @@ from glutemed.reasoning._engine import (
     ConditionResult,
     Contribution,
     assess,
+    network_for,
     short_citation,
 )
-from glutemed.reasoning._evidence import LikelihoodRatio, shrink_weight
 from glutemed.reasoning._table import read_cases, write_results
 
 __all__ = [
+    "SETTINGS",
     "Assessment",
     "BatchModel",
     "Case",
     "ConditionResult",
     "Contribution",
-    "LikelihoodRatio",
     "OutcomeRecord",
     "Patient",
     "PatientFactors",
@@ -36,9 +37,9 @@ __all__ = [
     "build_batch_model",
     "case_from_dict",
     "load_case",
+    "network_for",
     "read_cases",
     "short_citation",
-    "shrink_weight",
     "validate_case",
     "write_results",
 ]

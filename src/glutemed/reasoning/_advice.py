@@ -1,38 +1,35 @@
-"""Red flags, imaging advice and imaging severity.
+"""Imaging and referral advice from the posteriors, and the imaging severity grade.
 
-Imaging rules (each returned with its reason and source)
---------------------------------------------------------
-1. A red flag -> the red flag's own imaging advice, at its urgency (diagnosis.md §4a).
-2. Abductor weakness with lateral hip pain under abduction load -> MRI (seed 004's rule; MRI
-   ± ultrasound for suspected tears, Westacott 2011, diagnosis.md §4b). Ultrasound instead when
-   MRI is unavailable or contraindicated (ultrasound sensitivity 0.79-1.00 for tears, same source).
-   Weakness is read from ``abductor_weakness`` or an abductor-insufficiency sign
-   (Trendelenburg sign or gait, hip lag sign); load pain from resisted abduction or a positive
-   30-s single-leg stance.
-3. No response to conservative care or to an injection -> MRI (± ultrasound) to look for a tear
+Imaging rules (each returned with its reason and source), checked in this order
+--------------------------------------------------------------------------------
+1. A must-not-miss condition above its test threshold -> its rule-out test and action, at its
+   urgency (network.yaml must_not_miss; diagnosis.md §4a-b).
+2. Recorded MRI or ultrasound findings -> use them (no repeat scan); a full-thickness tear
+   shown on imaging leads to a surgical opinion (see the referral advice).
+3. A tear is likely (P(any tear) >= :data:`TEAR_IMAGING_THRESHOLD`) or an abductor
+   insufficiency sign is present (weakness, Trendelenburg sign or gait, hip lag sign) -> MRI of
+   the gluteal tendons (ultrasound when MRI is unavailable; MRI +- ultrasound for suspected tears,
+   Westacott 2011; seed 004's rule).
+4. No response to conservative care or to an injection -> MRI (+- ultrasound) to look for a tear
    or another diagnosis (eTG via tx_r18; diagnosis.md §4b).
-   For rules 2 and 3: when findings of that modality are already recorded, the advice is to use
-   them (modality ``none``) rather than to order the scan again.
-4. When the findings on balance point toward hip osteoarthritis (its post-test probability is
-   above its pre-test probability), a radiograph: radiographs are the first imaging test for
-   chronic hip pain (ACR 9/9) and the reference standard for hip OA.
-5. Otherwise: a clear clinical picture of gluteal tendinopathy / GTPS needs no imaging to confirm
-   it; MRI tendon changes are common without symptoms (88 % of asymptomatic women, Ganderton 2017;
-   eTG).
+5. Hip osteoarthritis is the leading intra-articular explanation (P >= 0.3 and above its prior)
+   -> a radiograph (ACR: radiographs first for chronic hip pain; reference standard for OA).
+6. "No imaging needed to confirm GTPS" only when GTPS leads clearly (P >= 0.8, no other
+   condition >= 0.25), a tear is unlikely, no abductor insufficiency sign, no must-not-miss
+   condition above threshold and no imaging recorded: GTPS is a clinical diagnosis (eTG) and MRI
+   tendon changes are common without symptoms (Ganderton 2017).
+7. Otherwise the diagnosis is not settled: the advice points to the most useful next tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning._case import Case
 
-__all__ = ["imaging_advice", "red_flags", "severity"]
-
-_URGENCY_ORDER = {"emergency_same_day": 0, "urgent": 1, "soon": 2}
-
+__all__ = ["TEAR_IMAGING_THRESHOLD", "imaging_advice", "referral_advice", "severity"]
 
 def _pos(case: Case, fid: str) -> bool:
     return case.observed().get(fid) == "positive"
@@ -44,188 +41,179 @@ def _src(kb: KnowledgeBase, sid: str, locator: str) -> dict[str, str]:
     return {"id": sid, "citation": short_citation(kb, sid), "locator": locator}
 
 
-def red_flags(kb: KnowledgeBase, case: Case) -> list[dict[str, Any]]:
-    """Return every red flag whose trigger is positive, most urgent first."""
-    out: list[dict[str, Any]] = []
-    for flag in kb.red_flags.values():
-        fired = [t for t in flag.triggers if _pos(case, t)]
-        if not fired:
-            continue
-        context = [c for c in flag.context_factors if _pos(case, c)]
-        out.append(
-            {
-                "id": flag.id,
-                "name": flag.name,
-                "urgency": flag.urgency,
-                "action": flag.action,
-                "imaging": flag.imaging,
-                "suspected": flag.suspected,
-                "reason": "positive: "
-                + ", ".join(kb.findings[t].name for t in fired)
-                + ("; with " + ", ".join(kb.findings[c].name for c in context) if context else ""),
-                "triggers": fired,
-                "context_factors": context,
-                "sources": [s.id for s in flag.sources],
-            }
-        )
-    out.sort(key=lambda f: (_URGENCY_ORDER[f["urgency"]], f["id"]))
-    return out
+#: P(any gluteal tendon tear) at which tendon imaging is advised (labelled design choice: a
+#: tear changes management - surgical opinion - and MRI/US are the tests that show it).
+TEAR_IMAGING_THRESHOLD = 0.3
+
+_INSUFFICIENCY = ("abductor_weakness", "trendelenburg_sign", "trendelenburg_gait", "hip_lag_sign")
 
 
 def imaging_advice(
     kb: KnowledgeBase,
     case: Case,
     flags: list[dict[str, Any]],
-    posteriors: Sequence[tuple[str, float | None, float | None]] = (),
+    by_id: Mapping[str, Any],
+    sev: Mapping[str, Any],
+    differential: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Return ``{"recommendation", "modality", "urgency", "reasons"}`` (rules in the module doc).
-
-    ``posteriors`` holds ``(condition id, prior, posterior)`` for the ranked conditions.
-    """
+    """Return ``{"recommendation", "modality", "urgency", "reasons"}`` (rules in the module doc)."""
     if flags:
-        top = flags[0]
         return {
-            "recommendation": "urgent imaging for a red flag",
-            "modality": "per red flag",
-            "urgency": top["urgency"],
+            "recommendation": "investigate the must-not-miss condition"
+            + ("s" if len(flags) > 1 else "")
+            + " first: "
+            + "; ".join(f["name"] for f in flags),
+            "modality": "per must-not-miss condition",
+            "urgency": flags[0]["urgency"],
             "reasons": [
-                {"text": f"{f['name']}: {f['imaging'] or f['action']}", "sources": f["sources"]}
+                {"text": f"{f['name']} ({f['reason']}): {f['action']}", "sources": [_src(kb, s, "") for s in f["sources"]]}
                 for f in flags
             ],
         }
-    weakness = any(
-        _pos(case, f)
-        for f in ("abductor_weakness", "trendelenburg_sign", "trendelenburg_gait", "hip_lag_sign")
-    )
-    load_pain = any(_pos(case, f) for f in ("resisted_hip_abduction_pain", "single_leg_stance_30s"))
-    lateral = (
-        _pos(case, "lateral_hip_pain")
-        or _pos(case, "palpation_greater_trochanter_tenderness")
-        or load_pain
-    )
-    failed = [
-        t
-        for t in case.treatments_tried
-        if t.response in ("none", "worse") and t.id in kb.treatments
-    ]
+    p_tear = float(by_id["gluteal_tendon_tear"].probability or 0.0)
+    p_gtps = float(by_id["gtps"].probability or 0.0)
+    insufficiency = [f for f in _INSUFFICIENCY if _pos(case, f)]
     mri_ok = case.mri_available and not case.mri_contraindicated
     modality = "mri" if mri_ok else "ultrasound"
+    name = "MRI" if mri_ok else "ultrasound"
     alt = (
         ""
         if mri_ok
-        else (
-            " (ultrasound because MRI is unavailable or contraindicated; ultrasound "
-            "sensitivity for tears 0.79-1.00)"
-        )
+        else " (ultrasound because MRI is unavailable or contraindicated; ultrasound sensitivity "
+        "for tears 0.79-1.00)"
     )
+    tendon_imaging = [
+        f
+        for f, v in case.imaging.items()
+        if v != "not_done" and f in kb.findings and kb.findings[f].modality in ("mri", "ultrasound")
+    ]
+    if tendon_imaging:
+        grade = str(sev.get("grade", ""))
+        text = (
+            "MRI or ultrasound findings are already recorded ("
+            + ", ".join(kb.findings[f].name for f in sorted(tendon_imaging))
+            + "): use them; repeat the scan only if the clinical picture has changed or the "
+            "surgeon needs a newer one."
+        )
+        if grade == "full_thickness_tear":
+            text += " The imaging shows a full-thickness tear: see the referral advice."
+        return {
+            "recommendation": "imaging already done: use the recorded findings",
+            "modality": "none",
+            "urgency": "none",
+            "reasons": [{"text": text, "sources": []}],
+        }
     reasons: list[dict[str, Any]] = []
-    if weakness and load_pain and lateral:
+    if p_tear >= TEAR_IMAGING_THRESHOLD or insufficiency:
+        why = []
+        if p_tear >= TEAR_IMAGING_THRESHOLD:
+            why.append(f"a gluteal tendon tear is likely ({p_tear:.0%})")
+        if insufficiency:
+            why.append("abductor insufficiency (" + ", ".join(kb.findings[f].name for f in insufficiency) + ")")
         reasons.append(
             {
-                "text": "Abductor weakness with lateral hip pain under abduction load suggests a "
-                "gluteus medius/minimus tear: image the tendons" + alt + ".",
-                "sources": [
-                    _src(kb, "seed_004", "diagnose"),
-                    _src(kb, "dx_r14", "diagnosis.md §4b"),
-                ],
+                "text": " and ".join(why).capitalize()
+                + ": image the gluteal tendons"
+                + alt
+                + "; a full-thickness tear changes management (surgical opinion).",
+                "sources": [_src(kb, "seed_004", "diagnose"), _src(kb, "dx_r14", "diagnosis.md §4b")],
             }
         )
+    failed = [t for t in case.treatments_tried if t.response in ("none", "worse") and t.id in kb.treatments]
     if failed:
         names = ", ".join(kb.treatments[t.id].name for t in failed)
         reasons.append(
             {
                 "text": f"No response to {names}: look for a tear or another diagnosis" + alt + ".",
-                "sources": [
-                    _src(kb, "tx_r18", "treatment.md §2a practice guidance"),
-                    _src(kb, "dx_r14", "diagnosis.md §4b"),
-                ],
+                "sources": [_src(kb, "tx_r18", "treatment.md §2a practice guidance"), _src(kb, "dx_r14", "diagnosis.md §4b")],
             }
         )
     if reasons:
-        done = [
-            f
-            for f, v in case.imaging.items()
-            if v != "not_done" and f in kb.findings and kb.findings[f].modality == modality
-        ]
-        if done:
-            name = "MRI" if modality == "mri" else "ultrasound"
-            reasons.append(
-                {
-                    "text": f"{name} findings are already recorded ("
-                    + ", ".join(kb.findings[f].name for f in sorted(done))
-                    + "): use them (see the imaging severity); repeat the scan only if the "
-                    "clinical picture has changed or the surgeon needs a newer one.",
-                    "sources": [],
-                }
-            )
-            return {
-                "recommendation": f"{name} already done: use the recorded findings",
-                "modality": "none",
-                "urgency": "none",
-                "reasons": reasons,
-            }
         return {
-            "recommendation": ("MRI" if modality == "mri" else "ultrasound")
-            + " of the gluteal tendons",
+            "recommendation": f"{name} of the gluteal tendons",
             "modality": modality,
             "urgency": "routine",
             "reasons": reasons,
         }
-    oa = [(pr, po) for cid, pr, po in posteriors if cid == "hip_osteoarthritis"]
-    oa_up = bool(oa) and oa[0][0] is not None and oa[0][1] is not None and oa[0][1] > oa[0][0]
-    oa_signs = [
-        f
-        for f, v in case.observed().items()
-        if oa_up
-        and v == "positive"
-        and f in kb.findings
-        and any(
-            r.use_in_model
-            and r.target == "hip_osteoarthritis"
-            and r.lr_positive is not None
-            and r.lr_positive.value > 1
-            for r in kb.findings[f].accuracy
-        )
-    ]
-    if oa_signs:
+    oa = by_id["hip_osteoarthritis"]
+    if (oa.probability or 0.0) >= 0.3 and (oa.probability or 0.0) > (oa.prior or 0.0):
         return {
-            "recommendation": (
-                "plain radiograph (AP pelvis and hip) if the result would change management"
-            ),
+            "recommendation": "plain radiograph (AP pelvis and hip) if the result would change management",
             "modality": "xray",
             "urgency": "routine",
             "reasons": [
                 {
-                    "text": "The findings on balance point toward hip osteoarthritis ("
-                    + ", ".join(kb.findings[f].name for f in oa_signs)
-                    + f"; probability {oa[0][0]:.0%} -> {oa[0][1]:.0%}): radiographs are "
-                    "the first imaging test for chronic hip pain and the "
-                    "reference standard for hip OA.",
-                    "sources": [
-                        _src(kb, "dx_r55", "diagnosis.md §4b"),
-                        _src(kb, "dx_r41", "diagnosis.md §1c"),
-                    ],
+                    "text": f"Hip osteoarthritis is likely ({oa.probability:.0%}, up from {oa.prior:.0%}): "
+                    "radiographs are the first imaging test for chronic hip pain and the reference "
+                    "standard for hip OA.",
+                    "sources": [_src(kb, "dx_r55", "diagnosis.md §4b"), _src(kb, "dx_r41", "diagnosis.md §1c")],
                 }
             ],
         }
+    others = [e for e in differential if e["variable"] != "gluteal_tendon" and (e["probability"] or 0.0) >= 0.25]
+    if p_gtps >= 0.8 and not others and p_tear < TEAR_IMAGING_THRESHOLD and not insufficiency:
+        return {
+            "recommendation": "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS",
+            "modality": "none",
+            "urgency": "none",
+            "reasons": [
+                {
+                    "text": f"GTPS is likely ({p_gtps:.0%}), a tear is unlikely ({p_tear:.0%}) and no other "
+                    "condition competes: GTPS is a clinical diagnosis; image only when the diagnosis "
+                    "is unclear or care fails. MRI tendon changes are common without symptoms (88 % of "
+                    "asymptomatic women), so an MRI 'just to confirm' can mislead.",
+                    "sources": [_src(kb, "dx_r66", "diagnosis.md §4b"), _src(kb, "dx_r8", "diagnosis.md §2c")],
+                }
+            ],
+        }
+    lead = [e for e in differential[:3]]
     return {
-        "recommendation": (
-            "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS"
-        ),
+        "recommendation": "the diagnosis is not settled: do the most useful next tests before deciding on imaging",
         "modality": "none",
-        "urgency": "none",
+        "urgency": "routine",
         "reasons": [
             {
-                "text": "GTPS is a clinical diagnosis; image only when the diagnosis is unclear or "
-                "care fails. MRI tendon changes are common without symptoms (88 % of "
-                "asymptomatic women), so an MRI 'just to confirm' can mislead.",
-                "sources": [
-                    _src(kb, "dx_r66", "diagnosis.md §4b"),
-                    _src(kb, "dx_r8", "diagnosis.md §2c"),
-                ],
+                "text": "Leading possibilities: "
+                + ", ".join(f"{e['label']} {e['probability']:.0%}" for e in lead)
+                + ". No single imaging test is indicated yet by the guideline rules; the next-test "
+                "list ranks the examinations and investigations that would separate them.",
+                "sources": [],
             }
         ],
     }
+
+
+def referral_advice(
+    kb: KnowledgeBase,
+    case: Case,
+    flags: list[dict[str, Any]],
+    by_id: Mapping[str, Any],
+    sev: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return ``{"refer", "to", "urgency", "reason"}``: must-not-miss first, then surgical opinion."""
+    if flags:
+        top = flags[0]
+        return {
+            "refer": True,
+            "to": "emergency or specialist assessment for " + top["name"],
+            "urgency": top["urgency"],
+            "reason": top["action"],
+        }
+    grade = str(sev.get("grade", ""))
+    p_full = float(by_id["gluteal_tendon_full_thickness_tear"].probability or 0.0)
+    if grade == "full_thickness_tear" or p_full >= 0.5:
+        return {
+            "refer": True,
+            "to": "orthopaedic hip surgeon (opinion on gluteal tendon repair)",
+            "urgency": "soon",
+            "reason": (
+                "A full-thickness gluteal tendon tear "
+                + ("is shown on imaging" if grade == "full_thickness_tear" else f"is likely ({p_full:.0%})")
+                + ": retraction and fatty infiltration worsen the results of repair with time, so a "
+                "surgical opinion is sought early; surgery is one option, not the default."
+            ),
+        }
+    return {"refer": False, "to": "", "urgency": "none", "reason": ""}
 
 
 def severity(kb: KnowledgeBase, case: Case) -> dict[str, Any]:

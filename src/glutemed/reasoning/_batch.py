@@ -1,141 +1,372 @@
-"""Vectorised posteriors for many cases at once (no intervals, no explanations).
+"""Vectorised posteriors for many cases at once (point estimates; no intervals or explanations).
 
-The same rules as :func:`glutemed.reasoning.assess` expressed as array operations: findings are
-encoded as a matrix of +1 (positive), -1 (negative) and 0 (not done / unknown); each condition
-gets a matrix of shrunk log-LRs; published clusters replace their findings where all of them
-match; within a dependence group the entry with the largest |log LR| is kept. A test checks that
-both paths agree on random cases.
+The same network and the same exact inference as :func:`glutemed.reasoning.assess`, with the
+evidence of many cases assembled as array operations: findings are encoded as a matrix of +1
+(positive), -1 (negative) and 0 (not recorded), ordinal findings as level codes. Negative
+noisy-OR findings and single-parent positives are absorbed by matrix products; positive
+multi-cause findings and multi-cause latent constructs become the exact-sum factors, with the
+cases grouped by their number of such factors. A test checks that both paths agree.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from glutemed.knowledge import KnowledgeBase
-from glutemed.reasoning._evidence import cluster_lr, finding_lr
+from glutemed.knowledge import AGE_BANDS, KnowledgeBase
+from glutemed.reasoning._network import CompiledNetwork, Evidence, infer
 
 __all__ = ["BatchModel", "build_batch_model"]
 
-
-@dataclass(frozen=True)
-class _ConditionTables:
-    condition: str
-    log_prior_odds: float
-    cols: NDArray[np.intp]
-    log_pos: NDArray[np.float64]
-    log_neg: NDArray[np.float64]
-    groups: list[NDArray[np.intp]]  # indices into cols
-    clusters: list[tuple[NDArray[np.intp], NDArray[np.int8], float]]  # (cols idx, values, log LR)
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class BatchModel:
-    """Precomputed tables for one knowledge base and care setting."""
+    """Point-estimate arrays of the network for one knowledge base.
 
+    ``finding_ids`` are the columns of the value matrix; ``conditions`` the output columns
+    (tendon states, tendon aggregates, yes/no conditions).
+    """
+
+    net: CompiledNetwork
     finding_ids: tuple[str, ...]
     conditions: tuple[str, ...]
-    tables: tuple[_ConditionTables, ...]
+    ordinal_levels: dict[str, tuple[str, ...]]
+    tables: _Tables
 
-    def posteriors(self, values: NDArray[np.int8], chunk: int = 200_000) -> NDArray[np.float64]:
+    def encode(self, rows: Sequence[dict[str, str]]) -> NDArray[np.int8]:
+        """Encode finding values (``positive``/``negative``/level) as the value matrix."""
+        col = {f: i for i, f in enumerate(self.finding_ids)}
+        out = np.zeros((len(rows), len(self.finding_ids)), dtype=np.int8)
+        for r, row in enumerate(rows):
+            values = dict(row)
+            for fid, extra in self.net.expands.items():
+                if values.get(fid) == "positive":
+                    for neg in extra:
+                        values.setdefault(neg, "negative")
+            for fid, val in values.items():
+                j = col.get(fid)
+                if j is None:
+                    continue
+                levels = self.ordinal_levels.get(fid)
+                if levels is not None:
+                    if val in levels:
+                        out[r, j] = levels.index(val) + 1
+                elif val == "positive":
+                    out[r, j] = 1
+                elif val == "negative":
+                    out[r, j] = -1
+        return out
+
+    def posteriors(
+        self,
+        values: NDArray[np.int8],
+        setting: str | Sequence[str],
+        age_years: NDArray[np.float64] | None = None,
+        sex: Sequence[str] | None = None,
+        chunk: int = 50_000,
+        pretest: Sequence[dict[str, float]] | None = None,
+    ) -> FloatArray:
         """Return an ``(n_cases, n_conditions)`` array of post-test probabilities.
 
         Parameters
         ----------
         values
-            ``(n_cases, n_findings)`` int8 matrix in the order of :attr:`finding_ids`:
-            +1 positive, -1 negative, 0 not done.
+            ``(n_cases, n_findings)`` int8 matrix in the order of :attr:`finding_ids`: +1
+            positive, -1 negative, 0 not recorded; ordinal findings hold level index + 1.
+        setting
+            One care setting for all cases, or one per case.
+        age_years, sex
+            Per-case demographics (NaN / "unknown" when not recorded).
+        pretest
+            Per-case clinician's pre-test estimates (condition id -> probability), or None.
         chunk
             Rows processed at a time (bounds memory).
         """
         n = values.shape[0]
-        out = np.empty((n, len(self.tables)), dtype=np.float64)
-        for start in range(0, n, chunk):
-            block = values[start : start + chunk]
-            for k, t in enumerate(self.tables):
-                out[start : start + chunk, k] = _posterior_block(block, t)
+        settings = [setting] * n if isinstance(setting, str) else list(setting)
+        ages = np.full(n, np.nan) if age_years is None else np.asarray(age_years, dtype=float)
+        sexes = ["unknown"] * n if sex is None else list(sex)
+        out = np.empty((n, len(self.conditions)))
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            pre = None if pretest is None else list(pretest[a:b])
+            out[a:b] = self._block(values[a:b], settings[a:b], ages[a:b], sexes[a:b], pre)
         return out
 
+    # ------------------------------------------------------------------ internals
 
-def _posterior_block(block: NDArray[np.int8], t: _ConditionTables) -> NDArray[np.float64]:
-    v = block[:, t.cols]
-    contrib = np.where(v == 1, t.log_pos, 0.0) + np.where(v == -1, t.log_neg, 0.0)
-    total = np.full(block.shape[0], t.log_prior_odds)
-    for idx, vals, log_lr in t.clusters:
-        match = np.all(block[:, t.cols[idx]] == vals, axis=1)
-        total += np.where(match, log_lr, 0.0)
-        contrib[np.ix_(match, idx)] = 0.0
-    for g in t.groups:
-        sub = contrib[:, g]
-        if g.size == 1:
-            total += sub[:, 0]
-        else:
-            pick = np.argmax(np.abs(sub), axis=1)
-            total += np.take_along_axis(sub, pick[:, None], axis=1)[:, 0]
-    out: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-total))
-    return out
+    def _block(
+        self,
+        v: NDArray[np.int8],
+        settings: Sequence[str],
+        ages: FloatArray,
+        sexes: Sequence[str],
+        pretest: Sequence[dict[str, float]] | None,
+    ) -> FloatArray:
+        net = self.net
+        n = v.shape[0]
+        n_s = net.n_states
+        n_b = len(net.binaries)
+        pt = np.empty((n, n_s))
+        pb = np.empty((n, n_b))
+        for s in set(settings):
+            rows = np.array([x == s for x in settings])
+            pt[rows] = net.prior_t[s][0]
+            pb[rows] = net.prior_b[s][0]
+        mult_t = np.ones((n, n_s))
+        mult_b = np.ones((n, n_b))
+        bands = np.full(n, -1)
+        for i, (_, lower) in enumerate(AGE_BANDS):
+            bands[ages >= lower] = i
+        for i, (name, _) in enumerate(AGE_BANDS):
+            rows = bands == i
+            mult_t[rows] *= net.demo_t[f"age:{name}"][0]
+            mult_b[rows] *= net.demo_b[f"age:{name}"][0]
+        for sx in ("female", "male"):
+            rows = np.array([x == sx for x in sexes])
+            mult_t[rows] *= net.demo_t[f"sex:{sx}"][0]
+            mult_b[rows] *= net.demo_b[f"sex:{sx}"][0]
+        w_t = pt * mult_t
+        w_t /= w_t.sum(axis=1, keepdims=True)
+        odds = pb / (1.0 - pb) * mult_b
+        w_b1 = odds / (1.0 + odds)
+        w_b0 = 1.0 - w_b1
+        for r, pre in enumerate(pretest or []):
+            if pre:
+                _apply_pretest(net, pre, w_t[r : r + 1], w_b0[r : r + 1], w_b1[r : r + 1])
+        log_wt = np.log(np.maximum(w_t, 1e-300))
+        log_b0 = np.log(w_b0)
+        log_b1 = np.log(w_b1)
 
-
-def build_batch_model(
-    kb: KnowledgeBase, setting: str, conditions: Sequence[str] | None = None
-) -> BatchModel:
-    """Build the tables for ``setting`` (conditions without a sourced prior are left out)."""
-    from glutemed.reasoning._engine import differential_conditions
-
-    finding_ids = tuple(sorted(f for f, x in kb.findings.items() if x.value_type == "binary"))
-    col = {f: i for i, f in enumerate(finding_ids)}
-    priors = kb.priors.get(setting, {})
-    wanted = list(conditions) if conditions is not None else differential_conditions(kb)
-    tables: list[_ConditionTables] = []
-    for cid in wanted:
-        if cid not in priors:
-            continue
-        p = priors[cid].probability.value
-        cols: list[int] = []
-        log_pos: list[float] = []
-        log_neg: list[float] = []
-        for fid in finding_ids:
-            pos = finding_lr(kb, fid, "positive", cid)
-            neg = finding_lr(kb, fid, "negative", cid)
-            if pos is None and neg is None:
+        t = self.tables
+        neg = (v[:, t.cols] == -1).astype(np.float64)
+        pos = (v[:, t.cols] == 1).astype(np.float64)
+        log_wt += neg @ t.lq_t
+        log_b1 += neg @ t.lq_b
+        log_wt += pos[:, t.single_t] @ t.lp_t
+        log_b0 += pos[:, t.single_b] @ t.lp_b0
+        log_b1 += pos[:, t.single_b] @ t.lp_b1
+        for fid, (j, parent, probs) in t.tables.items():
+            codes = v[:, j].astype(int)
+            rows = codes > 0
+            if not rows.any():
                 continue
-            cols.append(col[fid])
-            log_pos.append(0.0 if pos is None else pos.log_used)
-            log_neg.append(0.0 if neg is None else neg.log_used)
-        local = {c: i for i, c in enumerate(cols)}
-        groups: dict[str, list[int]] = {}
-        for c in cols:
-            fid = finding_ids[c]
-            group = kb.findings[fid].dependence_group or f"_own_{fid}"
-            groups.setdefault(group, []).append(local[c])
-        clusters: list[tuple[NDArray[np.intp], NDArray[np.int8], float]] = []
-        for cl in sorted(kb.clusters.values(), key=lambda c: c.id):
-            if cl.target != cid or any(f not in col for f in cl.findings):
-                continue
-            missing = [f for f in cl.findings if col[f] not in local]
-            for f in missing:  # a cluster finding without its own LR still needs a column
-                local[col[f]] = len(cols)
-                cols.append(col[f])
-                log_pos.append(0.0)
-                log_neg.append(0.0)
-            idx = np.array([local[col[f]] for f in cl.findings], dtype=np.intp)
-            vals = np.array(
-                [1 if v == "positive" else -1 for v in cl.findings.values()], dtype=np.int8
+            col = probs[codes[rows] - 1]  # (r, S or 2)
+            if parent == -1:
+                log_wt[rows] += np.log(col)
+            else:
+                log_b0[rows, parent] += np.log(col[:, 0])
+                log_b1[rows, parent] += np.log(col[:, 1])
+        # latent constructs
+        lat_alpha: list[FloatArray] = []
+        lat_beta: list[FloatArray] = []
+        lat_idx: list[int] = []
+        for li, (cols, p1, p0, leak, q_t, q_b, single_t) in enumerate(t.latents):
+            mv = v[:, cols]
+            seen = (mv != 0).any(axis=1)
+            c1 = np.prod(np.where(mv == 1, p1, np.where(mv == -1, 1 - p1, 1.0)), axis=1)
+            c0 = np.prod(np.where(mv == 1, p0, np.where(mv == -1, 1 - p0, 1.0)), axis=1)
+            alpha = c1
+            beta = -(c1 - c0) * (1.0 - leak)
+            if single_t:
+                log_wt[seen] += np.log(
+                    np.maximum(alpha[seen, None] + beta[seen, None] * q_t[None, :], 1e-300)
+                )
+            else:
+                a_full = np.where(seen, alpha, 1.0)
+                b_full = np.where(seen, beta, 0.0)
+                lat_alpha.append(a_full)
+                lat_beta.append(b_full)
+                lat_idx.append(li)
+        # exact-sum factors: positive multi-cause findings (+ multi-cause latents when observed)
+        multi = pos[:, t.multi]
+        k_case = multi.sum(axis=1).astype(int)
+        lat_seen = (
+            np.stack([np.abs(b) > 0 for b in lat_beta], axis=1)
+            if lat_beta
+            else np.zeros((n, 0), dtype=bool)
+        )
+        k_case = k_case + lat_seen.sum(axis=1)
+        w_t_all = np.exp(log_wt)
+        w_b0_all = np.exp(log_b0)
+        w_b1_all = np.exp(log_b1)
+        post_t = np.empty((n, n_s))
+        post_b = np.empty((n, n_b))
+        for k in np.unique(k_case):
+            rows = np.nonzero(k_case == k)[0]
+            m = len(rows)
+            alpha = np.ones((m, k))
+            beta = np.zeros((m, k))
+            lq_t = np.zeros((m, k, n_s))
+            lq_b = np.zeros((m, k, n_b))
+            if k:
+                sub = multi[rows] > 0
+                slot_of = np.cumsum(sub, axis=1) - 1
+                r_idx, f_idx = np.nonzero(sub)
+                slot = slot_of[r_idx, f_idx]
+                beta[r_idx, slot] = -(1.0 - t.m_leak[f_idx])
+                lq_t[r_idx, slot] = t.m_lq_t[f_idx]
+                lq_b[r_idx, slot] = t.m_lq_b[f_idx]
+                n_pos = sub.sum(axis=1)
+                # multi-cause latents fill the remaining slots
+                for slot_l, li in enumerate(lat_idx):
+                    seen_l = lat_seen[rows, slot_l]
+                    if not seen_l.any():
+                        continue
+                    r_idx = np.nonzero(seen_l)[0]
+                    slot = n_pos[r_idx]
+                    alpha[r_idx, slot] = lat_alpha[slot_l][rows[r_idx]]
+                    beta[r_idx, slot] = lat_beta[slot_l][rows[r_idx]]
+                    lq_t[r_idx, slot] = t.l_lq_t[li]
+                    lq_b[r_idx, slot] = t.l_lq_b[li]
+                    n_pos[r_idx] += 1
+            ev = Evidence(
+                w_t_all[rows],
+                w_b0_all[rows],
+                w_b1_all[rows],
+                alpha,
+                beta,
+                lq_t,
+                lq_b,
+                np.zeros(m),
             )
-            clusters.append((idx, vals, cluster_lr(cl).log_used))
-        tables.append(
-            _ConditionTables(
-                condition=cid,
-                log_prior_odds=math.log(p / (1.0 - p)),
-                cols=np.array(cols, dtype=np.intp),
-                log_pos=np.array(log_pos),
-                log_neg=np.array(log_neg),
-                groups=[np.array(sorted(g), dtype=np.intp) for _, g in sorted(groups.items())],
-                clusters=clusters,
+            res = infer(ev)
+            post_t[rows] = res.post_t
+            post_b[rows] = res.post_b
+        cols_out = []
+        for cid in self.conditions:
+            kind, i = net.index(cid)
+            if kind == "t":
+                cols_out.append(post_t[:, i])
+            elif kind == "agg":
+                cols_out.append(post_t[:, list(net.aggregates[cid])].sum(axis=1))
+            else:
+                cols_out.append(post_b[:, i])
+        return np.stack(cols_out, axis=1)
+
+
+def _apply_pretest(
+    net: CompiledNetwork, pre: dict[str, float], w_t: FloatArray, w_b0: FloatArray, w_b1: FloatArray
+) -> None:
+    from glutemed.reasoning._network import apply_pretest
+
+    apply_pretest(net, pre, w_t, w_b0, w_b1)
+
+
+@dataclass
+class _Tables:
+    """Point-estimate arrays indexed by the batch columns (built once per model)."""
+
+    cols: NDArray[np.intp]
+    lq_t: FloatArray
+    lq_b: FloatArray
+    single_t: NDArray[np.intp]
+    lp_t: FloatArray
+    single_b: NDArray[np.intp]
+    lp_b0: FloatArray
+    lp_b1: FloatArray
+    multi: NDArray[np.intp]
+    m_leak: FloatArray
+    m_lq_t: FloatArray
+    m_lq_b: FloatArray
+    tables: dict[str, tuple[int, int, FloatArray]]
+    latents: list[tuple[NDArray[np.intp], FloatArray, FloatArray, float, FloatArray, FloatArray, bool]]
+    l_lq_t: list[FloatArray]
+    l_lq_b: list[FloatArray]
+
+
+
+def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables:
+    col = {f: i for i, f in enumerate(finding_ids)}
+    noisy = [f for f, fac in net.factors.items() if fac.kind == "noisy_or" and f in col]
+    cols = np.array([col[f] for f in noisy], dtype=np.intp)
+    lq_t = np.stack([np.log(np.maximum(net.factors[f].q_t[0], 1e-300)) for f in noisy])
+    lq_b = np.stack([np.log(net.factors[f].q_b[0]) for f in noisy])
+    single_t: list[int] = []
+    single_b: list[int] = []
+    multi: list[int] = []
+    lp_t: list[FloatArray] = []
+    lp_b0: list[FloatArray] = []
+    lp_b1: list[FloatArray] = []
+    n_b = len(net.binaries)
+    for i, f in enumerate(noisy):
+        fac = net.factors[f]
+        one_minus_leak = 1.0 - fac.leak[0]
+        n_par = int(fac.parents_t) + len(fac.parents_b)
+        if n_par == 1 and fac.parents_t:
+            single_t.append(i)
+            lp_t.append(np.log(np.maximum(1.0 - one_minus_leak * fac.q_t[0], 1e-300)))
+        elif n_par == 1:
+            single_b.append(i)
+            j = fac.parents_b[0]
+            r0 = np.zeros(n_b)
+            r1 = np.zeros(n_b)
+            r0[j] = np.log(1.0 - one_minus_leak)
+            r1[j] = np.log(1.0 - one_minus_leak * fac.q_b[0][j])
+            lp_b0.append(r0)
+            lp_b1.append(r1)
+        elif n_par > 1:
+            multi.append(i)
+    n_s = net.n_states
+    tables = {}
+    for f, tab in net.tables.items():
+        if f in col:
+            tables[f] = (col[f], tab.parent, tab.probs[0])  # (levels, S or 2)
+    latents = []
+    l_lq_t = []
+    l_lq_b = []
+    for lid, fac in net.factors.items():
+        if fac.kind != "latent":
+            continue
+        members = [m for m in fac.members if m in col]
+        latents.append(
+            (
+                np.array([col[m] for m in members], dtype=np.intp),
+                np.array([fac.members[m][0] for m in members]),
+                np.array([fac.members[m][1] for m in members]),
+                float(fac.leak[0]),
+                fac.q_t[0],
+                fac.q_b[0],
+                fac.parents_t and not fac.parents_b,
             )
         )
-    return BatchModel(finding_ids, tuple(t.condition for t in tables), tuple(tables))
+        l_lq_t.append(np.log(np.maximum(fac.q_t[0], 1e-300)))
+        l_lq_b.append(np.log(fac.q_b[0]))
+    multi_idx = np.array(multi, dtype=np.intp)
+    return _Tables(
+        cols=cols,
+        lq_t=lq_t,
+        lq_b=lq_b,
+        single_t=np.array(single_t, dtype=np.intp),
+        lp_t=np.stack(lp_t) if lp_t else np.zeros((0, n_s)),
+        single_b=np.array(single_b, dtype=np.intp),
+        lp_b0=np.stack(lp_b0) if lp_b0 else np.zeros((0, n_b)),
+        lp_b1=np.stack(lp_b1) if lp_b1 else np.zeros((0, n_b)),
+        multi=multi_idx,
+        m_leak=np.array([net.factors[noisy[i]].leak[0] for i in multi]),
+        m_lq_t=lq_t[multi_idx],
+        m_lq_b=lq_b[multi_idx],
+        tables=tables,
+        latents=latents,
+        l_lq_t=l_lq_t,
+        l_lq_b=l_lq_b,
+    )
+
+
+def build_batch_model(kb: KnowledgeBase, conditions: Sequence[str] | None = None) -> BatchModel:
+    """Build the batch model of a knowledge base (the same network as :func:`assess`)."""
+    from glutemed.reasoning._engine import network_for
+
+    net = network_for(kb)
+    finding_ids = tuple(net.model_findings())
+    finding_ids = tuple(f for f in finding_ids if f not in net.expands)
+    default = (*net.states[1:], *net.aggregates, *net.binaries)
+    levels = {f: tab.levels for f, tab in net.tables.items()}
+    return BatchModel(
+        net, finding_ids, tuple(conditions or default), levels, _build_tables(net, finding_ids)
+    )

@@ -3,13 +3,13 @@
 A case is a YAML or JSON document (or the same structure in Python)::
 
     patient: {age_years: 54, sex: female}
-    setting: primary_care            # community | primary_care | specialist
+    setting: primary_care            # see SETTINGS (primary_care, physiotherapy, spine, ...)
     side: left
     findings:                        # history and examination finding ids
       palpation_greater_trochanter_tenderness: positive
       resisted_hip_abduction_pain: positive
       single_leg_stance_30s: not_done
-    imaging:                         # imaging finding ids
+    imaging:                         # imaging, laboratory and procedure finding ids
       mri_tear_thickness: partial    # ordinal findings take one of their levels
     treatments_tried:
       - {id: corticosteroid_injection, start_date: 2026-05-01, response: none}
@@ -36,6 +36,8 @@ from glutemed.knowledge import KnowledgeBase
 
 __all__ = [
     "BINARY_VALUES",
+    "HISTORY_ONLY_TREATMENTS",
+    "SETTINGS",
     "Case",
     "OutcomeRecord",
     "Patient",
@@ -47,6 +49,30 @@ __all__ = [
 ]
 
 BINARY_VALUES = ("positive", "negative", "not_done")
+
+#: Treatments a case may record as already tried that the care plan itself never offers
+#: (history only): their ids and names.
+HISTORY_ONLY_TREATMENTS: dict[str, str] = {
+    "epidural_steroid_injection": "Epidural or nerve-root steroid injection",
+    "conservative_care_unspecified": "Conservative care (type not recorded)",
+}
+
+#: Care settings with their own priors (knowledge/data/network.yaml).
+Setting = Literal[
+    "community",
+    "primary_care",
+    "physiotherapy",
+    "sports_medicine",
+    "orthopaedic",
+    "specialist",
+    "spine",
+    "emergency_department",
+]
+SETTINGS: tuple[str, ...] = Setting.__args__  # type: ignore[attr-defined]
+_CASE_SECTIONS = {
+    "findings": ("history", "examination", "movement_measure"),
+    "imaging": ("imaging", "laboratory", "procedure"),
+}
 
 #: Pairs of imaging findings that cannot both hold. Logic, not evidence: a tendon cannot be
 #: retracted, or its facet bald, if the same report says there is no tear.
@@ -125,7 +151,7 @@ class Case(_Model):
     """One patient's findings at one assessment."""
 
     patient: Patient = Field(default_factory=Patient)
-    setting: Literal["community", "primary_care", "specialist"] = "primary_care"
+    setting: Setting = "primary_care"
     side: Literal["left", "right", "bilateral", "unknown"] = "unknown"
     findings: dict[str, str] = Field(default_factory=dict)
     imaging: dict[str, str] = Field(default_factory=dict)
@@ -236,22 +262,14 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
                     )
                 )
                 continue
-            if section == "imaging" and finding.kind != "imaging":
+            if finding.kind not in _CASE_SECTIONS[section]:
+                other = "imaging" if section == "findings" else "findings"
                 problems.append(
                     Problem(
                         loc,
-                        "an imaging finding under imaging",
+                        f"{' or '.join(_CASE_SECTIONS[section])} findings under {section}",
                         f"a {finding.kind} finding",
-                        "move it to findings",
-                    )
-                )
-            if section == "findings" and finding.kind == "imaging":
-                problems.append(
-                    Problem(
-                        loc,
-                        "history or examination findings under findings",
-                        "an imaging finding",
-                        "move it to imaging",
+                        f"move it to {other}",
                     )
                 )
             allowed = (
@@ -287,8 +305,8 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
         if rec.total is None and rec.answers is None:
             problems.append(Problem(f"{where} outcomes[{i}]", "a total or the answers", "neither"))
     for i, tried in enumerate(case.treatments_tried):
-        if tried.id not in kb.treatments:
-            near = closest(tried.id, kb.treatments)
+        if tried.id not in kb.treatments and tried.id not in HISTORY_ONLY_TREATMENTS:
+            near = closest(tried.id, [*kb.treatments, *HISTORY_ONLY_TREATMENTS])
             problems.append(
                 Problem(
                     f"{where} treatments_tried[{i}].id",

@@ -1,31 +1,33 @@
-"""The Bayesian differential for lateral hip pain.
+"""The Bayesian differential for lateral hip and buttock pain (Diagnosis v2).
 
 Model
 -----
-Each condition in the differential is a separate yes/no question, because the conditions of
-lateral hip pain coexist (tendinopathy with a tear, GTPS with hip osteoarthritis). For condition
-``c`` with pre-test probability ``p0`` (the care setting's sourced prior, or the clinician's own
-estimate), the post-test odds are::
+One Bayesian network (``knowledge/data/network.yaml``, compiled by :mod:`._network`) over the
+whole differential: the nested gluteal-tendon states as one variable, every mimic and
+must-not-miss condition as its own yes/no variable, each finding a child of the conditions that
+produce it. Exact inference gives every condition's posterior; the nested probabilities are
+coherent by construction (P(full-thickness tear) <= P(any tear) <= P(tendinopathy or worse) <=
+P(GTPS)). The same network serves the single case, the batch, the explanation (each finding's
+effect is the change when it is left out), the next test (expected information gain over the
+whole differential) and the must-not-miss checks (each condition against its test threshold).
+The differential is never withheld: a must-not-miss condition above its threshold is shown with
+its action and urgency beside the ranked list.
 
-    odds(c | findings) = odds(p0) * prod_k LR_k(c)
-
-over the likelihood ratios that survive the dependence rules of :mod:`._evidence`. Probabilities
-of different conditions therefore do not sum to 1. A condition with no sourced prior and no
-clinician's estimate is not given a probability: its combined LR is shown instead.
-
-Red flags short-circuit the differential: when a red-flag trigger is positive, the ranked list is
-withheld and the urgent action is returned with its reason.
+Uncertainty: every number of the network carries its study size (or a small effective n for an
+assumption); the 95 % interval is the 2.5th-97.5th percentile of the posterior over seeded draws
+of all parameters (:data:`N_DRAWS`), computed in the same batch as the point estimate.
 
 References
 ----------
-Sox HC, Higgins MC, Owens DK. Medical Decision Making. 2nd ed. Wiley; 2013 (odds form of Bayes'
-theorem, information value of tests).
+Heckerman D. A tractable inference algorithm for diagnosing multiple diseases. UAI 1989.
+Sox HC, Higgins MC, Owens DK. Medical Decision Making. 2nd ed. Wiley; 2013 (information value).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +36,14 @@ import numpy as np
 
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning._case import Case, validate_case
-from glutemed.reasoning._evidence import (
-    CASE_CONTROL_FACTOR,
-    SMALL_STUDY_N,
-    UNKNOWN_N,
-    LikelihoodRatio,
-    cluster_lr,
-    finding_lr,
+from glutemed.reasoning._network import (
+    N_DRAWS,
+    CompiledNetwork,
+    InferenceResult,
+    compile_network,
+    infer,
+    infer_many,
+    prepare,
 )
 
 __all__ = [
@@ -49,18 +52,23 @@ __all__ = [
     "ConditionResult",
     "Contribution",
     "assess",
-    "condition_evidence",
-    "differential_conditions",
-    "posterior",
+    "network_for",
+    "observed_values",
     "short_citation",
 ]
 
-#: Monte Carlo draws for the uncertainty interval; the generator is seeded, so results repeat.
-N_DRAWS = 4000
-_SEED = 20_261_123
-
-
 _AUTHOR_START = re.compile(r"^[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[ ,.]")
+_URGENCY = {"emergency": "emergency_same_day", "same_day": "urgent", "soon": "soon"}
+_NETWORKS: weakref.WeakKeyDictionary[KnowledgeBase, CompiledNetwork] = weakref.WeakKeyDictionary()
+
+
+def network_for(kb: KnowledgeBase) -> CompiledNetwork:
+    """Return the compiled network of a knowledge base (compiled once per knowledge base)."""
+    net = _NETWORKS.get(kb)
+    if net is None:
+        net = compile_network(kb)
+        _NETWORKS[kb] = net
+    return net
 
 
 def short_citation(kb: KnowledgeBase, source_id: str) -> str:
@@ -83,17 +91,13 @@ def short_citation(kb: KnowledgeBase, source_id: str) -> str:
     return f"{title} ({src.year})" if src.year else title
 
 
-def _odds(p: float) -> float:
-    return p / (1.0 - p)
-
-
-def _prob(odds: float) -> float:
-    return odds / (1.0 + odds)
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
 
 
 @dataclass(frozen=True)
 class Contribution:
-    """How one finding (or cluster) moved one condition."""
+    """How one finding moved one condition: the probability without it and with it."""
 
     finding_ids: tuple[str, ...]
     value: str
@@ -105,6 +109,7 @@ class Contribution:
     alone_from: float | None
     alone_to: float | None
     sentence: str
+    assumption: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,13 +123,14 @@ class Contribution:
             "probability_alone": None
             if self.alone_from is None
             else [_round(self.alone_from), _round(self.alone_to)],
+            "assumption": self.assumption,
             "explanation": self.sentence,
         }
 
 
 @dataclass(frozen=True)
 class ConditionResult:
-    """The posterior of one condition."""
+    """The posterior of one condition (a tendon state, a tendon aggregate or a yes/no condition)."""
 
     id: str
     name: str
@@ -135,13 +141,19 @@ class ConditionResult:
     combined_lr: float
     contributions: list[Contribution]
     note: str = ""
+    role: str = ""
+    group: str = ""
+    prior_is_assumption: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
+            "role": self.role,
+            "group": self.group,
             "prior": _round(self.prior),
             "prior_source": self.prior_source,
+            "prior_is_assumption": self.prior_is_assumption,
             "probability": _round(self.probability),
             "interval": None if self.interval is None else [_round(x) for x in self.interval],
             "combined_lr": _round(self.combined_lr),
@@ -152,7 +164,13 @@ class ConditionResult:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The result of :func:`assess`. ``to_dict()`` gives the documented JSON."""
+    """The result of :func:`assess`. ``to_dict()`` gives the documented JSON.
+
+    ``conditions`` holds every condition sorted by probability (tendon aggregates included);
+    ``differential`` ranks the network's variables (the tendon variable by P(GTPS), labelled with
+    its most probable state); ``must_not_miss`` lists each must-not-miss condition against its
+    test threshold; ``red_flags`` the ones above it (with their action).
+    """
 
     conditions: list[ConditionResult]
     unranked: list[ConditionResult]
@@ -163,189 +181,98 @@ class Assessment:
     notes: list[str]
     versions: dict[str, str]
     method: dict[str, Any] = field(default_factory=dict)
+    differential: list[dict[str, Any]] = field(default_factory=list)
+    must_not_miss: list[dict[str, Any]] = field(default_factory=list)
+    referral: dict[str, Any] = field(default_factory=dict)
 
     @property
     def differential_withheld(self) -> bool:
-        """True when a red flag withheld the ranked differential."""
-        return bool(self.red_flags)
+        """Always False: the differential is shown beside any must-not-miss alert."""
+        return False
+
+    def probability(self, condition_id: str) -> float | None:
+        """Return the posterior probability of a condition id (None if unknown)."""
+        for c in self.conditions:
+            if c.id == condition_id:
+                return c.probability
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "conditions": [c.to_dict() for c in self.conditions],
+            "differential": self.differential,
             "unranked_conditions": [c.to_dict() for c in self.unranked],
-            "differential_withheld": self.differential_withheld,
+            "differential_withheld": False,
+            "must_not_miss": self.must_not_miss,
             "red_flags": self.red_flags,
             "next_tests": self.next_tests,
             "imaging": self.imaging,
+            "referral": self.referral,
             "severity": self.severity,
             "notes": self.notes,
             "method": self.method,
             "versions": self.versions,
             "disclaimer": (
-                "Decision support for a clinician: probabilities come from published accuracy "
-                "studies, most of them small; they do not replace clinical judgement."
+                "Decision support for a clinician: probabilities come from a model built on "
+                "published studies (most of them small) and on labelled assumptions where no "
+                "study exists; they do not replace clinical judgement."
             ),
         }
 
 
-def _round(x: float | None, digits: int = 4) -> float | None:
-    return None if x is None else round(float(x), digits)
+# --------------------------------------------------------------------------- helpers
 
 
-def differential_conditions(kb: KnowledgeBase) -> list[str]:
-    """Return the ids of the conditions the engine ranks."""
-    return [c.id for c in kb.conditions.values() if c.in_differential and c.role != "red_flag"]
+def observed_values(case: Case, net: CompiledNetwork) -> dict[str, str]:
+    """Return the findings of a case that the network uses (not_done dropped)."""
+    used = set(net.model_findings())
+    return {f: v for f, v in case.observed().items() if v != "not_done" and f in used}
 
 
-def _binary_observed(case: Case, kb: KnowledgeBase) -> dict[str, str]:
-    observed = {
-        fid: v
-        for fid, v in case.observed().items()
-        if v in ("positive", "negative") and fid in kb.findings
-    }
-    age = case.patient.age_years
-    if "age_60_or_over" in kb.findings and "age_60_or_over" not in observed and age is not None:
-        observed["age_60_or_over"] = "positive" if age >= 60 else "negative"
-    return observed
+def _marginals(net: CompiledNetwork, res: InferenceResult) -> dict[str, np.ndarray]:
+    """Posterior of every condition id (states, aggregates, binaries), shape (N,)."""
+    out: dict[str, np.ndarray] = {}
+    for i, s in enumerate(net.states[1:], start=1):
+        out[s] = res.post_t[:, i]
+    for agg, idx in net.aggregates.items():
+        out[agg] = res.post_t[:, list(idx)].sum(axis=1)
+    for i, c in enumerate(net.binaries):
+        out[c] = res.post_b[:, i]
+    return out
 
 
-def condition_evidence(
-    kb: KnowledgeBase, observed: Mapping[str, str], target: str
-) -> tuple[list[LikelihoodRatio], list[tuple[LikelihoodRatio | None, str, str, str]]]:
-    """Apply rules 1-4 for one condition.
-
-    Returns
-    -------
-    counted
-        The likelihood ratios that enter the product.
-    not_counted
-        ``(lr or None, finding id, value, reason)`` for observed findings that do not count.
-    """
-    candidates: dict[str, LikelihoodRatio] = {}
-    not_counted: list[tuple[LikelihoodRatio | None, str, str, str]] = []
-    for fid, value in observed.items():
-        finding = kb.findings[fid]
-        rows = [r for r in finding.accuracy if r.use_in_model and r.target == target]
-        if not rows:
-            continue
-        lr = finding_lr(kb, fid, value, target)
-        if lr is None:
-            need = "LR+" if value == "positive" else "LR-"
-            not_counted.append(
-                (None, fid, value, f"no {need} can be formed from the published numbers")
-            )
-            continue
-        candidates[fid] = lr
-    counted: list[LikelihoodRatio] = []
-    for cluster in sorted(kb.clusters.values(), key=lambda c: c.id):
-        if cluster.target != target:
-            continue
-        if all(observed.get(f) == v for f, v in cluster.findings.items()):
-            clr = cluster_lr(cluster)
-            counted.append(clr)
-            for f in cluster.findings:
-                if f in candidates:
-                    not_counted.append(
-                        (
-                            candidates.pop(f),
-                            f,
-                            observed[f],
-                            f"combined in the published cluster {cluster.id}",
-                        )
-                    )
-    groups: dict[str, list[LikelihoodRatio]] = {}
-    for fid, lr in candidates.items():
-        group = kb.findings[fid].dependence_group or f"_own_{fid}"
-        groups.setdefault(group, []).append(lr)
-    for group, lrs in sorted(groups.items()):
-        lrs.sort(key=lambda x: (-abs(x.log_used), x.finding_ids))
-        counted.append(lrs[0])
-        for other in lrs[1:]:
-            not_counted.append(
-                (
-                    other,
-                    other.finding_ids[0],
-                    other.value,
-                    f"measures the same construct as {lrs[0].finding_ids[0]} "
-                    f"(dependence group {group}); only the strongest is counted",
-                )
-            )
-    counted.sort(key=lambda x: x.finding_ids)
-    return counted, not_counted
+def _pretest(case: Case, net: CompiledNetwork) -> dict[str, float]:
+    known = {*net.states[1:], *net.binaries, "gtps"}
+    return {k: v for k, v in case.pretest.items() if k in known}
 
 
-def posterior(prior: float, lrs: list[LikelihoodRatio]) -> float:
-    """Post-test probability from a prior and the counted LRs."""
-    log_odds = math.log(_odds(prior)) + sum(lr.log_used for lr in lrs)
-    return 1.0 / (1.0 + math.exp(-log_odds))
+def _group(net: CompiledNetwork, cid: str, kb: KnowledgeBase) -> str:
+    if cid in net.states or cid in net.aggregates:
+        return "gluteal_tendon"
+    if cid in net.must_not_miss:
+        return "must_not_miss"
+    return "mimic"
 
 
-def _prior(
-    kb: KnowledgeBase, case: Case, cid: str
-) -> tuple[float | None, str, tuple[float, float] | None]:
-    if cid in case.pretest:
-        return case.pretest[cid], "clinician's pre-test estimate", None
-    entry = kb.priors.get(case.setting, {}).get(cid)
-    if entry is None:
-        return None, f"no sourced prior for the {case.setting} setting", None
-    est = entry.probability
-    return (
-        est.value,
-        f"{short_citation(kb, est.source.id)} ({est.source.id}; {est.source.locator})",
-        est.ci,
-    )
+def _entropy(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    return -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
 
 
-def _interval(
-    prior: float,
-    prior_ci: tuple[float, float] | None,
-    lrs: list[LikelihoodRatio],
-    rng: np.random.Generator,
-) -> tuple[float, float]:
-    if prior_ci is not None and prior_ci[0] < prior < prior_ci[1]:
-        sd = (prior_ci[1] - prior_ci[0]) / (2 * 1.959964)
-        k = max(prior * (1 - prior) / (sd * sd) - 1.0, 2.0)
-        prior_draws = rng.beta(prior * k, (1 - prior) * k, N_DRAWS)
-    else:
-        prior_draws = np.full(N_DRAWS, prior)
-    log_odds = np.log(prior_draws) - np.log1p(-prior_draws)
-    for lr in lrs:
-        log_odds = log_odds + lr.sample_log(rng, N_DRAWS)
-    p = 1.0 / (1.0 + np.exp(-log_odds))
-    lo, hi = np.percentile(p, [2.5, 97.5])
-    return float(lo), float(hi)
+def _value_text(kb: KnowledgeBase, fid: str, value: str) -> str:
+    f = kb.findings[fid]
+    if f.value_type == "ordinal":
+        return f"{f.name}: {value.replace('_', ' ')}"
+    return f"{f.name} {'present' if value == 'positive' else 'absent'}"
 
 
-def _sentence(
-    kb: KnowledgeBase, cname: str, lr: LikelihoodRatio, prior: float | None
-) -> tuple[str, float | None, float | None]:
-    names = " + ".join(kb.findings[f].name for f in lr.finding_ids)
-    val = "as in the published cluster" if lr.value == "cluster" else lr.value
-    shrink = ""
-    if abs(lr.used - lr.published) > 1e-9:
-        why = []
-        if lr.n is None or lr.n < SMALL_STUDY_N:
-            why.append(f"n = {lr.n if lr.n is not None else 'not reported'}")
-        if lr.case_control:
-            why.append("case-control design")
-        shrink = f", shrunk from {lr.published:.3g} ({', '.join(why)})"
-    cite = f"{short_citation(kb, lr.source_id)}, {lr.locator}"
-    if prior is None:
-        return f"{names} {val}: LR {lr.used:.3g}{shrink} [{cite}].", None, None
-    to = posterior(prior, [lr])
-    direction = "raises" if lr.used > 1 else "lowers"
-    return (
-        f"{names} {val}: LR {lr.used:.3g}{shrink} [{cite}]; on its own it {direction} "
-        f"{cname} from {prior:.0%} to {to:.0%}.",
-        prior,
-        to,
-    )
+# --------------------------------------------------------------------------- assess
 
 
 def assess(
     case: Case, kb: KnowledgeBase | None = None, *, with_intervals: bool = True
 ) -> Assessment:
-    """Assess one case: red flags, the ranked differential, next tests, imaging advice, severity.
+    """Assess one case: the whole differential, must-not-miss checks, next tests and advice.
 
     Parameters
     ----------
@@ -354,7 +281,7 @@ def assess(
     kb
         The knowledge base (default: the bundled one).
     with_intervals
-        Compute the 95 % uncertainty intervals by Monte Carlo (seeded, reproducible).
+        Compute the 95 % uncertainty intervals (seeded parameter draws, reproducible).
 
     Returns
     -------
@@ -365,141 +292,302 @@ def assess(
     CaseValidationError
         When the case does not fit the knowledge base (every problem listed).
     """
-    from glutemed.reasoning._advice import imaging_advice, red_flags, severity
+    from glutemed.reasoning._advice import imaging_advice, referral_advice, severity
     from glutemed.reasoning._next import next_tests
 
     kb = kb or load_kb()
     validate_case(case, kb)
-    observed = _binary_observed(case, kb)
-    flags = red_flags(kb, case)
-    notes: list[str] = []
-    results: list[ConditionResult] = []
-    unranked: list[ConditionResult] = []
-    rng = np.random.default_rng(_SEED)
-    if not flags:
-        for cid in differential_conditions(kb):
-            res = _condition(kb, case, observed, cid, rng, with_intervals)
-            (results if res.probability is not None else unranked).append(res)
-        results.sort(key=lambda r: (-(r.probability or 0.0), r.id))
-        unranked.sort(key=lambda r: r.id)
-    else:
-        notes.append(
-            "Red flag present: the differential is withheld until the red flag is dealt with."
+    net = network_for(kb)
+    observed = observed_values(case, net)
+    age = case.patient.age_years
+    sex = case.patient.sex
+    pretest = _pretest(case, net)
+    params: slice | int = slice(None) if with_intervals else 0
+
+    main = prepare(net, case.setting, age, sex, observed, pretest, params)
+    base = prepare(net, case.setting, age, sex, {}, pretest, 0)
+    loo_keys = sorted(observed)
+    loo = [
+        prepare(net, case.setting, age, sex, {k: v for k, v in observed.items() if k != j}, pretest, 0)
+        for j in loo_keys
+    ]
+    results = infer_many([main, base, *loo])
+    post = _marginals(net, results[0])
+    prior = _marginals(net, results[1])
+    without = [_marginals(net, r) for r in results[2:]]
+
+    conditions: list[ConditionResult] = []
+    for cid in (*net.states[1:], *net.aggregates, *net.binaries):
+        cond = kb.conditions[cid]
+        p = float(post[cid][0])
+        interval = None
+        if with_intervals:
+            lo, hi = np.percentile(post[cid][1:], [2.5, 97.5])
+            interval = (float(min(lo, p)), float(max(hi, p)))
+        p0 = float(prior[cid][0])
+        prior_src, prior_assumed = _prior_source(kb, net, case, cid)
+        contribs = _contributions(kb, net, cid, observed, loo_keys, without, p)
+        combined = (p / (1 - p)) / (p0 / (1 - p0)) if 0 < p < 1 and 0 < p0 < 1 else math.nan
+        conditions.append(
+            ConditionResult(
+                id=cid,
+                name=cond.name,
+                prior=p0,
+                prior_source=prior_src,
+                probability=p,
+                interval=interval,
+                combined_lr=combined,
+                contributions=contribs,
+                role=cond.role,
+                group=_group(net, cid, kb),
+                prior_is_assumption=prior_assumed,
+            )
         )
+    conditions.sort(key=lambda r: (-(r.probability or 0.0), r.id))
+    by_id = {c.id: c for c in conditions}
+    differential = _differential(kb, net, by_id)
+    mnm = _must_not_miss(kb, net, by_id, observed)
+    flags = [m["flag"] for m in mnm if m["above_threshold"]]
+    for m in mnm:
+        m.pop("flag")
+    sev = severity(kb, case)
+    notes = _notes(kb, case, sev, by_id)
+    nxt = next_tests(kb, net, case, observed, main, results[0], pretest)
+    imaging = imaging_advice(kb, case, flags, by_id, sev, differential)
+    referral = referral_advice(kb, case, flags, by_id, sev)
+    return Assessment(
+        conditions=conditions,
+        unranked=[],
+        red_flags=flags,
+        next_tests=nxt,
+        imaging=imaging,
+        severity=sev,
+        notes=notes,
+        versions={**kb.versions(), "network": net.version},
+        method={
+            "model": (
+                "Bayesian network: nested gluteal-tendon variable, every other condition a "
+                "yes/no variable; leaky noisy-OR findings, latent constructs for tests of one "
+                "construct, tables for graded imaging findings"
+            ),
+            "inference": "exact (Quickscore over positive multi-cause findings)",
+            "interval": f"2.5th-97.5th percentile over {N_DRAWS} seeded draws of every parameter"
+            if with_intervals
+            else "not computed",
+            "shrinkage": "study values shrunk by their own study size: (x + 0.5) / (n + 1)",
+            "setting": case.setting,
+            "setting_description": net.setting_descriptions.get(case.setting, ""),
+            "findings_used": len(observed),
+        },
+        differential=differential,
+        must_not_miss=mnm,
+        referral=referral,
+    )
+
+
+def _prior_source(
+    kb: KnowledgeBase, net: CompiledNetwork, case: Case, cid: str
+) -> tuple[str, bool]:
+    if cid in case.pretest:
+        return "clinician's pre-test estimate", False
+    pars = net.prior_params.get(case.setting, {})
+    key = cid if cid in pars else ("gtps" if cid in net.states or cid in net.aggregates else cid)
+    par = pars.get(key)
+    extra = ""
+    if case.patient.age_years is not None or case.patient.sex in ("female", "male"):
+        extra = "; adjusted for age and sex"
+    if par is None:
+        return "network prior" + extra, True
+    if par.is_assumption:
+        return f"assumption for the {case.setting.replace('_', ' ')} setting ({par.reason.strip()[:160]})" + extra, True
+    return f"{short_citation(kb, par.source_id or '')} ({par.locator})" + extra, False
+
+
+def _contributions(
+    kb: KnowledgeBase,
+    net: CompiledNetwork,
+    cid: str,
+    observed: Mapping[str, str],
+    keys: list[str],
+    without: list[dict[str, np.ndarray]],
+    p: float,
+) -> list[Contribution]:
+    out: list[Contribution] = []
+    name = kb.conditions[cid].name
+    for j, fid in enumerate(keys):
+        p_without = float(without[j][cid][0])
+        if abs(p - p_without) < 0.005:
+            continue
+        ratio = None
+        if 0 < p < 1 and 0 < p_without < 1:
+            ratio = (p / (1 - p)) / (p_without / (1 - p_without))
+        src, loc, assumed = _finding_source(net, fid, cid)
+        verb = "raised" if p > p_without else "lowered"
+        sentence = (
+            f"{_value_text(kb, fid, observed[fid])}: {verb} {name} from {p_without:.0%} to {p:.0%}"
+            + (f" ({short_citation(kb, src)})" if src else " (labelled assumption)" if assumed else "")
+            + "."
+        )
+        out.append(
+            Contribution(
+                (fid,),
+                observed[fid],
+                True,
+                None,
+                ratio,
+                src,
+                loc,
+                p_without,
+                p,
+                sentence,
+                assumed,
+            )
+        )
+    out.sort(key=lambda c: -abs((c.alone_to or 0.0) - (c.alone_from or 0.0)))
+    return out
+
+
+def _finding_source(net: CompiledNetwork, fid: str, cid: str) -> tuple[str | None, str | None, bool]:
+    """The source of the number linking a finding to a condition, if any."""
+    fac = net.factors.get(net.member_of.get(fid, fid))
+    if fac is not None:
+        par = fac.params.get(cid)
+        if par is None and cid in net.aggregates:
+            states = [net.states[i] for i in net.aggregates[cid]]
+            par = next((fac.params[s] for s in states if s in fac.params), None)
+        if par is None:
+            par = fac.params.get("leak")
+        if par is not None:
+            return par.source_id, par.locator or None, par.is_assumption
+    tab = net.tables.get(fid)
+    if tab is not None:
+        return tab.param.source_id, tab.param.locator or None, tab.param.is_assumption
+    return None, None, False
+
+
+def _differential(
+    kb: KnowledgeBase, net: CompiledNetwork, by_id: Mapping[str, ConditionResult]
+) -> list[dict[str, Any]]:
+    """Rank the variables: the tendon variable by P(GTPS), labelled with its likeliest state."""
+    states = [by_id[s] for s in net.states[1:]]
+    best = max(states, key=lambda r: r.probability or 0.0)
+    gtps = by_id["gtps"]
+    entries = [
+        {
+            "id": best.id,
+            "name": best.name,
+            "variable": "gluteal_tendon",
+            "probability": _round(gtps.probability),
+            "interval": None if gtps.interval is None else [_round(x) for x in gtps.interval],
+            "label": f"{gtps.name}: most likely {best.name.lower()}",
+            "state_probability": _round(best.probability),
+            "must_not_miss": False,
+        }
+    ]
+    for cid in net.binaries:
+        r = by_id[cid]
+        entries.append(
+            {
+                "id": cid,
+                "name": r.name,
+                "variable": cid,
+                "probability": _round(r.probability),
+                "interval": None if r.interval is None else [_round(x) for x in r.interval],
+                "label": r.name,
+                "state_probability": _round(r.probability),
+                "must_not_miss": cid in net.must_not_miss,
+            }
+        )
+    entries.sort(key=lambda e: (-(e["probability"] or 0.0), e["id"]))
+    for i, e in enumerate(entries, start=1):
+        e["rank"] = i
+    return entries
+
+
+def _must_not_miss(
+    kb: KnowledgeBase,
+    net: CompiledNetwork,
+    by_id: Mapping[str, ConditionResult],
+    observed: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for cid, m in net.must_not_miss.items():
+        r = by_id[cid]
+        p = r.probability or 0.0
+        hi = r.interval[1] if r.interval else p
+        above = p >= m.threshold
+        tests = [
+            {
+                "id": t,
+                "name": kb.findings[t].name,
+                "result": observed.get(t, "not done"),
+            }
+            for t in m.rule_out
+        ]
+        drivers = [c for c in r.contributions if (c.alone_to or 0) > (c.alone_from or 0)][:3]
+        reason = (
+            f"probability {p:.1%} (95 % interval up to {hi:.1%}) is "
+            + ("above" if above else "below")
+            + f" its test threshold of {m.threshold:.0%}"
+        )
+        if drivers:
+            reason += "; raised by " + ", ".join(
+                _value_text(kb, c.finding_ids[0], c.value).lower() for c in drivers
+            )
+        entry = {
+            "id": cid,
+            "name": r.name,
+            "probability": _round(p),
+            "interval": None if r.interval is None else [_round(x) for x in r.interval],
+            "threshold": m.threshold,
+            "threshold_basis": "labelled assumption: "
+            + kb.network.must_not_miss_basis.reason.strip()  # type: ignore[union-attr]
+            if kb.network is not None
+            else "",
+            "above_threshold": above,
+            "urgency": m.urgency,
+            "action": m.action,
+            "rule_out_tests": tests,
+            "reason": reason,
+            "sources": [s.id for s in m.sources],
+        }
+        entry["flag"] = {
+            "id": cid,
+            "name": r.name,
+            "urgency": _URGENCY[m.urgency],
+            "action": m.action,
+            "imaging": m.action,
+            "suspected": [cid],
+            "reason": reason,
+            "triggers": [c.finding_ids[0] for c in drivers],
+            "context_factors": [],
+            "sources": [s.id for s in m.sources],
+            "probability": _round(p),
+            "threshold": m.threshold,
+        }
+        out.append(entry)
+    out.sort(key=lambda e: (not e["above_threshold"], -(e["probability"] or 0.0)))
+    return out
+
+
+def _notes(
+    kb: KnowledgeBase, case: Case, sev: Mapping[str, Any], by_id: Mapping[str, ConditionResult]
+) -> list[str]:
+    notes: list[str] = []
     for tried in case.treatments_tried:
         if tried.id == "corticosteroid_injection" and tried.response in ("none", "worse"):
             notes.append(
                 "No response to a corticosteroid injection: practice guidance says to suspect a "
-                "tear or another diagnosis (Australian Therapeutic Guidelines, tx_r18). No "
-                "likelihood ratio is published for this, so it changes the imaging advice, not "
-                "the probabilities."
+                "tear or another diagnosis (Australian Therapeutic Guidelines, eTG). No accuracy "
+                "figure is published for this, so it changes the imaging advice, not the "
+                "probabilities."
             )
-    sev = severity(kb, case)
-    if sev["grade"] in ("partial_tear", "full_thickness_tear") and not flags:
+            break
+    assumed = [c for c in by_id.values() if c.prior_is_assumption and (c.probability or 0) >= 0.1]
+    if assumed:
         notes.append(
-            "Imaging reports a tear; its grade is shown under severity. The tear probability does "
-            "not count the MRI or ultrasound tear reading itself: published accuracy for it varies "
-            "widely (MRI sensitivity 0.33-1.00, Westacott 2011; half of the tears found at hip "
-            "replacement had been missed on MRI), so no single likelihood ratio is defensible."
+            "Some pre-test probabilities are labelled assumptions (no published case-mix study): "
+            + ", ".join(sorted({c.name for c in assumed}))
+            + ". Enter your own estimate as a pre-test probability to override them."
         )
-    return Assessment(
-        conditions=results,
-        unranked=unranked,
-        red_flags=flags,
-        next_tests=[]
-        if flags
-        else next_tests(
-            kb,
-            case,
-            observed,
-            [
-                (r.id, r.prior, r.probability)
-                for r in results
-                if r.prior is not None and r.probability is not None
-            ],
-        ),
-        imaging=imaging_advice(kb, case, flags, [(r.id, r.prior, r.probability) for r in results]),
-        severity=sev,
-        notes=notes,
-        versions=kb.versions(),
-        method={
-            "model": "independent Bayesian update per condition (odds x likelihood ratios)",
-            "dependence": (
-                "published cluster LR where all its findings are observed; otherwise the "
-                "strongest finding per dependence group"
-            ),
-            "shrinkage": (
-                f"log-LR x sqrt(min(n, {SMALL_STUDY_N}) / {SMALL_STUDY_N}) "
-                f"(n unknown = {UNKNOWN_N}); x {CASE_CONTROL_FACTOR} for case-control designs"
-            ),
-            "interval": f"2.5th-97.5th percentile of {N_DRAWS} seeded Monte Carlo draws"
-            if with_intervals
-            else "not computed",
-            "setting": case.setting,
-        },
-    )
-
-
-def _condition(
-    kb: KnowledgeBase,
-    case: Case,
-    observed: Mapping[str, str],
-    cid: str,
-    rng: np.random.Generator,
-    with_intervals: bool,
-) -> ConditionResult:
-    cond = kb.conditions[cid]
-    prior, prior_source, prior_ci = _prior(kb, case, cid)
-    counted, not_counted = condition_evidence(kb, observed, cid)
-    contributions: list[Contribution] = []
-    for lr in sorted(counted, key=lambda x: -abs(x.log_used)):
-        sentence, a, b = _sentence(kb, cond.name, lr, prior)
-        contributions.append(
-            Contribution(
-                lr.finding_ids,
-                lr.value,
-                True,
-                lr.published,
-                lr.used,
-                lr.source_id,
-                lr.locator,
-                a,
-                b,
-                sentence,
-            )
-        )
-    for other, fid, value, reason in not_counted:
-        name = kb.findings[fid].name
-        contributions.append(
-            Contribution(
-                (fid,),
-                value,
-                False,
-                None if other is None else other.published,
-                None,
-                None if other is None else other.source_id,
-                None if other is None else other.locator,
-                None,
-                None,
-                f"{name} {value}: not counted, {reason}.",
-            )
-        )
-    combined = math.exp(sum(lr.log_used for lr in counted))
-    if prior is None:
-        return ConditionResult(
-            cid,
-            cond.name,
-            None,
-            prior_source,
-            None,
-            None,
-            combined,
-            contributions,
-            note="No sourced pre-test probability for this setting: enter your own estimate "
-            "under 'pretest' to get a probability. The combined likelihood ratio is shown.",
-        )
-    prob = posterior(prior, counted)
-    interval = _interval(prior, prior_ci, counted, rng) if with_intervals else None
-    return ConditionResult(
-        cid, cond.name, prior, prior_source, prob, interval, combined, contributions
-    )
+    return notes

@@ -1,18 +1,17 @@
-"""Which test to do next: expected information gain.
+"""Which test to do next: expected information gain over the whole differential.
 
-For a test not yet done and each ranked condition ``c`` with current probability ``p``, the
-engine computes the probability after a positive (``p+``) and after a negative (``p-``) result by
-re-running the full model (so dependence rules apply), and the chance of a positive result
-``P(+) = p * sens + (1 - p) * (1 - spec)`` from the sensitivity and specificity implied by the
-shrunk LR+ and LR- the model would use::
+For every finding of the network not yet recorded (history questions, examination tests,
+imaging, bloods and diagnostic procedures), the network is run with the finding positive and
+with it negative. ``P(+ | evidence)`` comes from the same network (``P(e, +) / P(e)``), so the
+dependence between findings is respected. The value of the test is the expected reduction of
+the differential's entropy (bits)::
 
-    spec = (LR+ - 1) / (LR+ - LR-)        sens = LR+ * (1 - spec)
+    V = H(now) - P(+) H(after +) - P(-) H(after -)
 
-The value of the test is the expected reduction of entropy summed over conditions (bits):
-``sum_c H(p) - P(+) H(p+) - P(-) H(p-)``. Tests whose LR+ and LR- are not both available are
-left out, because the chance of each result cannot be formed. Only history and examination
-items are ranked here: whether to image is answered by the imaging advice, which follows
-guideline rules rather than information value.
+where ``H`` sums the entropy of the tendon variable and of every yes/no condition, each
+must-not-miss condition weighted by :data:`MUST_NOT_MISS_WEIGHT` (a design choice: missing one
+costs more than misplacing a benign diagnosis). The test that most reduces a must-not-miss
+condition above its threshold is listed first with the reason.
 
 References
 ----------
@@ -21,87 +20,130 @@ Sox HC, Higgins MC, Owens DK. Medical Decision Making. 2nd ed. Wiley; 2013. Chap
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning._case import Case
-from glutemed.reasoning._evidence import finding_lr
+from glutemed.reasoning._network import (
+    CompiledNetwork,
+    Evidence,
+    InferenceResult,
+    extend,
+    infer_many,
+    prepare,
+)
 
-__all__ = ["next_tests"]
+__all__ = ["MUST_NOT_MISS_WEIGHT", "next_tests"]
 
-_TOP = 5
+#: Weight of a must-not-miss condition's entropy in the information value (design choice).
+MUST_NOT_MISS_WEIGHT = 3.0
+_TOP = 6
+_KIND_LABEL = {
+    "history": "question",
+    "examination": "examination",
+    "imaging": "imaging",
+    "laboratory": "blood or fluid test",
+    "procedure": "procedure",
+    "movement_measure": "movement measure",
+}
 
 
-def _entropy(p: float) -> float:
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+def _entropy_total(res: InferenceResult, weights: np.ndarray) -> np.ndarray:
+    pt = np.clip(res.post_t, 1e-12, 1.0)
+    h_t = -(pt * np.log2(pt)).sum(axis=1)
+    pb = np.clip(res.post_b, 1e-12, 1 - 1e-12)
+    h_b = -(pb * np.log2(pb) + (1 - pb) * np.log2(1 - pb))
+    return np.asarray(h_t + (h_b * weights[None, :]).sum(axis=1))
 
 
 def next_tests(
     kb: KnowledgeBase,
+    net: CompiledNetwork,
     case: Case,
     observed: Mapping[str, str],
-    ranked_conditions: Sequence[tuple[str, float, float]],
+    main: Evidence,
+    current: InferenceResult,
+    pretest: Mapping[str, float],
 ) -> list[dict[str, Any]]:
-    """Rank the tests not yet done by expected information gain (see the module doc).
-
-    ``ranked_conditions`` holds ``(condition id, prior, current probability)`` for the conditions
-    the assessment ranked.
-    """
-    from glutemed.reasoning._engine import condition_evidence, differential_conditions, posterior
-
-    order = {cid: i for i, cid in enumerate(differential_conditions(kb))}
-    ranked_conditions = sorted(ranked_conditions, key=lambda c: order[c[0]])
-
-    trigger_ids = {t for f in kb.red_flags.values() for t in (*f.triggers, *f.context_factors)}
-    done = {f for f, v in case.observed().items() if v != "not_done"} | set(observed)
-    conds = [(cid, prior) for cid, prior, _ in ranked_conditions]
-    current = {cid: p for cid, _, p in ranked_conditions}
-    ranked: list[dict[str, Any]] = []
-    for fid, finding in kb.findings.items():
-        if fid in done or fid in trigger_ids or finding.value_type != "binary":
-            continue
-        if finding.kind not in ("history", "examination"):
-            continue
-        if fid == "age_60_or_over":
-            continue
-        value = 0.0
-        best: tuple[float, str, float, float] | None = None
-        for cid, prior in conds:
-            pos = finding_lr(kb, fid, "positive", cid)
-            neg = finding_lr(kb, fid, "negative", cid)
-            if pos is None or neg is None or not pos.used > 1.0 > neg.used:
-                continue
-            spec = (pos.used - 1.0) / (pos.used - neg.used)
-            sens = pos.used * (1.0 - spec)
-            p = current[cid]
-            p_pos = posterior(prior, condition_evidence(kb, {**observed, fid: "positive"}, cid)[0])
-            p_neg = posterior(prior, condition_evidence(kb, {**observed, fid: "negative"}, cid)[0])
-            chance_pos = p * sens + (1.0 - p) * (1.0 - spec)
-            gain = _entropy(p) - chance_pos * _entropy(p_pos) - (1.0 - chance_pos) * _entropy(p_neg)
-            gain = max(gain, 0.0)
-            value += gain
-            if best is None or gain > best[0]:
-                best = (gain, cid, p_pos, p_neg)
-        if best is None or value <= 1e-9:
-            continue
-        _, cid, p_pos, p_neg = best
-        ranked.append(
+    """Rank the findings not yet recorded by expected information gain (see the module doc)."""
+    done = {f for f, v in case.observed().items() if v != "not_done"}
+    binary = [
+        f
+        for f in (*net.factors, *net.member_of)
+        if f in kb.findings and f not in done and f not in net.expands
+    ]
+    binary = [f for f in binary if net.factors.get(f) is None or net.factors[f].kind == "noisy_or"]
+    if not binary:
+        return []
+    age = case.patient.age_years
+    sex = case.patient.sex
+    point = Evidence(
+        main.w_t[:1],
+        main.w_b0[:1],
+        main.w_b1[:1],
+        main.alpha[:1],
+        main.beta[:1],
+        main.logq_t[:1],
+        main.logq_b[:1],
+        main.log_const[:1],
+    )
+    variants: list[Evidence] = []
+    for fid in binary:
+        for val in ("positive", "negative"):
+            ev = extend(net, point, fid, val)
+            if ev is None:
+                ev = prepare(net, case.setting, age, sex, {**observed, fid: val}, pretest, 0)
+            variants.append(ev)
+    results = infer_many(variants)
+    weights = np.array(
+        [MUST_NOT_MISS_WEIGHT if c in net.must_not_miss else 1.0 for c in net.binaries]
+    )
+    now = InferenceResult(current.post_t[:1], current.post_b[:1], current.log_pe[:1])
+    h_now = float(_entropy_total(now, weights)[0])
+    log_pe = float(current.log_pe[0])
+    out: list[dict[str, Any]] = []
+    names = {**{s: kb.conditions[s].name for s in net.states[1:]}, **{c: kb.conditions[c].name for c in net.binaries}}
+    for i, fid in enumerate(binary):
+        pos, neg = results[2 * i], results[2 * i + 1]
+        p_pos = float(np.exp(pos.log_pe[0] - log_pe))
+        p_pos = min(max(p_pos, 0.0), 1.0)
+        h_after = p_pos * _entropy_total(pos, weights)[0] + (1 - p_pos) * _entropy_total(neg, weights)[0]
+        value = h_now - float(h_after)
+        # the condition whose probability the result moves most
+        swing_b = np.abs(pos.post_b[0] - neg.post_b[0])
+        swing_t = np.abs(pos.post_t[0, 1:] - neg.post_t[0, 1:])
+        if swing_t.max(initial=0.0) >= swing_b.max(initial=0.0):
+            j = int(np.argmax(swing_t)) + 1
+            cid = net.states[j]
+            cur, if_p, if_n = current.post_t[0, j], pos.post_t[0, j], neg.post_t[0, j]
+        else:
+            j = int(np.argmax(swing_b))
+            cid = net.binaries[j]
+            cur, if_p, if_n = current.post_b[0, j], pos.post_b[0, j], neg.post_b[0, j]
+        finding = kb.findings[fid]
+        rules_out = [
+            c
+            for c, m in net.must_not_miss.items()
+            if fid in m.rule_out
+        ]
+        out.append(
             {
                 "id": fid,
                 "name": finding.name,
                 "kind": finding.kind,
+                "kind_label": _KIND_LABEL.get(finding.kind, finding.kind),
                 "condition": cid,
-                "current": round(current[cid], 4),
-                "if_positive": round(p_pos, 4),
-                "if_negative": round(p_neg, 4),
+                "condition_name": names[cid],
+                "current": round(float(cur), 4),
+                "if_positive": round(float(if_p), 4),
+                "if_negative": round(float(if_n), 4),
+                "probability_positive": round(p_pos, 4),
                 "value": round(value, 4),
-                "value_unit": "expected information gain, bits (summed over conditions)",
-                "how_to_perform": finding.how_to_perform,
+                "rules_out": rules_out,
             }
         )
-    ranked.sort(key=lambda t: (-t["value"], t["id"]))
-    return ranked[:_TOP]
+    out.sort(key=lambda t: (-t["value"], t["id"]))
+    return out[:_TOP]

@@ -1,0 +1,715 @@
+"""The diagnosis network compiled to arrays, and exact inference on it.
+
+Model
+-----
+One categorical variable ``T`` holds the nested gluteal-tendon states (index 0 = none); every
+other condition ``B_v`` is a yes/no variable. A priori the variables are independent given the
+care setting, age band and sex (priors from the setting, multiplied on the odds scale by the
+demographic likelihood ratios). Each finding is a child of the conditions that produce it:
+
+* leaky noisy-OR: ``P(f+ | x) = 1 - (1 - leak) * prod_v q_v(x_v)`` with ``q_v = 1`` for an absent
+  parent and ``q_v = (1 - s_v) / (1 - leak)`` for a present one, where ``s_v`` is the knowledge
+  base's P(finding | that condition alone) (a sensitivity, or a frequency in case series);
+* a latent construct ``L`` (noisy-OR child of its conditions) whose member tests are its
+  children: the observed members give ``P(obs | x) = c1 - (c1 - c0) * (1 - leak) * prod_v q_v``,
+  with ``c1``/``c0`` the probability of the observed member results when ``L`` is present/absent;
+* a single-parent table for ordinal findings.
+
+Every likelihood factor therefore has the form ``alpha + beta * prod_v q_v(x_v)``. A factor with
+one parent variable (or ``alpha = 0``) is absorbed into that variable's weights; the others are
+summed exactly over their subsets (Heckerman's Quickscore)::
+
+    P(e, x_u) = sum_S prod_{k in S} beta_k prod_{k not in S} alpha_k * prod_v z_v(S)
+
+where ``z_v(S) = sum_x w_v(x) prod_{k in S} q_kv(x)``. The cost is ``2^K`` for ``K`` positive
+multi-cause factors, linear in everything else; all cases, parameter draws and evidence variants
+are evaluated together as one batch.
+
+References
+----------
+Heckerman D. A tractable inference algorithm for diagnosing multiple diseases. Proc. Fifth
+Conference on Uncertainty in Artificial Intelligence (UAI 1989), 163-171.
+Henrion M. Some practical issues in constructing belief networks. UAI 1987 (leaky noisy-OR).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glutemed.knowledge import (
+    AGE_BANDS,
+    KnowledgeBase,
+    NetParam,
+    NetworkSpec,
+    Param,
+    age_band,
+    resolve_param,
+)
+
+__all__ = [
+    "MAX_BRANCHES",
+    "N_DRAWS",
+    "CompiledNetwork",
+    "Evidence",
+    "InferenceResult",
+    "compile_network",
+    "infer",
+]
+
+#: Parameter draws for the uncertainty interval (seeded, so results repeat).
+N_DRAWS = 256
+_SEED = 20_261_201
+#: Largest number of positive multi-cause factors summed exactly in one case (2^K terms).
+MAX_BRANCHES = 18
+#: Widest spread (SD on the logit scale) given to a probability, whatever its n.
+_MAX_LOGIT_SD = 1.5
+_EPS = 1e-6
+_CHUNK_ELEMENTS = 4_000_000
+
+FloatArray = NDArray[np.float64]
+
+
+def _logit(p: FloatArray) -> FloatArray:
+    return np.log(p) - np.log1p(-p)
+
+
+def _point(par: Param, clip: bool = True) -> float:
+    """Point estimate: study values shrunk by their study's size, others as stated."""
+    v = par.value
+    if par.basis == "study" and clip and v <= 1.0:
+        v = (v * par.n + 0.5) / (par.n + 1.0)
+    return float(v)
+
+
+def _draw_prob(par: Param, rng: np.random.Generator, size: int) -> FloatArray:
+    """Point estimate followed by ``size`` draws of a probability (logit-normal)."""
+    p = min(max(_point(par), _EPS), 1.0 - _EPS)
+    out = np.empty(size + 1)
+    out[0] = p
+    if par.basis == "logic":
+        out[1:] = p
+        return out
+    sd = min(_MAX_LOGIT_SD, 1.0 / math.sqrt(par.n * p * (1.0 - p)))
+    z = math.log(p / (1.0 - p)) + sd * rng.standard_normal(size)
+    out[1:] = 1.0 / (1.0 + np.exp(-z))
+    return out
+
+
+def _draw_ratio(par: Param, rng: np.random.Generator, size: int) -> FloatArray:
+    """Point estimate followed by draws of a likelihood ratio (log-normal)."""
+    out = np.empty(size + 1)
+    out[0] = par.value
+    sd = 0.0 if par.basis == "logic" else min(_MAX_LOGIT_SD, 2.0 / math.sqrt(par.n))
+    out[1:] = par.value * np.exp(sd * rng.standard_normal(size))
+    return out
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One finding's likelihood structure (noisy-OR or latent), with per-draw parameters."""
+
+    finding: str
+    kind: str  # "noisy_or" | "latent"
+    leak: FloatArray  # (P,)
+    q_t: FloatArray  # (P, S) 1 - activation by tendon state; 1 for the 'none' state
+    q_b: FloatArray  # (P, B)
+    parents_t: bool
+    parents_b: tuple[int, ...]
+    latent: str = ""
+    members: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableCpd:
+    finding: str
+    parent: int  # -1 = tendon, else binary index
+    levels: tuple[str, ...]
+    probs: FloatArray  # (P, levels, S or 2)
+    param: Param
+
+
+@dataclass
+class CompiledNetwork:
+    """Arrays of the network for one knowledge base (point estimate at index 0, then draws)."""
+
+    version: str
+    tendon_id: str
+    states: tuple[str, ...]  # including "none" at 0
+    aggregates: dict[str, tuple[int, ...]]
+    binaries: tuple[str, ...]
+    prior_t: dict[str, FloatArray]  # setting -> (P, S)
+    prior_b: dict[str, FloatArray]  # setting -> (P, B)
+    prior_params: dict[str, dict[str, Param]]
+    setting_descriptions: dict[str, str]
+    demo_t: dict[str, FloatArray]  # "age:<band>" / "sex:<sex>" -> (P, S)
+    demo_b: dict[str, FloatArray]
+    factors: dict[str, Factor]
+    member_of: dict[str, str]  # member finding -> latent id
+    tables: dict[str, TableCpd]
+    expands: dict[str, tuple[str, ...]]
+    must_not_miss: dict[str, Any]
+    n_params: int
+    spec: NetworkSpec
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    def index(self, condition: str) -> tuple[str, int]:
+        """Return ("t", state index), ("agg", 0) or ("b", binary index) for a condition id."""
+        if condition in self.states:
+            return "t", self.states.index(condition)
+        if condition in self.aggregates:
+            return "agg", 0
+        return "b", self.binaries.index(condition)
+
+    def model_findings(self) -> list[str]:
+        """Every finding id the network uses."""
+        return sorted({*self.factors, *self.member_of, *self.tables, *self.expands})
+
+
+def _state_values(
+    causes: Mapping[str, Any],
+    block: Any,
+    net: NetworkSpec,
+    where: str,
+) -> tuple[dict[str, Param], dict[str, Param]]:
+    """Split causes into tendon-state params and binary params (aggregates spread to states)."""
+    aggs = {a.id: a.states for a in net.tendon.aggregates}
+    t: dict[str, Param] = {}
+    b: dict[str, Param] = {}
+    for cid, raw in causes.items():
+        par = resolve_param(raw, block, f"{where}.causes.{cid}")
+        if cid in aggs:
+            for s in aggs[cid]:
+                t.setdefault(s, par)
+        elif cid in net.tendon.states:
+            t[cid] = par
+        else:
+            b[cid] = par
+    for cid, raw in causes.items():  # explicit states win over aggregates
+        if cid in net.tendon.states:
+            t[cid] = resolve_param(raw, block, f"{where}.causes.{cid}")
+    return t, b
+
+
+def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
+    """Compile ``kb.network`` into arrays (seeded parameter draws for the intervals)."""
+    net = kb.network
+    rng = np.random.default_rng(_SEED)
+    size = N_DRAWS
+    n_p = size + 1
+    states = ("none", *net.tendon.states)
+    n_s = len(states)
+    binaries = tuple(net.conditions)
+    n_b = len(binaries)
+    bidx = {c: i for i, c in enumerate(binaries)}
+    aggregates = {a.id: tuple(states.index(s) for s in a.states) for a in net.tendon.aggregates}
+
+    prior_t: dict[str, FloatArray] = {}
+    prior_b: dict[str, FloatArray] = {}
+    prior_params: dict[str, dict[str, Param]] = {}
+    descriptions: dict[str, str] = {}
+    by_setting = {s.setting: s for s in net.settings}
+    conditioned: dict[str, tuple[tuple[str, ...], float]] = {}
+    for sn in net.settings:
+        src = by_setting[sn.same_as] if sn.same_as else sn
+        descriptions[sn.setting] = sn.description
+        pars = {k: resolve_param(v, src, f"settings.{src.setting}.priors.{k}") for k, v in src.priors.items()}
+        split = {
+            k: resolve_param(v, src, f"settings.{src.setting}.tendon_split.{k}")
+            for k, v in src.tendon_split.items()
+        }
+        prior_params[sn.setting] = {**pars, **{f"split:{k}": v for k, v in split.items()}}
+        gtps = _draw_prob(pars["gtps"], rng, size)
+        af_id = net.tendon.states[-1]
+        af = _draw_prob(pars[af_id], rng, size) if af_id in pars else np.zeros(n_p)
+        raw_split = np.stack([_draw_prob(split[s], rng, size) for s in net.tendon.states[:-1]], 1)
+        raw_split /= raw_split.sum(axis=1, keepdims=True)
+        pt = np.zeros((n_p, n_s))
+        pt[:, 0] = 1.0 - gtps
+        pt[:, 1:-1] = (gtps - af)[:, None] * raw_split
+        pt[:, -1] = af
+        prior_t[sn.setting] = pt
+        prior_b[sn.setting] = np.stack([_draw_prob(pars[c], rng, size) for c in binaries], 1)
+        raw_gtps = src.priors["gtps"]
+        if isinstance(raw_gtps, NetParam) and raw_gtps.given:
+            conditioned[sn.setting] = (tuple(raw_gtps.given), float(pt[0, 0]))
+
+    demo_t = {f"age:{b}": np.ones((n_p, n_s)) for b, _ in AGE_BANDS}
+    demo_t.update({"sex:female": np.ones((n_p, n_s)), "sex:male": np.ones((n_p, n_s))})
+    demo_b = {k: np.ones((n_p, n_b)) for k in demo_t}
+    for dm in net.demographics:
+        targets: list[tuple[str, int]] = []
+        if dm.condition in aggregates:
+            targets = [("t", i) for i in aggregates[dm.condition]]
+        elif dm.condition in states:
+            targets = [("t", states.index(dm.condition))]
+        else:
+            targets = [("b", bidx[dm.condition])]
+        for key, table in (("age", dm.age), ("sex", dm.sex)):
+            for level, raw in table.items():
+                par = resolve_param(raw, dm, f"demographics.{dm.condition}.{key}.{level}")
+                draws = _draw_ratio(par, rng, size)
+                for kind, i in targets:
+                    (demo_t if kind == "t" else demo_b)[f"{key}:{level}"][:, i] *= draws
+
+    factors: dict[str, Factor] = {}
+
+    def build(
+        fid: str, kind: str, block: Any, leak_raw: Any, causes: Mapping[str, Any], where: str
+    ) -> tuple[FloatArray, FloatArray, FloatArray, bool, tuple[int, ...], dict[str, Param]]:
+        leak_par = resolve_param(leak_raw, block, f"{where}.leak")
+        leak = _draw_prob(leak_par, rng, size)
+        t_pars, b_pars = _state_values(causes, block, net, where)
+        q_t = np.ones((n_p, n_s))
+        q_b = np.ones((n_p, n_b))
+        # A cause's value is P(finding | that condition alone); with the leak this is
+        # 1 - (1 - leak) * q, so q = (1 - value) / (1 - leak), at most 1.
+        for s, par in t_pars.items():
+            q_t[:, states.index(s)] = np.minimum(1.0, (1.0 - _draw_prob(par, rng, size)) / (1.0 - leak))
+            if par.basis == "logic" and par.value >= 1.0:
+                q_t[:, states.index(s)] = 0.0
+        for c, par in b_pars.items():
+            q_b[:, bidx[c]] = np.clip((1.0 - _draw_prob(par, rng, size)) / (1.0 - leak), 1e-3, 1.0)
+        params = {"leak": leak_par, **t_pars, **b_pars}
+        return leak, q_t, q_b, bool(t_pars), tuple(sorted(bidx[c] for c in b_pars)), params
+
+    for cf in net.findings:
+        leak, q_t, q_b, pt_, pb_, params = build(
+            cf.finding, "noisy_or", cf, cf.leak, cf.causes, f"findings.{cf.finding}"
+        )
+        factors[cf.finding] = Factor(cf.finding, "noisy_or", leak, q_t, q_b, pt_, pb_, params=params)
+    member_of: dict[str, str] = {}
+    for la in net.latents:
+        leak, q_t, q_b, pt_, pb_, params = build(
+            la.id, "latent", la, la.leak, la.causes, f"latents.{la.id}"
+        )
+        members = {m: (v.if_present, v.if_absent) for m, v in la.members.items()}
+        factors[la.id] = Factor(
+            la.id, "latent", leak, q_t, q_b, pt_, pb_, latent=la.id, members=members, params=params
+        )
+        for m in members:
+            member_of[m] = la.id
+    tables: dict[str, TableCpd] = {}
+    for tb in net.tables:
+        par = resolve_param(1.0, tb, f"tables.{tb.finding}")
+        parent = -1 if tb.parent == net.tendon.id else bidx[tb.parent]
+        cols = states if parent == -1 else ("absent", "present")
+        base = np.array([tb.rows[c] for c in cols]).T  # (levels, S)
+        probs = np.empty((n_p, len(tb.levels), len(cols)))
+        probs[0] = base
+        conc = max(par.n, 2.0) * 4.0
+        for d in range(1, n_p):
+            for j in range(len(cols)):
+                probs[d, :, j] = rng.dirichlet(base[:, j] * conc + 0.05)
+        tables[tb.finding] = TableCpd(tb.finding, parent, tuple(tb.levels), probs, par)
+    mnm = {m.condition: m for m in net.must_not_miss}
+    compiled = CompiledNetwork(
+        version=net.version,
+        tendon_id=net.tendon.id,
+        states=states,
+        aggregates=aggregates,
+        binaries=binaries,
+        prior_t=prior_t,
+        prior_b=prior_b,
+        prior_params=prior_params,
+        setting_descriptions=descriptions,
+        demo_t=demo_t,
+        demo_b=demo_b,
+        factors=factors,
+        member_of=member_of,
+        tables=tables,
+        expands={k: tuple(v.negative) for k, v in net.expands.items()},
+        must_not_miss=mnm,
+        n_params=n_p,
+        spec=net,
+    )
+    for setting, (given, p_none) in conditioned.items():
+        _condition_gtps_prior(compiled, setting, given, 1.0 - p_none)
+    return compiled
+
+
+def _condition_gtps_prior(
+    net: CompiledNetwork, setting: str, given: tuple[str, ...], target: float
+) -> None:
+    """Solve the unconditional P(GTPS) so that P(GTPS | given findings) equals ``target``.
+
+    The published prior describes people selected by a finding (e.g. Kinsella 2024: people
+    reporting lateral hip pain); the network's setting prior describes everyone presenting in
+    that setting. Bisection on the prior odds; the same odds ratio is applied to every draw.
+    """
+    base = net.prior_t[setting].copy()
+    obs = dict.fromkeys(given, "positive")
+
+    def gtps_given(p_gtps: float) -> float:
+        pt = base.copy()
+        rest = pt[:, 1:] / pt[:, 1:].sum(axis=1, keepdims=True)
+        pt[:, 0] = 1.0 - p_gtps
+        pt[:, 1:] = p_gtps * rest
+        net.prior_t[setting] = pt
+        res = infer(prepare(net, setting, None, "unknown", obs, None, 0))
+        return float(1.0 - res.post_t[0, 0])
+
+    lo, hi = 1e-4, 1.0 - 1e-4
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if gtps_given(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    solved = 0.5 * (lo + hi)
+    ratio = (solved / (1.0 - solved)) / (target / (1.0 - target))
+    odds = (1.0 - base[:, 0]) / base[:, 0] * ratio
+    p_gtps = odds / (1.0 + odds)
+    rest = base[:, 1:] / base[:, 1:].sum(axis=1, keepdims=True)
+    pt = base.copy()
+    pt[:, 0] = 1.0 - p_gtps
+    pt[:, 1:] = p_gtps[:, None] * rest
+    net.prior_t[setting] = pt
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@dataclass
+class Evidence:
+    """One evidence set prepared for inference (all parameter sets stacked on axis 0).
+
+    ``w_t`` (P, S), ``w_b0``/``w_b1`` (P, B): the variables' weights after the priors, the
+    demographic ratios and every absorbed factor. ``alpha``/``beta`` (P, K) and ``logq_t``
+    (P, K, S), ``logq_b`` (P, K, B): the K factors summed exactly. ``log_const`` (P,): the constant
+    factors dropped from the weights (needed for P(evidence)).
+    """
+
+    w_t: FloatArray
+    w_b0: FloatArray
+    w_b1: FloatArray
+    alpha: FloatArray
+    beta: FloatArray
+    logq_t: FloatArray
+    logq_b: FloatArray
+    log_const: FloatArray
+
+    @property
+    def n_branches(self) -> int:
+        return int(self.alpha.shape[1])
+
+
+def prepare(
+    net: CompiledNetwork,
+    setting: str,
+    age_years: float | None,
+    sex: str,
+    observed: Mapping[str, str],
+    pretest: Mapping[str, float] | None = None,
+    params: slice | int = slice(None),
+) -> Evidence:
+    """Turn a case's setting, demographics and observed findings into weights and factors.
+
+    ``observed`` maps finding ids to ``"positive"``, ``"negative"`` or an ordinal level; findings
+    the network does not use are ignored (the caller validates ids). ``params`` selects the
+    parameter sets (``0`` = point estimate only, ``slice(None)`` = point and every draw).
+    """
+    sel = params if isinstance(params, slice) else slice(params, params + 1)
+    pt = net.prior_t[setting][sel].copy()
+    pb = net.prior_b[setting][sel].copy()
+    mult_t = np.ones_like(pt)
+    mult_b = np.ones_like(pb)
+    if age_years is not None:
+        key = f"age:{age_band(age_years)}"
+        mult_t *= net.demo_t[key][sel]
+        mult_b *= net.demo_b[key][sel]
+    if sex in ("female", "male"):
+        mult_t *= net.demo_t[f"sex:{sex}"][sel]
+        mult_b *= net.demo_b[f"sex:{sex}"][sel]
+    w_t = pt * mult_t
+    w_t /= w_t.sum(axis=1, keepdims=True)
+    odds = pb / (1.0 - pb) * mult_b
+    w_b1 = odds / (1.0 + odds)
+    w_b0 = 1.0 - w_b1
+    apply_pretest(net, pretest or {}, w_t, w_b0, w_b1)
+    n_p = w_t.shape[0]
+    log_const = np.zeros(n_p)
+    alphas: list[FloatArray] = []
+    betas: list[FloatArray] = []
+    lq_t: list[FloatArray] = []
+    lq_b: list[FloatArray] = []
+
+    values = dict(observed)
+    for fid, extra in net.expands.items():
+        if values.get(fid) == "positive":
+            for neg in extra:
+                values.setdefault(neg, "negative")
+
+    latent_obs: dict[str, list[tuple[str, str]]] = {}
+    for fid, val in values.items():
+        if val not in ("positive", "negative") and fid not in net.tables:
+            continue
+        if fid in net.member_of:
+            latent_obs.setdefault(net.member_of[fid], []).append((fid, val))
+            continue
+        tab = net.tables.get(fid)
+        if tab is not None:
+            if val not in tab.levels:
+                continue
+            col = tab.probs[sel][:, tab.levels.index(val), :]
+            if tab.parent == -1:
+                w_t = w_t * col
+            else:
+                w_b0 = w_b0.copy()
+                w_b1 = w_b1.copy()
+                w_b0[:, tab.parent] *= col[:, 0]
+                w_b1[:, tab.parent] *= col[:, 1]
+            continue
+        fac = net.factors.get(fid)
+        if fac is None or fac.kind != "noisy_or":
+            continue
+        one_minus_leak = 1.0 - fac.leak[sel]
+        if val == "negative":
+            # 1 - P(f+ | x) = (1 - leak) prod q: absorbed exactly into every parent
+            log_const += np.log(one_minus_leak)
+            w_t = w_t * fac.q_t[sel]
+            w_b1 = w_b1 * fac.q_b[sel]
+            continue
+        alpha = np.ones(n_p)
+        beta = -one_minus_leak
+        w_t, w_b0, w_b1, kept = _absorb_or_keep(fac, sel, alpha, beta, w_t, w_b0, w_b1)
+        if kept:
+            alphas.append(alpha)
+            betas.append(beta)
+            lq_t.append(np.log(np.maximum(fac.q_t[sel], 1e-300)))
+            lq_b.append(np.log(fac.q_b[sel]))
+    for lid, obs in latent_obs.items():
+        fac = net.factors[lid]
+        c1 = np.ones(n_p)
+        c0 = np.ones(n_p)
+        for fid, val in obs:
+            p1, p0 = fac.members[fid]
+            c1 = c1 * (p1 if val == "positive" else 1.0 - p1)
+            c0 = c0 * (p0 if val == "positive" else 1.0 - p0)
+        alpha = c1
+        beta = -(c1 - c0) * (1.0 - fac.leak[sel])
+        w_t, w_b0, w_b1, kept = _absorb_or_keep(fac, sel, alpha, beta, w_t, w_b0, w_b1)
+        if kept:
+            alphas.append(alpha)
+            betas.append(beta)
+            lq_t.append(np.log(np.maximum(fac.q_t[sel], 1e-300)))
+            lq_b.append(np.log(fac.q_b[sel]))
+    n_s = w_t.shape[1]
+    n_b = w_b1.shape[1]
+    k = len(alphas)
+    return Evidence(
+        w_t=w_t,
+        w_b0=w_b0,
+        w_b1=w_b1,
+        alpha=np.stack(alphas, 1) if k else np.ones((n_p, 0)),
+        beta=np.stack(betas, 1) if k else np.ones((n_p, 0)),
+        logq_t=np.stack(lq_t, 1) if k else np.zeros((n_p, 0, n_s)),
+        logq_b=np.stack(lq_b, 1) if k else np.zeros((n_p, 0, n_b)),
+        log_const=log_const,
+    )
+
+
+def apply_pretest(
+    net: CompiledNetwork,
+    pretest: Mapping[str, float],
+    w_t: FloatArray,
+    w_b0: FloatArray,
+    w_b1: FloatArray,
+) -> None:
+    """Replace priors by a clinician's pre-test estimates, in place.
+
+    A tendon state's estimate sets that state and rescales the others; ``gtps`` sets
+    P(any tendon state) and keeps the split between the states.
+    """
+    for cid, p in pretest.items():
+        kind, i = net.index(cid)
+        if kind == "b":
+            w_b1[:, i] = p
+            w_b0[:, i] = 1.0 - p
+        elif kind == "agg" and cid == "gtps":
+            rest = w_t[:, 1:] / w_t[:, 1:].sum(axis=1, keepdims=True)
+            w_t[:, 0] = 1.0 - p
+            w_t[:, 1:] = p * rest
+        elif kind == "t":
+            others = [j for j in range(w_t.shape[1]) if j != i]
+            w_t[:, others] *= (1.0 - p) / w_t[:, others].sum(axis=1, keepdims=True)
+            w_t[:, i] = p
+
+
+def _absorb_or_keep(
+    fac: Factor,
+    sel: slice,
+    alpha: FloatArray,
+    beta: FloatArray,
+    w_t: FloatArray,
+    w_b0: FloatArray,
+    w_b1: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+    """Absorb ``alpha + beta * prod q`` into the weights when it has a single parent variable."""
+    n_parents = int(fac.parents_t) + len(fac.parents_b)
+    if n_parents == 0:
+        return w_t, w_b0, w_b1, False
+    if n_parents > 1:
+        return w_t, w_b0, w_b1, True
+    if fac.parents_t:
+        w_t = w_t * (alpha[:, None] + beta[:, None] * fac.q_t[sel])
+    else:
+        i = fac.parents_b[0]
+        w_b0 = w_b0.copy()
+        w_b1 = w_b1.copy()
+        w_b0[:, i] *= alpha + beta
+        w_b1[:, i] *= alpha + beta * fac.q_b[sel][:, i]
+    return w_t, w_b0, w_b1, False
+
+
+# --------------------------------------------------------------------------- inference
+
+
+@dataclass
+class InferenceResult:
+    """Posterior marginals for a batch: ``post_t`` (N, S), ``post_b`` (N, B), ``log_pe`` (N,)."""
+
+    post_t: FloatArray
+    post_b: FloatArray
+    log_pe: FloatArray
+
+
+_BITS: dict[int, FloatArray] = {}
+
+
+def _bits(k: int) -> FloatArray:
+    if k not in _BITS:
+        m = np.arange(2**k)[:, None]
+        _BITS[k] = ((m >> np.arange(k)[None, :]) & 1).astype(np.float64)
+    return _BITS[k]
+
+
+def infer(ev: Evidence) -> InferenceResult:
+    """Exact posterior marginals of every variable for a batch with a common K.
+
+    Raises
+    ------
+    ValueError
+        If K exceeds :data:`MAX_BRANCHES`.
+    """
+    k = ev.n_branches
+    if k > MAX_BRANCHES:
+        raise ValueError(f"{k} positive multi-cause findings exceed the exact limit {MAX_BRANCHES}")
+    n = ev.w_t.shape[0]
+    if k == 0:
+        zt = ev.w_t.sum(axis=1)
+        zb = ev.w_b0 + ev.w_b1
+        log_pe = np.log(zt) + np.log(zb).sum(axis=1) + ev.log_const
+        return InferenceResult(ev.w_t / zt[:, None], ev.w_b1 / zb, log_pe)
+    bits = _bits(k)
+    m = bits.shape[0]
+    n_s = ev.w_t.shape[1]
+    n_b = ev.w_b1.shape[1]
+    per_case = m * (n_s + 2 * n_b)
+    step = max(1, _CHUNK_ELEMENTS // per_case)
+    post_t = np.empty((n, n_s))
+    post_b = np.empty((n, n_b))
+    log_pe = np.empty(n)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        lt = np.einsum("mk,nks->nms", bits, ev.logq_t[a:b])  # (n, m, S)
+        lb = np.einsum("mk,nkb->nmb", bits, ev.logq_b[a:b])  # (n, m, B)
+        # coefficient of each subset: prod beta over S, prod alpha over the rest
+        al = ev.alpha[a:b][:, None, :]
+        be = ev.beta[a:b][:, None, :]
+        coef = np.prod(np.where(bits[None] > 0, be, al), axis=2)  # (n, m)
+        et = ev.w_t[a:b][:, None, :] * np.exp(lt)  # (n, m, S)
+        zt = et.sum(axis=2)  # (n, m)
+        eb = ev.w_b1[a:b][:, None, :] * np.exp(lb)  # (n, m, B)
+        zb = ev.w_b0[a:b][:, None, :] + eb  # (n, m, B)
+        prod_b = np.prod(zb, axis=2)  # (n, m)
+        total = (coef * zt * prod_b).sum(axis=1)  # (n,)
+        num_t = np.einsum("nm,nms->ns", coef * prod_b, et)
+        num_b = np.einsum("nm,nmb->nb", coef * zt * prod_b, eb / zb)
+        safe = np.where(total > 0, total, np.nan)
+        post_t[a:b] = num_t / safe[:, None]
+        post_b[a:b] = num_b / safe[:, None]
+        log_pe[a:b] = np.log(np.abs(safe)) + ev.log_const[a:b]
+    np.clip(post_t, 0.0, 1.0, out=post_t)
+    np.clip(post_b, 0.0, 1.0, out=post_b)
+    return InferenceResult(post_t, post_b, log_pe)
+
+
+def stack(evidences: Sequence[Evidence]) -> Evidence:
+    """Stack evidence sets with the same K into one batch."""
+    return Evidence(
+        w_t=np.concatenate([e.w_t for e in evidences]),
+        w_b0=np.concatenate([e.w_b0 for e in evidences]),
+        w_b1=np.concatenate([e.w_b1 for e in evidences]),
+        alpha=np.concatenate([e.alpha for e in evidences]),
+        beta=np.concatenate([e.beta for e in evidences]),
+        logq_t=np.concatenate([e.logq_t for e in evidences]),
+        logq_b=np.concatenate([e.logq_b for e in evidences]),
+        log_const=np.concatenate([e.log_const for e in evidences]),
+    )
+
+
+def infer_many(evidences: Sequence[Evidence]) -> list[InferenceResult]:
+    """Infer every evidence set, batching those with the same K; results in input order."""
+    groups: dict[int, list[int]] = {}
+    for i, e in enumerate(evidences):
+        groups.setdefault(e.n_branches, []).append(i)
+    out: list[InferenceResult | None] = [None] * len(evidences)
+    for idx in groups.values():
+        res = infer(stack([evidences[i] for i in idx]))
+        row = 0
+        for i in idx:
+            n = evidences[i].w_t.shape[0]
+            out[i] = InferenceResult(
+                res.post_t[row : row + n], res.post_b[row : row + n], res.log_pe[row : row + n]
+            )
+            row += n
+    return [r for r in out if r is not None]
+
+
+def extend(net: CompiledNetwork, ev: Evidence, fid: str, val: str) -> Evidence | None:
+    """Return the point-estimate evidence ``ev`` with one more noisy-OR finding, or None.
+
+    Cheaper than :func:`prepare` for the next-test variants; None when the finding is not a
+    noisy-OR factor (latent members and tables go through :func:`prepare`).
+    """
+    fac = net.factors.get(fid)
+    if fac is None or fac.kind != "noisy_or" or val not in ("positive", "negative"):
+        return None
+    sel = slice(0, 1)
+    one_minus_leak = 1.0 - fac.leak[sel]
+    if val == "negative":
+        return Evidence(
+            ev.w_t * fac.q_t[sel],
+            ev.w_b0,
+            ev.w_b1 * fac.q_b[sel],
+            ev.alpha,
+            ev.beta,
+            ev.logq_t,
+            ev.logq_b,
+            ev.log_const + np.log(one_minus_leak),
+        )
+    alpha = np.ones(1)
+    beta = -one_minus_leak
+    w_t, w_b0, w_b1, kept = _absorb_or_keep(fac, sel, alpha, beta, ev.w_t, ev.w_b0, ev.w_b1)
+    if not kept:
+        return Evidence(w_t, w_b0, w_b1, ev.alpha, ev.beta, ev.logq_t, ev.logq_b, ev.log_const)
+    return Evidence(
+        w_t,
+        w_b0,
+        w_b1,
+        np.concatenate([ev.alpha, alpha[:, None]], axis=1),
+        np.concatenate([ev.beta, beta[:, None]], axis=1),
+        np.concatenate([ev.logq_t, np.log(np.maximum(fac.q_t[sel], 1e-300))[:, None, :]], axis=1),
+        np.concatenate([ev.logq_b, np.log(fac.q_b[sel])[:, None, :]], axis=1),
+        ev.log_const,
+    )
