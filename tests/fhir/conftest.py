@@ -53,6 +53,13 @@ def build_fixture_kb() -> KnowledgeBase:
         sp: Any = prior_model.model_validate(block)
         values["priors"][sp.setting] = {p.condition: p for p in sp.priors}
         values["setting_descriptions"][sp.setting] = sp.description
+    # The diagnosis network and the conditions and findings it needs come from the bundled
+    # knowledge base (the fixture's own entries win where both exist).
+    bundled = load_kb(check_manifest=False)
+    values["conditions"] = {**bundled.conditions, **values["conditions"]}
+    values["findings"] = {**bundled.findings, **values["findings"]}
+    values["sources"] = {**bundled.sources, **values["sources"]}
+    values["network"] = bundled.network
     values["version"] = "test-fixture"
     values["manifest_sha256"] = "0" * 64
     values["file_hashes"] = {}

@@ -44,7 +44,7 @@ from glutemed.fhir import (
     to_operation_outcome,
 )
 from glutemed.knowledge import KnowledgeBase
-from glutemed.reasoning import load_case
+from glutemed.reasoning import assess, load_case
 
 from .conftest import GENERATED_AT, TENDINOPATHY, make_case
 
@@ -251,9 +251,14 @@ def test_patient_view_red_flag_is_critical(fixture_kb: KnowledgeBase) -> None:
     )
     body = patient_view(request(fixture_kb, case), app_base_url=APP, kb=fixture_kb)
     check_response(body)
-    assert [c["indicator"] for c in body["cards"]] == ["critical", "critical"]
-    assert body["cards"][0]["summary"].startswith("Red flag: Possible hip fracture")
-    assert "withheld" in body["cards"][0]["detail"]
+    indicators = [c["indicator"] for c in body["cards"]]
+    # the must-not-miss alerts come first, the differential card is still shown after them
+    assert indicators[0] == "critical" and indicators[-1] == "info"
+    summaries = [c["summary"] for c in body["cards"]]
+    assert any(s.startswith("Must-not-miss: Hip or pelvic fracture") for s in summaries)
+    assert any(s.startswith("Must-not-miss: Bone tumour") for s in summaries)
+    assert "The differential is shown beside this alert" in body["cards"][0]["detail"]
+    assert summaries[-1].startswith("Lateral hip pain:")
 
 
 def test_patient_view_without_data_returns_no_cards(fixture_kb: KnowledgeBase) -> None:
@@ -403,7 +408,8 @@ def test_order_select_warns_mri_for_clear_tendinopathy(fixture_kb: KnowledgeBase
         "resourceId": "ServiceRequest/mri-1",
     }
     assert len(card["overrideReasons"]) >= 2
-    assert "88 %" in card["detail"]
+    gtps = assess(make_case(findings=TENDINOPATHY), fixture_kb).probability("gtps")
+    assert f"{100 * gtps:.0f} %" in card["detail"]
 
 
 def test_order_select_supports_mri_for_suspected_tear(fixture_kb: KnowledgeBase) -> None:
@@ -422,7 +428,9 @@ def test_order_select_supports_imaging_for_red_flag(fixture_kb: KnowledgeBase) -
     check_response(body)
     (card,) = body["cards"]
     assert card["indicator"] == "info"
-    assert card["summary"] == "Imaging supported: red flag (Possible malignancy)"
+    assert card["summary"] == (
+        "Imaging supported: must-not-miss condition (Bone tumour (metastasis, myeloma, sarcoma))"
+    )
 
 
 def test_order_select_ultrasound_advised_when_mri_contraindicated(

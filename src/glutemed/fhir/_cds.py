@@ -466,12 +466,13 @@ class _Cards:
             detail = "\n\n".join(
                 x
                 for x in (
-                    f"**Red flag: {_md(flag.get('name'))}** "
+                    f"**Must-not-miss: {_md(flag.get('name'))}** "
                     f"({_md(str(flag.get('urgency', '')).replace('_', ' '))})",
                     f"**Why:** {_md(flag.get('reason'))}",
                     f"**Action:** {_md(flag.get('action'))}",
                     f"**Imaging:** {_md(flag['imaging'])}" if flag.get("imaging") else "",
-                    "The ranked differential is withheld until the red flag is dealt with.",
+                    "The differential is shown beside this alert; deal with the must-not-miss "
+                    "condition first.",
                     self.sources_md(refs),
                     self.versions_md(assessment),
                 )
@@ -480,7 +481,9 @@ class _Cards:
             cards.append(
                 {
                     "uuid": self.uuid("red-flag", flag.get("id")),
-                    "summary": _clip(f"Red flag: {flag.get('name')}. {flag.get('action')}"),
+                    "summary": _clip(
+                        f"Must-not-miss: {flag.get('name')}. {flag.get('action')}"
+                    ),
                     "indicator": "critical" if urgent else "warning",
                     "detail": detail,
                     "source": self.source("red-flag", "Red flag"),
@@ -492,7 +495,15 @@ class _Cards:
     def differential_card(
         self, assessment: Mapping[str, Any], plan: dict[str, Any] | None
     ) -> dict[str, Any]:
-        ranked = [c for c in assessment.get("conditions") or [] if c.get("probability") is not None]
+        by_id = {c["id"]: c for c in assessment.get("conditions") or []}
+        entries = [
+            e for e in assessment.get("differential") or [] if (e.get("probability") or 0) >= 0.05
+        ][:8]
+        ranked = [
+            by_id["gtps"] if e["variable"] == "gluteal_tendon" and "gtps" in by_id else by_id[e["id"]]
+            for e in entries
+            if e["id"] in by_id
+        ]
         if ranked:
             top = ranked[0]
             interval = top.get("interval")
@@ -501,10 +512,11 @@ class _Cards:
         else:
             summary = "Lateral hip pain: glutemed assessment available (no condition ranked)"
         lines = ["| Condition | Probability | 95 % interval | Pre-test |", "|---|---|---|---|"]
-        for c in ranked:
+        for e, c in zip(entries, ranked, strict=False):
             iv = c.get("interval")
+            label = e.get("label") or c["name"]
             lines.append(
-                f"| {_md(c['name'])} | {_pct(c['probability'])} | "
+                f"| {_md(label)} | {_pct(c['probability'])} | "
                 f"{f'{_pct(iv[0])}-{_pct(iv[1])}' if iv else 'n/a'} | {_pct(c.get('prior'))} |"
             )
         parts = [
@@ -514,6 +526,8 @@ class _Cards:
         refs: list[tuple[str, str | None]] = []
         why = []
         for c in ranked[:3]:
+            if c.get("prior_source_id"):
+                refs.append((str(c["prior_source_id"]), None))
             for contrib in c.get("contributions") or []:
                 if contrib.get("counted"):
                     why.append(f"- {_md(contrib.get('explanation'))}")
@@ -741,10 +755,8 @@ def patient_view(
         )
     assessment = assess(case, kb)
     data = assessment.to_dict()
-    if data["red_flags"]:
-        return _response(cards.red_flag_cards(data))
     plan = planner(case, assessment, kb)
-    out = [cards.differential_card(data, plan)]
+    out = [*cards.red_flag_cards(data), cards.differential_card(data, plan)]
     imaging = cards.imaging_card(data, case)
     if imaging:
         out.append(imaging)
@@ -922,7 +934,7 @@ def _order_card(
         flags = "; ".join(str(f.get("name")) for f in data["red_flags"])
         return {
             "uuid": cards.uuid("order", selection),
-            "summary": _clip(f"Imaging supported: red flag ({flags})"),
+            "summary": _clip(f"Imaging supported: must-not-miss condition ({flags})"),
             "indicator": "info",
             "detail": "\n\n".join(
                 p

@@ -150,6 +150,11 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
+#: Conditions below this probability are left out of the exported Condition resources (they are
+#: all in the RiskAssessment); the leading condition is always exported.
+_CONDITION_MIN_PROBABILITY = 0.1
+
+
 def _canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -161,21 +166,23 @@ def _pct(p: float) -> str:
 def assessment_summary(assessment: Mapping[str, Any]) -> str:
     """Return a one-paragraph plain-text summary of an assessment dict."""
     flags = assessment.get("red_flags") or []
+    prefix = ""
     if flags:
         names = "; ".join(f"{f.get('name')} ({f.get('action')})" for f in flags)
-        return f"Red flag: {names}. The ranked differential is withheld."
+        prefix = f"Must-not-miss: {names}. "
     parts = []
-    for cond in (assessment.get("conditions") or [])[:3]:
+    ranked = assessment.get("differential") or assessment.get("conditions") or []
+    for cond in ranked[:3]:
         prob = cond.get("probability")
         if prob is None:
             continue
-        text = f"{cond.get('name')} {_pct(prob)}"
+        text = f"{cond.get('label') or cond.get('name')} {_pct(prob)}"
         interval = cond.get("interval")
         if interval:
             text += f" (95 % interval {_pct(interval[0])}-{_pct(interval[1])})"
         parts.append(text)
     imaging = assessment.get("imaging") or {}
-    out = "Most likely: " + "; ".join(parts) + "." if parts else "No ranked condition."
+    out = prefix + ("Most likely: " + "; ".join(parts) + "." if parts else "No ranked condition.")
     if imaging.get("recommendation"):
         out += f" Imaging: {imaging['recommendation']}."
     return out
@@ -613,29 +620,34 @@ class _Exporter:
         finding_obs: list[str],
     ) -> tuple[dict[str, str], list[str]]:
         wanted: list[tuple[str, str, str]] = []  # (condition id, status, note)
-        if assessment.get("red_flags"):
-            for flag in assessment["red_flags"]:
-                for cid in flag.get("suspected") or []:
-                    if cid not in {w[0] for w in wanted}:
-                        wanted.append(
-                            (
-                                cid,
-                                "differential",
-                                f"Suspected because of the red flag {flag.get('name')}: "
-                                f"{flag.get('reason')}. {flag.get('action')}",
-                            )
+        for flag in assessment.get("red_flags") or []:
+            for cid in flag.get("suspected") or []:
+                if cid not in {w[0] for w in wanted}:
+                    wanted.append(
+                        (
+                            cid,
+                            "differential",
+                            f"Must-not-miss condition above its test threshold: "
+                            f"{flag.get('reason')}. {flag.get('action')}",
                         )
-        else:
-            for i, cond in enumerate(assessment.get("conditions") or []):
-                prob = cond.get("probability")
-                if prob is None:
-                    continue
-                note = f"glutemed post-test probability {_pct(prob)}"
-                if cond.get("interval"):
-                    lo, hi = cond["interval"]
-                    note += f" (95 % interval {_pct(lo)}-{_pct(hi)})"
-                note += f"; pre-test {cond.get('prior_source')}."
-                wanted.append((cond["id"], "provisional" if i == 0 else "differential", note))
+                    )
+        by_id = {c["id"]: c for c in assessment.get("conditions") or []}
+        entries = assessment.get("differential")
+        if entries is None:  # an assessment stored before the network engine
+            entries = [c for c in assessment.get("conditions") or [] if c.get("probability")]
+        for i, entry in enumerate(entries):
+            cond = by_id.get(entry["id"], entry)
+            prob = cond.get("probability")
+            if prob is None or (i > 0 and prob < _CONDITION_MIN_PROBABILITY):
+                continue
+            if cond["id"] in {w[0] for w in wanted}:
+                continue
+            note = f"glutemed post-test probability {_pct(prob)}"
+            if cond.get("interval"):
+                lo, hi = cond["interval"]
+                note += f" (95 % interval {_pct(lo)}-{_pct(hi)})"
+            note += f"; pre-test {cond.get('prior_source')}."
+            wanted.append((cond["id"], "provisional" if i == 0 else "differential", note))
         counted = _counted_findings(assessment)
         out: dict[str, str] = {}
         provisional: list[str] = []
@@ -692,16 +704,9 @@ class _Exporter:
             codings = icd_codings(kb_cond, side) if kb_cond else []
             return concept(*codings, coding(CS.condition, cid, name), text=name)
 
-        if assessment.get("red_flags"):
-            for flag in assessment["red_flags"]:
-                for cid in flag.get("suspected") or []:
-                    kb_cond = self.kb.conditions.get(cid)
-                    predictions.append(
-                        {
-                            "outcome": outcome(cid, kb_cond.name if kb_cond else cid),
-                            "rationale": f"Red flag {flag.get('name')}: {flag.get('reason')}",
-                        }
-                    )
+        flagged = {
+            cid: flag for flag in assessment.get("red_flags") or [] for cid in flag.get("suspected") or []
+        }
         for cond in assessment.get("conditions") or []:
             pred: dict[str, Any] = {"outcome": outcome(cond["id"], cond["name"])}
             if cond.get("probability") is not None:
@@ -718,6 +723,12 @@ class _Exporter:
                 c["explanation"] for c in cond.get("contributions") or [] if c.get("counted")
             )
             pred["rationale"] = why or "No finding changed the pre-test probability."
+            if cond["id"] in flagged:
+                flag = flagged[cond["id"]]
+                pred["rationale"] = (
+                    f"Must-not-miss, above its test threshold ({flag.get('reason')}). "
+                    + pred["rationale"]
+                )
             predictions.append(pred)
         for cond in assessment.get("unranked_conditions") or []:
             pred = {"outcome": outcome(cond["id"], cond["name"])}
@@ -729,13 +740,15 @@ class _Exporter:
             predictions.append(pred)
         method = (assessment.get("method") or {}).get("model") or "glutemed Bayesian differential"
         notes = [{"text": str(assessment.get("disclaimer") or "Decision support for a clinician.")}]
-        if assessment.get("differential_withheld"):
-            notes.append({"text": "Red flag present: the ranked differential is withheld."})
+        for flag in assessment.get("red_flags") or []:
+            notes.append(
+                {"text": f"Must-not-miss: {flag.get('name')}: {flag.get('action')}"}
+            )
         res: dict[str, Any] = {
             "resourceType": "RiskAssessment",
             "id": uid(self.record.id, visit.id, "RiskAssessment"),
             "status": "final",
-            "method": concept(coding(CS.risk_method, "independent-bayes-lr", str(method))),
+            "method": concept(coding(CS.risk_method, "bayesian-network", str(method))),
             "subject": ref(self.patient_id),
             "encounter": ref(eid),
             "occurrenceDateTime": visit.date.isoformat(),

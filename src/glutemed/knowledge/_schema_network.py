@@ -176,7 +176,7 @@ class TendonSpec(_Strict):
 class MustNotMiss(_Strict):
     condition: NonEmpty
     threshold: float = Field(gt=0, lt=1)
-    urgency: Literal["emergency", "same_day", "soon"]
+    urgency: Literal["emergency_same_day", "urgent", "soon"]
     action: NonEmpty
     rule_out: list[NonEmpty] = Field(min_length=1)
     sources: list[SourceRef] = Field(min_length=1)

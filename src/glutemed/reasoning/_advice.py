@@ -6,16 +6,19 @@ Imaging rules (each returned with its reason and source), checked in this order
    urgency (network.yaml must_not_miss; diagnosis.md §4a-b).
 2. Recorded MRI or ultrasound findings -> use them (no repeat scan); a full-thickness tear
    shown on imaging leads to a surgical opinion (see the referral advice).
-3. A tear is likely (P(any tear) >= :data:`TEAR_IMAGING_THRESHOLD`) or an abductor
-   insufficiency sign is present (weakness, Trendelenburg sign or gait, hip lag sign) -> MRI of
-   the gluteal tendons (ultrasound when MRI is unavailable; MRI +- ultrasound for suspected tears,
-   Westacott 2011; seed 004's rule).
+3. A tear is likely (P(any tear) >= :data:`TEAR_IMAGING_THRESHOLD`), a full-thickness tear is
+   plausible (P >= :data:`FULL_TEAR_IMAGING_THRESHOLD`) or an abductor insufficiency sign is
+   present (weakness, Trendelenburg sign or gait, hip lag sign) -> MRI of the gluteal tendons
+   (ultrasound when MRI is unavailable; MRI +- ultrasound for suspected tears, Westacott 2011;
+   seed 004's rule). Partial tears alone are common (42 % of clinically diagnosed GT in LEAP,
+   mostly partial) and MRI severity was not associated with outcome there, so the base rate of
+   partial tears in GTPS does not by itself call for imaging.
 4. No response to conservative care or to an injection -> MRI (+- ultrasound) to look for a tear
    or another diagnosis (eTG via tx_r18; diagnosis.md §4b).
 5. Hip osteoarthritis is the leading intra-articular explanation (P >= 0.3 and above its prior)
    -> a radiograph (ACR: radiographs first for chronic hip pain; reference standard for OA).
 6. "No imaging needed to confirm GTPS" only when GTPS leads clearly (P >= 0.8, no other
-   condition >= 0.25), a tear is unlikely, no abductor insufficiency sign, no must-not-miss
+   condition >= :data:`COMPETING_PROBABILITY`), a tear is unlikely, no abductor insufficiency sign, no must-not-miss
    condition above threshold and no imaging recorded: GTPS is a clinical diagnosis (eTG) and MRI
    tendon changes are common without symptoms (Ganderton 2017).
 7. Otherwise the diagnosis is not settled: the advice points to the most useful next tests.
@@ -29,7 +32,14 @@ from typing import Any
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning._case import Case
 
-__all__ = ["TEAR_IMAGING_THRESHOLD", "imaging_advice", "referral_advice", "severity"]
+__all__ = [
+    "COMPETING_PROBABILITY",
+    "FULL_TEAR_IMAGING_THRESHOLD",
+    "TEAR_IMAGING_THRESHOLD",
+    "imaging_advice",
+    "referral_advice",
+    "severity",
+]
 
 def _pos(case: Case, fid: str) -> bool:
     return case.observed().get(fid) == "positive"
@@ -41,9 +51,15 @@ def _src(kb: KnowledgeBase, sid: str, locator: str) -> dict[str, str]:
     return {"id": sid, "citation": short_citation(kb, sid), "locator": locator}
 
 
-#: P(any gluteal tendon tear) at which tendon imaging is advised (labelled design choice: a
-#: tear changes management - surgical opinion - and MRI/US are the tests that show it).
-TEAR_IMAGING_THRESHOLD = 0.3
+#: P(any gluteal tendon tear) at which tendon imaging is advised (labelled design choice: above
+#: the LEAP base rate of 42 % tears among clinically diagnosed GT, dx_r21).
+TEAR_IMAGING_THRESHOLD = 0.5
+#: P(full-thickness tear) at which tendon imaging is advised (labelled design choice: a
+#: full-thickness tear changes management - surgical opinion - and only MRI/US show it).
+FULL_TEAR_IMAGING_THRESHOLD = 0.15
+#: A condition this likely competes with GTPS, so "no imaging needed" is not said (design
+#: choice; coexisting hip OA near its prior is common and has its own radiograph rule).
+COMPETING_PROBABILITY = 0.4
 
 _INSUFFICIENCY = ("abductor_weakness", "trendelenburg_sign", "trendelenburg_gait", "hip_lag_sign")
 
@@ -71,6 +87,7 @@ def imaging_advice(
             ],
         }
     p_tear = float(by_id["gluteal_tendon_tear"].probability or 0.0)
+    p_full = float(by_id["gluteal_tendon_full_thickness_tear"].probability or 0.0)
     p_gtps = float(by_id["gtps"].probability or 0.0)
     insufficiency = [f for f in _INSUFFICIENCY if _pos(case, f)]
     mri_ok = case.mri_available and not case.mri_contraindicated
@@ -104,10 +121,12 @@ def imaging_advice(
             "reasons": [{"text": text, "sources": []}],
         }
     reasons: list[dict[str, Any]] = []
-    if p_tear >= TEAR_IMAGING_THRESHOLD or insufficiency:
+    if p_tear >= TEAR_IMAGING_THRESHOLD or p_full >= FULL_TEAR_IMAGING_THRESHOLD or insufficiency:
         why = []
         if p_tear >= TEAR_IMAGING_THRESHOLD:
             why.append(f"a gluteal tendon tear is likely ({p_tear:.0%})")
+        elif p_full >= FULL_TEAR_IMAGING_THRESHOLD:
+            why.append(f"a full-thickness tear is possible ({p_full:.0%})")
         if insufficiency:
             why.append("abductor insufficiency (" + ", ".join(kb.findings[f].name for f in insufficiency) + ")")
         reasons.append(
@@ -150,8 +169,12 @@ def imaging_advice(
                 }
             ],
         }
-    others = [e for e in differential if e["variable"] != "gluteal_tendon" and (e["probability"] or 0.0) >= 0.25]
-    if p_gtps >= 0.8 and not others and p_tear < TEAR_IMAGING_THRESHOLD and not insufficiency:
+    others = [
+        e
+        for e in differential
+        if e["variable"] != "gluteal_tendon" and (e["probability"] or 0.0) >= COMPETING_PROBABILITY
+    ]
+    if p_gtps >= 0.8 and not others and not insufficiency:
         return {
             "recommendation": "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS",
             "modality": "none",

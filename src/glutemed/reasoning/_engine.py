@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 _AUTHOR_START = re.compile(r"^[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[ ,.]")
-_URGENCY = {"emergency": "emergency_same_day", "same_day": "urgent", "soon": "soon"}
 _NETWORKS: weakref.WeakKeyDictionary[KnowledgeBase, CompiledNetwork] = weakref.WeakKeyDictionary()
 
 
@@ -144,6 +143,7 @@ class ConditionResult:
     role: str = ""
     group: str = ""
     prior_is_assumption: bool = False
+    prior_source_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +154,7 @@ class ConditionResult:
             "prior": _round(self.prior),
             "prior_source": self.prior_source,
             "prior_is_assumption": self.prior_is_assumption,
+            "prior_source_id": self.prior_source_id,
             "probability": _round(self.probability),
             "interval": None if self.interval is None else [_round(x) for x in self.interval],
             "combined_lr": _round(self.combined_lr),
@@ -325,7 +326,7 @@ def assess(
             lo, hi = np.percentile(post[cid][1:], [2.5, 97.5])
             interval = (float(min(lo, p)), float(max(hi, p)))
         p0 = float(prior[cid][0])
-        prior_src, prior_assumed = _prior_source(kb, net, case, cid)
+        prior_src, prior_assumed, prior_sid = _prior_source(kb, net, case, cid)
         contribs = _contributions(kb, net, cid, observed, loo_keys, without, p)
         combined = (p / (1 - p)) / (p0 / (1 - p0)) if 0 < p < 1 and 0 < p0 < 1 else math.nan
         conditions.append(
@@ -341,6 +342,7 @@ def assess(
                 role=cond.role,
                 group=_group(net, cid, kb),
                 prior_is_assumption=prior_assumed,
+                prior_source_id=prior_sid,
             )
         )
     conditions.sort(key=lambda r: (-(r.probability or 0.0), r.id))
@@ -387,9 +389,10 @@ def assess(
 
 def _prior_source(
     kb: KnowledgeBase, net: CompiledNetwork, case: Case, cid: str
-) -> tuple[str, bool]:
+) -> tuple[str, bool, str | None]:
+    """(text, is an assumption, source id) of a condition's prior in the case's setting."""
     if cid in case.pretest:
-        return "clinician's pre-test estimate", False
+        return "clinician's pre-test estimate", False, None
     pars = net.prior_params.get(case.setting, {})
     key = cid if cid in pars else ("gtps" if cid in net.states or cid in net.aggregates else cid)
     par = pars.get(key)
@@ -397,10 +400,11 @@ def _prior_source(
     if case.patient.age_years is not None or case.patient.sex in ("female", "male"):
         extra = "; adjusted for age and sex"
     if par is None:
-        return "network prior" + extra, True
+        return "network prior" + extra, True, None
+    setting = case.setting.replace("_", " ")
     if par.is_assumption:
-        return f"assumption for the {case.setting.replace('_', ' ')} setting ({par.reason.strip()[:160]})" + extra, True
-    return f"{short_citation(kb, par.source_id or '')} ({par.locator})" + extra, False
+        return f"labelled assumption for the {setting} setting" + extra, True, None
+    return f"{short_citation(kb, par.source_id or '')} ({par.locator})" + extra, False, par.source_id
 
 
 def _contributions(
@@ -416,15 +420,17 @@ def _contributions(
     name = kb.conditions[cid].name
     for j, fid in enumerate(keys):
         p_without = float(without[j][cid][0])
-        if abs(p - p_without) < 0.005:
-            continue
         ratio = None
         if 0 < p < 1 and 0 < p_without < 1:
             ratio = (p / (1 - p)) / (p_without / (1 - p_without))
+        # a finding counts when it moves the probability or (near 0 or 1) the odds noticeably
+        if abs(p - p_without) < 0.005 and (ratio is None or abs(math.log(ratio)) < 0.1):
+            continue
         src, loc, assumed = _finding_source(net, fid, cid)
         verb = "raised" if p > p_without else "lowered"
         sentence = (
-            f"{_value_text(kb, fid, observed[fid])}: {verb} {name} from {p_without:.0%} to {p:.0%}"
+            f"{_value_text(kb, fid, observed[fid])}: {verb} {name} from {_pct(p_without)} to "
+            f"{_pct(p)}"
             + (f" ({short_citation(kb, src)})" if src else " (labelled assumption)" if assumed else "")
             + "."
         )
@@ -443,8 +449,17 @@ def _contributions(
                 assumed,
             )
         )
-    out.sort(key=lambda c: -abs((c.alone_to or 0.0) - (c.alone_from or 0.0)))
+    out.sort(key=lambda c: -abs(math.log(c.lr_used)) if c.lr_used else 0.0)
     return out
+
+
+def _pct(p: float) -> str:
+    """A percentage with enough digits to show a change near 0 or 100 %."""
+    if 0.01 <= p <= 0.99:
+        return f"{p:.0%}"
+    if 0.001 <= p <= 0.999:
+        return f"{p:.1%}"
+    return "under 0.1 %" if p < 0.5 else "over 99.9 %"
 
 
 def _finding_source(net: CompiledNetwork, fid: str, cid: str) -> tuple[str | None, str | None, bool]:
@@ -554,7 +569,7 @@ def _must_not_miss(
         entry["flag"] = {
             "id": cid,
             "name": r.name,
-            "urgency": _URGENCY[m.urgency],
+            "urgency": m.urgency,
             "action": m.action,
             "imaging": m.action,
             "suspected": [cid],

@@ -11,7 +11,10 @@ the differential's entropy (bits)::
 where ``H`` sums the entropy of the tendon variable and of every yes/no condition, each
 must-not-miss condition weighted by :data:`MUST_NOT_MISS_WEIGHT` (a design choice: missing one
 costs more than misplacing a benign diagnosis). The test that most reduces a must-not-miss
-condition above its threshold is listed first with the reason.
+condition above its threshold is listed first with the reason. Tests are ranked by their value
+divided by a relative burden of the kind of test (:data:`BURDEN`: a question or examination 1, a
+radiograph or blood test 2, cross-sectional imaging 3, an injection or nerve study 4; a design
+choice, shown with the result) so that a question is preferred to an MRI that tells the same.
 
 References
 ----------
@@ -36,11 +39,21 @@ from glutemed.reasoning._network import (
     prepare,
 )
 
-__all__ = ["MUST_NOT_MISS_WEIGHT", "next_tests"]
+__all__ = ["BURDEN", "MUST_NOT_MISS_WEIGHT", "next_tests"]
 
 #: Weight of a must-not-miss condition's entropy in the information value (design choice).
 MUST_NOT_MISS_WEIGHT = 3.0
 _TOP = 6
+#: Relative burden (cost, time, harm) of each kind of test: a labelled design choice.
+BURDEN = {
+    "history": 1.0,
+    "examination": 1.0,
+    "movement_measure": 1.0,
+    "laboratory": 2.0,
+    "xray": 2.0,
+    "imaging": 3.0,
+    "procedure": 4.0,
+}
 _KIND_LABEL = {
     "history": "question",
     "examination": "examination",
@@ -124,6 +137,7 @@ def next_tests(
             cid = net.binaries[j]
             cur, if_p, if_n = current.post_b[0, j], pos.post_b[0, j], neg.post_b[0, j]
         finding = kb.findings[fid]
+        burden = BURDEN["xray" if finding.modality == "xray" else finding.kind]
         rules_out = [
             c
             for c, m in net.must_not_miss.items()
@@ -142,8 +156,10 @@ def next_tests(
                 "if_negative": round(float(if_n), 4),
                 "probability_positive": round(p_pos, 4),
                 "value": round(value, 4),
+                "burden": burden,
+                "value_per_burden": round(value / burden, 4),
                 "rules_out": rules_out,
             }
         )
-    out.sort(key=lambda t: (-t["value"], t["id"]))
+    out.sort(key=lambda t: (-t["value_per_burden"], t["id"]))
     return out[:_TOP]
