@@ -26,6 +26,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -50,6 +51,15 @@ def load_cases(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _hit(
+    entry: dict[str, Any], depth: int, accept: set[str], states: list[tuple[str, float]]
+) -> bool:
+    """The tendon entry hits when one of its ``depth`` likeliest states is accepted."""
+    if entry["variable"] == "gluteal_tendon":
+        return any(s in accept for s, _ in states[:depth])
+    return bool(entry["id"] in accept)
+
+
 def score(folder: Path, details: bool) -> dict[str, Any]:
     kb = load_kb()
     net = network_for(kb)
@@ -71,13 +81,8 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
             key=lambda x: -x[1],
         )
 
-        def hit(entry: dict[str, Any], depth: int) -> bool:
-            if entry["variable"] == "gluteal_tendon":
-                return any(s in accept for s, _ in states[:depth])
-            return bool(entry["id"] in accept)
-
-        top1 = hit(diff[0], 1)
-        top3 = any(hit(e, 2) for e in diff[:3])
+        top1 = _hit(diff[0], 1, accept, states)
+        top3 = any(_hit(e, 2, accept, states) for e in diff[:3])
         mnm_truth = bool(doc["truth"].get("must_not_miss"))
         mnm_caught = None
         if mnm_truth:
@@ -117,7 +122,7 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
     n = len(rows)
     brier = sum((p - y) ** 2 for p, y in pairs) / len(pairs) if pairs else float("nan")
     calib = []
-    for lo, hi in zip(BINS[:-1], BINS[1:], strict=True):
+    for lo, hi in itertools.pairwise(BINS):
         sel = [(p, y) for p, y in pairs if lo <= p < hi]
         if sel:
             calib.append(
@@ -145,7 +150,7 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
         "brier": round(brier, 4),
         "calibration": calib,
         "coherent_cases": sum(r["coherent"] for r in rows),
-        "versions": {**kb.versions(), "network": net.version},
+        "versions": kb.versions(),
     }
     if details:
         result["rows"] = rows
@@ -163,10 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         n = res["cases"]
         print(f"Clinical validation on {n} published cases ({len(res['skipped'])} not scorable)")
         print(f"{'measure':<44}{'value':>14}{'target':>12}")
-        print(f"{'top-1 accuracy':<44}{res['top1']:>6}/{n:<4} {res['top1_rate']:>6.0%}{'>= 80 %':>10}")
-        print(f"{'top-3 accuracy':<44}{res['top3']:>6}/{n:<4} {res['top3_rate']:>6.0%}{'>= 95 %':>10}")
+        print(
+            f"{'top-1 accuracy':<44}{res['top1']:>6}/{n:<4} {res['top1_rate']:>6.0%}{'>= 80 %':>10}"
+        )
+        print(
+            f"{'top-3 accuracy':<44}{res['top3']:>6}/{n:<4} {res['top3_rate']:>6.0%}{'>= 95 %':>10}"
+        )
         m = res["must_not_miss_cases"]
-        print(f"{'must-not-miss caught (threshold or top 3)':<44}{res['must_not_miss_caught']:>6}/{m:<7}{'all':>10}")
+        label = "must-not-miss caught (threshold or top 3)"
+        print(f"{label:<44}{res['must_not_miss_caught']:>6}/{m:<7}{'all':>10}")
         print(f"{'wrong no-imaging advice':<44}{res['wrong_no_imaging']:>14}{'0':>12}")
         print(f"{'nested coherence':<44}{res['coherent_cases']:>6}/{n:<7}{'all':>10}")
         print(f"{'Brier score (case x condition)':<44}{res['brier']:>14.4f}")
@@ -178,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.details:
             for r in res["rows"]:
                 mark = "ok " if r["top1"] else ("top3" if r["in_top3"] else "MISS")
-                print(f"  {mark:<5}{r['case'][:52]:<53} truth={','.join(r['truth'])[:40]:<41} lead={r['leading']} {r['leading_p']:.2f}")
+                print(
+                    f"  {mark:<5}{r['case'][:52]:<53} truth={','.join(r['truth'])[:40]:<41} "
+                    f"lead={r['leading']} {r['leading_p']:.2f}"
+                )
     rows = res.pop("rows")
     del rows
     print(json.dumps(res))

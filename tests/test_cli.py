@@ -95,21 +95,21 @@ def test_assess_batch_folder_and_table(tmp_path: Path) -> None:
             {
                 "case": "a",
                 "setting": "primary_care",
-                "age_years": 50,
+                "lateral_hip_pain": "positive",
                 "palpation_greater_trochanter_tenderness": "negative",
                 "resisted_hip_abduction_pain": "negative",
             },
             {
                 "case": "b",
                 "setting": "primary_care",
-                "age_years": 50,
+                "lateral_hip_pain": "positive",
                 "palpation_greater_trochanter_tenderness": "positive",
                 "resisted_hip_abduction_pain": "positive",
             },
         ]
     ).to_csv(table, index=False)
     out_parquet = tmp_path / "results.parquet"
-    run("assess-batch", str(table), "-o", str(out_parquet), "--no-intervals")
+    run("assess-batch", str(table), "-o", str(out_parquet))
     res = pd.read_parquet(out_parquet).set_index("case")
     assert res.loc["a", "p_gtps"] == pytest.approx(0.14, abs=0.02)
     assert res.loc["b", "p_gtps"] == pytest.approx(0.96, abs=0.02)

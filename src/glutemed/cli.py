@@ -488,22 +488,44 @@ def assess_batch_cmd(
         Path, typer.Option("-o", "--output", help="Result table (.csv or .parquet).")
     ],
     setting: SettingOpt = None,
-    intervals: Annotated[bool, typer.Option(help="Compute uncertainty intervals.")] = True,
+    intervals: Annotated[
+        bool,
+        typer.Option(help="Full engine per case with uncertainty intervals (slower)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Assess many cases and write one table of results."""
-    from rich.progress import track
+    """Assess many cases and write one table of results.
+
+    A CSV or Parquet table is assessed with the vectorised network and streamed to the output
+    one chunk at a time (point estimates); with --intervals, or for a folder of case files, every
+    case goes through the full engine (intervals, explanations, advice).
+    """
+    from rich.progress import Progress
 
     from glutemed.knowledge import load_kb
-    from glutemed.reasoning import assess, read_cases, write_results
+    from glutemed.reasoning import assess, assess_table, read_cases, write_results
 
     with _errors():
         kb = load_kb()
-        cases = read_cases(source, setting=setting)
-        rows = []
-        for name, case in track(cases, description="assessing", console=err, disable=json_out):
-            rows.append((name, assess(case, kb, with_intervals=intervals)))
-        summary = write_results(rows, output, kb)
+        if source.is_file() and source.suffix.lower() in (".csv", ".parquet") and not intervals:
+            with Progress(console=err, disable=json_out, transient=True) as bar:
+                task = bar.add_task("assessing (rows read)", total=None)
+                summary = assess_table(
+                    source,
+                    output,
+                    kb,
+                    setting=setting,
+                    progress=lambda k: bar.advance(task, k),
+                )
+        else:
+            cases = read_cases(source, setting=setting)
+            rows = []
+            with Progress(console=err, disable=json_out, transient=True) as bar:
+                task = bar.add_task("assessing", total=len(cases))
+                for name, case in cases:
+                    rows.append((name, assess(case, kb, with_intervals=intervals)))
+                    bar.advance(task)
+            summary = write_results(rows, output, kb)
     if json_out:
         _emit_json(summary)
     else:

@@ -30,8 +30,12 @@ def pinned(result: dict[str, Any]) -> dict[str, Any]:
             }
             for c in result["conditions"]
         },
-        "unranked": {c["id"]: c["combined_lr"] for c in result["unranked_conditions"]},
+        "differential": [e["id"] for e in result["differential"][:5]],
+        "must_not_miss_above_threshold": [
+            m["id"] for m in result["must_not_miss"] if m["above_threshold"]
+        ],
         "red_flags": [f["id"] for f in result["red_flags"]],
+        "referral": result["referral"]["to"],
         "next_tests": [t["id"] for t in result["next_tests"]],
         "imaging": {
             "modality": result["imaging"]["modality"],

@@ -197,7 +197,9 @@ def test_conditions_icd10_and_verification(
     assert tear["verificationStatus"]["coding"][0]["code"] == "provisional"
     icd = codes(tear["code"], "http://hl7.org/fhir/sid/icd-10-cm")
     kb_codes = [c.code for c in fixture_kb.conditions["gluteal_tendon_partial_tear"].codes]
-    assert all(code.rstrip("A").rstrip("-") in "".join(kb_codes) or code in kb_codes for code in icd)
+    assert all(
+        code.rstrip("A").rstrip("-") in "".join(kb_codes) or code in kb_codes for code in icd
+    )
     text = json.dumps(bundle)
     assert "M66.8-" not in text
     assert "http://snomed.info/sct" not in text
@@ -224,7 +226,9 @@ def test_risk_assessment_has_probabilities_and_intervals(bundle: dict[str, Any])
         lo, hi = ext["valueRange"]["low"]["value"], ext["valueRange"]["high"]["value"]
         assert lo <= hi
     # the whole differential of the network, must-not-miss conditions included
-    outcome_ids = {c["code"] for p in preds for c in p["outcome"]["coding"] if c["system"] == CS.condition}
+    outcome_ids = {
+        c["code"] for p in preds for c in p["outcome"]["coding"] if c["system"] == CS.condition
+    }
     assert {"gtps", "hip_osteoarthritis", "bone_tumour", "cauda_equina_syndrome"} <= outcome_ids
     assert all(p["rationale"] for p in preds)
 
@@ -298,7 +302,7 @@ def test_provenance(bundle: dict[str, Any]) -> None:
     provs = resources(bundle, "Provenance")
     assert len(provs) == 2
     devices = {f"urn:uuid:{d['id']}": d for d in resources(bundle, "Device")}
-    for i, prov in enumerate(provs):
+    for prov in provs:
         assert prov["recorded"].startswith("2026-05-01T12:00:00")
         who = prov["agent"][0]["who"]["reference"]
         assert who in devices

@@ -147,3 +147,26 @@ def test_instruments_licences(kb) -> None:
     assert not kb.instruments["visa_g"].item_text_allowed
     assert not any(t.kind == "mcid" for t in kb.instruments["visa_g"].thresholds)
     assert any(t.kind == "mcid" for t in kb.instruments["nprs"].thresholds)
+
+
+def test_must_not_miss_thresholds_lie_above_every_non_emergency_prior() -> None:
+    """An alert must come from the case's findings: in every setting but the emergency
+    department, no must-not-miss prior (even at the largest age and sex ratios) reaches its
+    test threshold."""
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import network_for
+
+    kb = load_kb()
+    net = network_for(kb)
+    for setting, pb in net.prior_b.items():
+        if setting == "emergency_department":
+            continue
+        for cid, m in net.must_not_miss.items():
+            i = net.binaries.index(cid)
+            p = pb[0, i]
+            worst = max(
+                net.demo_b[f"age:{band}"][0, i]
+                for band in ("under_35", "35_to_49", "50_to_64", "65_and_over")
+            ) * max(net.demo_b["sex:female"][0, i], net.demo_b["sex:male"][0, i], 1.0)
+            odds = p / (1 - p) * worst
+            assert odds / (1 + odds) < m.threshold, (setting, cid)

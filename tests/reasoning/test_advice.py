@@ -5,14 +5,55 @@ from __future__ import annotations
 from glutemed.reasoning import Case, assess
 
 
-def test_red_flag_short_circuits_the_differential(kb) -> None:
+def test_must_not_miss_alert_never_hides_the_differential(kb) -> None:
     result = assess(
         Case(findings={"history_of_cancer": "positive", "lateral_hip_pain": "positive"}), kb
     )
-    assert result.red_flags and result.differential_withheld
-    assert result.conditions == [] and result.next_tests == []
+    (flag,) = [f for f in result.red_flags if f["id"] == "bone_tumour"]
+    assert not result.differential_withheld
+    assert result.conditions and result.differential and result.next_tests
     assert result.imaging["urgency"] in ("emergency_same_day", "urgent", "soon")
-    assert "history" in result.red_flags[0]["reason"].lower() or result.red_flags[0]["reason"]
+    assert "threshold" in flag["reason"] and "history of cancer" in flag["reason"].lower()
+    (mnm,) = [m for m in result.must_not_miss if m["id"] == "bone_tumour"]
+    assert mnm["above_threshold"] and mnm["probability"] >= mnm["threshold"]
+    assert mnm["rule_out_tests"] and mnm["action"]
+
+
+def test_a_rule_out_test_clears_a_must_not_miss_condition(kb) -> None:
+    findings = {"history_of_cancer": "positive", "lateral_hip_pain": "positive"}
+    cleared = assess(
+        Case(findings=findings, imaging={"mri_mass_or_marrow_replacement": "negative"}), kb
+    )
+    assert not [f for f in cleared.red_flags if f["id"] == "bone_tumour"]
+
+
+def test_a_normal_radiograph_lowers_displaced_fracture_not_stress_fracture(kb) -> None:
+    findings = {"trauma_or_fall": "positive", "activity_related_pain_runner_or_recruit": "positive"}
+    before = assess(Case(findings=findings), kb, with_intervals=False)
+    after = assess(
+        Case(findings=findings, imaging={"xray_normal": "positive"}), kb, with_intervals=False
+    )
+    drop = {
+        c: (before.probability(c) or 0) / (after.probability(c) or 1e-9)
+        for c in ("hip_fracture", "femoral_neck_stress_fracture")
+    }
+    # radiographs show most displaced fractures but only about half of stress fractures (Kiuru)
+    assert drop["hip_fracture"] > 3 * drop["femoral_neck_stress_fracture"]
+    assert (after.probability("femoral_neck_stress_fracture") or 0) > 0.3 * (
+        before.probability("femoral_neck_stress_fracture") or 0
+    )
+
+
+def test_retracted_full_thickness_tear_on_mri_dominates(kb) -> None:
+    case = Case(
+        patient={"age_years": 83, "sex": "female"},
+        imaging={"mri_tear_thickness": "full", "mri_tendon_retraction": "positive"},
+    )
+    result = assess(case, kb)
+    assert result.probability("gluteal_tendon_full_thickness_tear") > 0.9
+    assert not result.imaging["recommendation"].startswith("no imaging needed")
+    assert result.referral["refer"] and "surgeon" in result.referral["to"]
+    assert all(t["id"] != "hip_lag_sign" for t in result.next_tests[:1])
 
 
 def test_seed_004_rule_weakness_with_load_pain_means_mri(kb) -> None:

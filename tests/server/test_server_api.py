@@ -117,12 +117,17 @@ def test_visit_is_assessed_and_stamped(api: Any, patient: dict[str, Any], h: Any
     )
 
 
-def test_red_flag_withholds_the_differential(api: Any, patient: dict[str, Any], h: Any) -> None:
+def test_must_not_miss_alert_keeps_the_differential(
+    api: Any, patient: dict[str, Any], h: Any
+) -> None:
     r = api.post(
         f"/api/v1/patients/{patient['id']}/visits", json={"case": h.example_case("red_flag")}
     )
     result = r.json()["assessment"]["result"]
-    assert result["red_flags"] and result["differential_withheld"] and result["conditions"] == []
+    assert [f["id"] for f in result["red_flags"]] == ["bone_tumour"]
+    assert not result["differential_withheld"] and result["conditions"] and result["differential"]
+    (mnm,) = [m for m in result["must_not_miss"] if m["id"] == "bone_tumour"]
+    assert mnm["above_threshold"] and mnm["action"]
 
 
 def test_invalid_case_names_the_field_and_stores_nothing(

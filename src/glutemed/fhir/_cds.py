@@ -481,9 +481,7 @@ class _Cards:
             cards.append(
                 {
                     "uuid": self.uuid("red-flag", flag.get("id")),
-                    "summary": _clip(
-                        f"Must-not-miss: {flag.get('name')}. {flag.get('action')}"
-                    ),
+                    "summary": _clip(f"Must-not-miss: {flag.get('name')}. {flag.get('action')}"),
                     "indicator": "critical" if urgent else "warning",
                     "detail": detail,
                     "source": self.source("red-flag", "Red flag"),
@@ -500,7 +498,9 @@ class _Cards:
             e for e in assessment.get("differential") or [] if (e.get("probability") or 0) >= 0.05
         ][:8]
         ranked = [
-            by_id["gtps"] if e["variable"] == "gluteal_tendon" and "gtps" in by_id else by_id[e["id"]]
+            by_id["gtps"]
+            if e["variable"] == "gluteal_tendon" and "gtps" in by_id
+            else by_id[e["id"]]
             for e in entries
             if e["id"] in by_id
         ]

@@ -705,7 +705,9 @@ class _Exporter:
             return concept(*codings, coding(CS.condition, cid, name), text=name)
 
         flagged = {
-            cid: flag for flag in assessment.get("red_flags") or [] for cid in flag.get("suspected") or []
+            cid: flag
+            for flag in assessment.get("red_flags") or []
+            for cid in flag.get("suspected") or []
         }
         for cond in assessment.get("conditions") or []:
             pred: dict[str, Any] = {"outcome": outcome(cond["id"], cond["name"])}
@@ -741,9 +743,7 @@ class _Exporter:
         method = (assessment.get("method") or {}).get("model") or "glutemed Bayesian differential"
         notes = [{"text": str(assessment.get("disclaimer") or "Decision support for a clinician.")}]
         for flag in assessment.get("red_flags") or []:
-            notes.append(
-                {"text": f"Must-not-miss: {flag.get('name')}: {flag.get('action')}"}
-            )
+            notes.append({"text": f"Must-not-miss: {flag.get('name')}: {flag.get('action')}"})
         res: dict[str, Any] = {
             "resourceType": "RiskAssessment",
             "id": uid(self.record.id, visit.id, "RiskAssessment"),

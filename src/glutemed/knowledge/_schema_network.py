@@ -134,7 +134,7 @@ def resolve_param(raw: float | NetParam, block: _Provenance, where: str) -> Para
         )
         value = float(raw)
     if basis is None:
-        basis = "study" if source is not None else None  # type: ignore[assignment]
+        basis = "study" if source is not None else None
     if basis is None:
         raise ValueError(f"{where}: a number needs a source or basis: assumption with a reason")
     if basis == "study" and source is None:
@@ -236,9 +236,13 @@ class TableFinding(_Provenance):
     def _rows_are_distributions(self) -> TableFinding:
         for state, row in self.rows.items():
             if len(row) != len(self.levels):
-                raise ValueError(f"row {state!r} has {len(row)} values for {len(self.levels)} levels")
+                raise ValueError(
+                    f"row {state!r} has {len(row)} values for {len(self.levels)} levels"
+                )
             if any(v < 0 for v in row) or abs(sum(row) - 1.0) > 1e-6:
-                raise ValueError(f"row {state!r} must be probabilities summing to 1, got {sum(row)}")
+                raise ValueError(
+                    f"row {state!r} must be probabilities summing to 1, got {sum(row)}"
+                )
         return self
 
 
@@ -313,7 +317,9 @@ def check_network(
         try:
             par = resolve_param(raw, block, loc)
         except ValueError as exc:
-            problems.append(Problem(f"{where} {loc}", "a sourced number or a labelled assumption", str(exc)))
+            problems.append(
+                Problem(f"{where} {loc}", "a sourced number or a labelled assumption", str(exc))
+            )
             return
         if probability and not 0.0 <= par.value <= 1.0:
             problems.append(Problem(f"{where} {loc}", "a probability in [0, 1]", str(par.value)))
@@ -322,7 +328,9 @@ def check_network(
 
     for m in net.must_not_miss:
         if m.condition not in net.conditions:
-            problems.append(Problem(f"{where} must_not_miss", "a binary condition of the network", m.condition))
+            problems.append(
+                Problem(f"{where} must_not_miss", "a binary condition of the network", m.condition)
+            )
         for fid in m.rule_out:
             need(findings, fid, f"must_not_miss.{m.condition}.rule_out", "finding")
         for ref in m.sources:
@@ -331,32 +339,50 @@ def check_network(
     for sn in net.settings:
         if sn.same_as is not None:
             if sn.same_as not in settings:
-                problems.append(Problem(f"{where} settings.{sn.setting}.same_as", "a setting", sn.same_as))
+                problems.append(
+                    Problem(f"{where} settings.{sn.setting}.same_as", "a setting", sn.same_as)
+                )
             continue
         want = {"gtps", net.tendon.states[-1], *net.conditions}
         missing = sorted(want - set(sn.priors))
         if missing:
             problems.append(
-                Problem(f"{where} settings.{sn.setting}.priors", "a prior for every variable", "no prior for " + ", ".join(missing))
+                Problem(
+                    f"{where} settings.{sn.setting}.priors",
+                    "a prior for every variable",
+                    "no prior for " + ", ".join(missing),
+                )
             )
         for cid, raw in sn.priors.items():
             if isinstance(raw, NetParam):
                 for fid in raw.given:
                     need(findings, fid, f"settings.{sn.setting}.priors.{cid}.given", "finding")
             if cid not in want:
-                problems.append(Problem(f"{where} settings.{sn.setting}.priors", "a network variable", cid))
+                problems.append(
+                    Problem(f"{where} settings.{sn.setting}.priors", "a network variable", cid)
+                )
             param(raw, sn, f"settings.{sn.setting}.priors.{cid}")
         split_ids = set(net.tendon.states[:-1])
         if set(sn.tendon_split) != split_ids:
             problems.append(
-                Problem(f"{where} settings.{sn.setting}.tendon_split", "one share per tendon state except the last", ", ".join(sorted(sn.tendon_split)))
+                Problem(
+                    f"{where} settings.{sn.setting}.tendon_split",
+                    "one share per tendon state except the last",
+                    ", ".join(sorted(sn.tendon_split)),
+                )
             )
         total = 0.0
         for sid, raw in sn.tendon_split.items():
             param(raw, sn, f"settings.{sn.setting}.tendon_split.{sid}")
             total += raw.value if isinstance(raw, NetParam) else float(raw)
         if abs(total - 1.0) > 0.011:
-            problems.append(Problem(f"{where} settings.{sn.setting}.tendon_split", "shares summing to 1", f"{total:.3f}"))
+            problems.append(
+                Problem(
+                    f"{where} settings.{sn.setting}.tendon_split",
+                    "shares summing to 1",
+                    f"{total:.3f}",
+                )
+            )
     for dm in net.demographics:
         if dm.condition not in parents:
             need(conditions, dm.condition, "demographics", "network condition")
@@ -368,7 +394,11 @@ def check_network(
     def register(fid: str, loc: str) -> None:
         need(findings, fid, loc, "finding")
         if fid in seen:
-            problems.append(Problem(f"{where} {loc}", "each finding modelled once", f"{fid} also in {seen[fid]}"))
+            problems.append(
+                Problem(
+                    f"{where} {loc}", "each finding modelled once", f"{fid} also in {seen[fid]}"
+                )
+            )
         seen.setdefault(fid, loc)
 
     for cf in net.findings:
@@ -376,13 +406,17 @@ def check_network(
         param(cf.leak, cf, f"findings.{cf.finding}.leak")
         for cid, raw in cf.causes.items():
             if cid not in parents:
-                problems.append(Problem(f"{where} findings.{cf.finding}.causes", "a network condition", cid))
+                problems.append(
+                    Problem(f"{where} findings.{cf.finding}.causes", "a network condition", cid)
+                )
             param(raw, cf, f"findings.{cf.finding}.causes.{cid}")
     for la in net.latents:
         param(la.leak, la, f"latents.{la.id}.leak")
         for cid, raw in la.causes.items():
             if cid not in parents:
-                problems.append(Problem(f"{where} latents.{la.id}.causes", "a network condition", cid))
+                problems.append(
+                    Problem(f"{where} latents.{la.id}.causes", "a network condition", cid)
+                )
             param(raw, la, f"latents.{la.id}.causes.{cid}")
         for fid in la.members:
             register(fid, f"latents.{la.id}.members.{fid}")
@@ -390,12 +424,30 @@ def check_network(
         register(tb.finding, f"tables.{tb.finding}")
         param(1.0, tb, f"tables.{tb.finding}")
         if tb.finding in findings and findings[tb.finding] and findings[tb.finding] != tb.levels:
-            problems.append(Problem(f"{where} tables.{tb.finding}.levels", "the finding's levels " + ", ".join(findings[tb.finding]), ", ".join(tb.levels)))
+            problems.append(
+                Problem(
+                    f"{where} tables.{tb.finding}.levels",
+                    "the finding's levels " + ", ".join(findings[tb.finding]),
+                    ", ".join(tb.levels),
+                )
+            )
         cols = ("none", *net.tendon.states) if tb.parent == net.tendon.id else ("absent", "present")
         if tb.parent != net.tendon.id and tb.parent not in net.conditions:
-            problems.append(Problem(f"{where} tables.{tb.finding}.parent", "the tendon variable or a condition", tb.parent))
+            problems.append(
+                Problem(
+                    f"{where} tables.{tb.finding}.parent",
+                    "the tendon variable or a condition",
+                    tb.parent,
+                )
+            )
         if set(tb.rows) != set(cols):
-            problems.append(Problem(f"{where} tables.{tb.finding}.rows", "one row per parent state: " + ", ".join(cols), ", ".join(tb.rows)))
+            problems.append(
+                Problem(
+                    f"{where} tables.{tb.finding}.rows",
+                    "one row per parent state: " + ", ".join(cols),
+                    ", ".join(tb.rows),
+                )
+            )
     for fid, ex in net.expands.items():
         need(findings, fid, f"expands.{fid}", "finding")
         for neg in ex.negative:

@@ -20,7 +20,7 @@ from glutemed.reasoning._engine import (
     network_for,
     short_citation,
 )
-from glutemed.reasoning._table import read_cases, write_results
+from glutemed.reasoning._table import assess_table, read_cases, write_results
 
 __all__ = [
     "SETTINGS",
@@ -34,6 +34,7 @@ __all__ = [
     "PatientFactors",
     "TreatmentTried",
     "assess",
+    "assess_table",
     "build_batch_model",
     "case_from_dict",
     "load_case",

@@ -4,8 +4,9 @@ Imaging rules (each returned with its reason and source), checked in this order
 --------------------------------------------------------------------------------
 1. A must-not-miss condition above its test threshold -> its rule-out test and action, at its
    urgency (network.yaml must_not_miss; diagnosis.md §4a-b).
-2. Recorded MRI or ultrasound findings -> use them (no repeat scan); a full-thickness tear
-   shown on imaging leads to a surgical opinion (see the referral advice).
+2. Recorded findings of the tendon-imaging modality that would be advised (MRI, or ultrasound
+   when MRI is unavailable) -> use them (no repeat scan); a full-thickness tear shown on imaging
+   leads to a surgical opinion (see the referral advice).
 3. A tear is likely (P(any tear) >= :data:`TEAR_IMAGING_THRESHOLD`), a full-thickness tear is
    plausible (P >= :data:`FULL_TEAR_IMAGING_THRESHOLD`) or an abductor insufficiency sign is
    present (weakness, Trendelenburg sign or gait, hip lag sign) -> MRI of the gluteal tendons
@@ -17,8 +18,10 @@ Imaging rules (each returned with its reason and source), checked in this order
    or another diagnosis (eTG via tx_r18; diagnosis.md §4b).
 5. Hip osteoarthritis is the leading intra-articular explanation (P >= 0.3 and above its prior)
    -> a radiograph (ACR: radiographs first for chronic hip pain; reference standard for OA).
+   FAI / labral tear likely (P >= 0.5) -> radiographs, then MRI or MR arthrography (ACR 8).
 6. "No imaging needed to confirm GTPS" only when GTPS leads clearly (P >= 0.8, no other
-   condition >= :data:`COMPETING_PROBABILITY`), a tear is unlikely, no abductor insufficiency sign, no must-not-miss
+   condition >= :data:`COMPETING_PROBABILITY`), a tear is unlikely, no abductor insufficiency
+   sign, no must-not-miss
    condition above threshold and no imaging recorded: GTPS is a clinical diagnosis (eTG) and MRI
    tendon changes are common without symptoms (Ganderton 2017).
 7. Otherwise the diagnosis is not settled: the advice points to the most useful next tests.
@@ -40,6 +43,7 @@ __all__ = [
     "referral_advice",
     "severity",
 ]
+
 
 def _pos(case: Case, fid: str) -> bool:
     return case.observed().get(fid) == "positive"
@@ -82,7 +86,10 @@ def imaging_advice(
             "modality": "per must-not-miss condition",
             "urgency": flags[0]["urgency"],
             "reasons": [
-                {"text": f"{f['name']} ({f['reason']}): {f['action']}", "sources": [_src(kb, s, "") for s in f["sources"]]}
+                {
+                    "text": f"{f['name']} ({f['reason']}): {f['action']}",
+                    "sources": [_src(kb, s, "") for s in f["sources"]],
+                }
                 for f in flags
             ],
         }
@@ -102,12 +109,12 @@ def imaging_advice(
     tendon_imaging = [
         f
         for f, v in case.imaging.items()
-        if v != "not_done" and f in kb.findings and kb.findings[f].modality in ("mri", "ultrasound")
+        if v != "not_done" and f in kb.findings and kb.findings[f].modality == modality
     ]
     if tendon_imaging:
         grade = str(sev.get("grade", ""))
         text = (
-            "MRI or ultrasound findings are already recorded ("
+            f"{name} findings are already recorded ("
             + ", ".join(kb.findings[f].name for f in sorted(tendon_imaging))
             + "): use them; repeat the scan only if the clinical picture has changed or the "
             "surgeon needs a newer one."
@@ -115,7 +122,7 @@ def imaging_advice(
         if grade == "full_thickness_tear":
             text += " The imaging shows a full-thickness tear: see the referral advice."
         return {
-            "recommendation": "imaging already done: use the recorded findings",
+            "recommendation": f"{name} already done: use the recorded findings",
             "modality": "none",
             "urgency": "none",
             "reasons": [{"text": text, "sources": []}],
@@ -128,23 +135,37 @@ def imaging_advice(
         elif p_full >= FULL_TEAR_IMAGING_THRESHOLD:
             why.append(f"a full-thickness tear is possible ({p_full:.0%})")
         if insufficiency:
-            why.append("abductor insufficiency (" + ", ".join(kb.findings[f].name for f in insufficiency) + ")")
+            why.append(
+                "abductor insufficiency ("
+                + ", ".join(kb.findings[f].name for f in insufficiency)
+                + ")"
+            )
         reasons.append(
             {
                 "text": " and ".join(why).capitalize()
                 + ": image the gluteal tendons"
                 + alt
                 + "; a full-thickness tear changes management (surgical opinion).",
-                "sources": [_src(kb, "seed_004", "diagnose"), _src(kb, "dx_r14", "diagnosis.md §4b")],
+                "sources": [
+                    _src(kb, "seed_004", "diagnose"),
+                    _src(kb, "dx_r14", "diagnosis.md §4b"),
+                ],
             }
         )
-    failed = [t for t in case.treatments_tried if t.response in ("none", "worse") and t.id in kb.treatments]
+    failed = [
+        t
+        for t in case.treatments_tried
+        if t.response in ("none", "worse") and t.id in kb.treatments
+    ]
     if failed:
         names = ", ".join(kb.treatments[t.id].name for t in failed)
         reasons.append(
             {
                 "text": f"No response to {names}: look for a tear or another diagnosis" + alt + ".",
-                "sources": [_src(kb, "tx_r18", "treatment.md §2a practice guidance"), _src(kb, "dx_r14", "diagnosis.md §4b")],
+                "sources": [
+                    _src(kb, "tx_r18", "treatment.md §2a practice guidance"),
+                    _src(kb, "dx_r14", "diagnosis.md §4b"),
+                ],
             }
         )
     if reasons:
@@ -157,15 +178,45 @@ def imaging_advice(
     oa = by_id["hip_osteoarthritis"]
     if (oa.probability or 0.0) >= 0.3 and (oa.probability or 0.0) > (oa.prior or 0.0):
         return {
-            "recommendation": "plain radiograph (AP pelvis and hip) if the result would change management",
+            "recommendation": (
+                "plain radiograph (AP pelvis and hip) if the result would change "
+                "management"
+            ),
             "modality": "xray",
             "urgency": "routine",
             "reasons": [
                 {
-                    "text": f"Hip osteoarthritis is likely ({oa.probability:.0%}, up from {oa.prior:.0%}): "
-                    "radiographs are the first imaging test for chronic hip pain and the reference "
-                    "standard for hip OA.",
-                    "sources": [_src(kb, "dx_r55", "diagnosis.md §4b"), _src(kb, "dx_r41", "diagnosis.md §1c")],
+                    "text": (
+                        f"Hip osteoarthritis is likely ({oa.probability:.0%}, up from "
+                        f"{oa.prior:.0%}): radiographs are the first imaging test for chronic "
+                        "hip pain and the reference standard for hip OA."
+                    ),
+                    "sources": [
+                        _src(kb, "dx_r55", "diagnosis.md §4b"),
+                        _src(kb, "dx_r41", "diagnosis.md §1c"),
+                    ],
+                }
+            ],
+        }
+    fai = by_id["fai_labral_tear"]
+    if (fai.probability or 0.0) >= 0.5:
+        return {
+            "recommendation": (
+                "radiographs of the pelvis and hip, then MRI (or MR arthrography) "
+                "of the hip if they do not settle it"
+            ),
+            "modality": "xray",
+            "urgency": "routine",
+            "reasons": [
+                {
+                    "text": (
+                        "An intra-articular cause is likely (femoroacetabular impingement or "
+                        f"labral tear {fai.probability:.0%}): radiographs first, MRI or MR "
+                        "arthrography when radiographs are negative and impingement is "
+                        "suspected (ACR ratings 8/9); the hip MRI also shows avascular "
+                        "necrosis and stress fractures."
+                    ),
+                    "sources": [_src(kb, "dx_r55", "diagnosis.md §4b")],
                 }
             ],
         }
@@ -176,22 +227,34 @@ def imaging_advice(
     ]
     if p_gtps >= 0.8 and not others and not insufficiency:
         return {
-            "recommendation": "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS",
+            "recommendation": (
+                "no imaging needed to confirm a clinical diagnosis of gluteal "
+                "tendinopathy / GTPS"
+            ),
             "modality": "none",
             "urgency": "none",
             "reasons": [
                 {
-                    "text": f"GTPS is likely ({p_gtps:.0%}), a tear is unlikely ({p_tear:.0%}) and no other "
-                    "condition competes: GTPS is a clinical diagnosis; image only when the diagnosis "
-                    "is unclear or care fails. MRI tendon changes are common without symptoms (88 % of "
-                    "asymptomatic women), so an MRI 'just to confirm' can mislead.",
-                    "sources": [_src(kb, "dx_r66", "diagnosis.md §4b"), _src(kb, "dx_r8", "diagnosis.md §2c")],
+                    "text": (
+                        f"GTPS is likely ({p_gtps:.0%}), a tear is unlikely ({p_tear:.0%}) "
+                        "and no other condition competes: GTPS is a clinical diagnosis; image "
+                        "only when the diagnosis is unclear or care fails. MRI tendon changes "
+                        "are common without symptoms (88 % of asymptomatic women), so an MRI "
+                        "'just to confirm' can mislead."
+                    ),
+                    "sources": [
+                        _src(kb, "dx_r66", "diagnosis.md §4b"),
+                        _src(kb, "dx_r8", "diagnosis.md §2c"),
+                    ],
                 }
             ],
         }
     lead = [e for e in differential[:3]]
     return {
-        "recommendation": "the diagnosis is not settled: do the most useful next tests before deciding on imaging",
+        "recommendation": (
+            "the diagnosis is not settled: do the most useful next tests before "
+            "deciding on imaging"
+        ),
         "modality": "none",
         "urgency": "routine",
         "reasons": [
@@ -213,7 +276,7 @@ def referral_advice(
     by_id: Mapping[str, Any],
     sev: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Return ``{"refer", "to", "urgency", "reason"}``: must-not-miss first, then surgical opinion."""
+    """Return ``{"refer", "to", "urgency", "reason"}``: must-not-miss, then surgical opinion."""
     if flags:
         top = flags[0]
         return {
@@ -231,8 +294,13 @@ def referral_advice(
             "urgency": "soon",
             "reason": (
                 "A full-thickness gluteal tendon tear "
-                + ("is shown on imaging" if grade == "full_thickness_tear" else f"is likely ({p_full:.0%})")
-                + ": retraction and fatty infiltration worsen the results of repair with time, so a "
+                + (
+                    "is shown on imaging"
+                    if grade == "full_thickness_tear"
+                    else f"is likely ({p_full:.0%})"
+                )
+                + ": retraction and fatty infiltration worsen the results of repair with time, "
+                "so a "
                 "surgical opinion is sought early; surgery is one option, not the default."
             ),
         }

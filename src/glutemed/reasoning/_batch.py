@@ -151,7 +151,7 @@ class BatchModel:
         log_wt += pos[:, t.single_t] @ t.lp_t
         log_b0 += pos[:, t.single_b] @ t.lp_b0
         log_b1 += pos[:, t.single_b] @ t.lp_b1
-        for fid, (j, parent, probs) in t.tables.items():
+        for j, parent, probs in t.tables.values():
             codes = v[:, j].astype(int)
             rows = codes > 0
             if not rows.any():
@@ -166,7 +166,7 @@ class BatchModel:
         lat_alpha: list[FloatArray] = []
         lat_beta: list[FloatArray] = []
         lat_idx: list[int] = []
-        for li, (cols, p1, p0, leak, q_t, q_b, single_t) in enumerate(t.latents):
+        for li, (cols, p1, p0, leak, q_t, _q_b, single_t) in enumerate(t.latents):
             mv = v[:, cols]
             seen = (mv != 0).any(axis=1)
             c1 = np.prod(np.where(mv == 1, p1, np.where(mv == -1, 1 - p1, 1.0)), axis=1)
@@ -275,10 +275,11 @@ class _Tables:
     m_lq_t: FloatArray
     m_lq_b: FloatArray
     tables: dict[str, tuple[int, int, FloatArray]]
-    latents: list[tuple[NDArray[np.intp], FloatArray, FloatArray, float, FloatArray, FloatArray, bool]]
+    latents: list[
+        tuple[NDArray[np.intp], FloatArray, FloatArray, float, FloatArray, FloatArray, bool]
+    ]
     l_lq_t: list[FloatArray]
     l_lq_b: list[FloatArray]
-
 
 
 def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables:
@@ -320,7 +321,7 @@ def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables
     latents = []
     l_lq_t = []
     l_lq_b = []
-    for lid, fac in net.factors.items():
+    for fac in net.factors.values():
         if fac.kind != "latent":
             continue
         members = [m for m in fac.members if m in col]

@@ -41,7 +41,6 @@ from glutemed.reasoning._network import (
     CompiledNetwork,
     InferenceResult,
     compile_network,
-    infer,
     infer_many,
     prepare,
 )
@@ -255,11 +254,6 @@ def _group(net: CompiledNetwork, cid: str, kb: KnowledgeBase) -> str:
     return "mimic"
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-12, 1 - 1e-12)
-    return -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
-
-
 def _value_text(kb: KnowledgeBase, fid: str, value: str) -> str:
     f = kb.findings[fid]
     if f.value_type == "ordinal":
@@ -309,7 +303,9 @@ def assess(
     base = prepare(net, case.setting, age, sex, {}, pretest, 0)
     loo_keys = sorted(observed)
     loo = [
-        prepare(net, case.setting, age, sex, {k: v for k, v in observed.items() if k != j}, pretest, 0)
+        prepare(
+            net, case.setting, age, sex, {k: v for k, v in observed.items() if k != j}, pretest, 0
+        )
         for j in loo_keys
     ]
     results = infer_many([main, base, *loo])
@@ -365,7 +361,7 @@ def assess(
         imaging=imaging,
         severity=sev,
         notes=notes,
-        versions={**kb.versions(), "network": net.version},
+        versions=kb.versions(),
         method={
             "model": (
                 "Bayesian network: nested gluteal-tendon variable, every other condition a "
@@ -380,6 +376,7 @@ def assess(
             "setting": case.setting,
             "setting_description": net.setting_descriptions.get(case.setting, ""),
             "findings_used": len(observed),
+            "network_version": net.version,
         },
         differential=differential,
         must_not_miss=mnm,
@@ -404,7 +401,11 @@ def _prior_source(
     setting = case.setting.replace("_", " ")
     if par.is_assumption:
         return f"labelled assumption for the {setting} setting" + extra, True, None
-    return f"{short_citation(kb, par.source_id or '')} ({par.locator})" + extra, False, par.source_id
+    return (
+        f"{short_citation(kb, par.source_id or '')} ({par.locator})" + extra,
+        False,
+        par.source_id,
+    )
 
 
 def _contributions(
@@ -431,7 +432,13 @@ def _contributions(
         sentence = (
             f"{_value_text(kb, fid, observed[fid])}: {verb} {name} from {_pct(p_without)} to "
             f"{_pct(p)}"
-            + (f" ({short_citation(kb, src)})" if src else " (labelled assumption)" if assumed else "")
+            + (
+                f" ({short_citation(kb, src)})"
+                if src
+                else " (labelled assumption)"
+                if assumed
+                else ""
+            )
             + "."
         )
         out.append(
@@ -462,7 +469,9 @@ def _pct(p: float) -> str:
     return "under 0.1 %" if p < 0.5 else "over 99.9 %"
 
 
-def _finding_source(net: CompiledNetwork, fid: str, cid: str) -> tuple[str | None, str | None, bool]:
+def _finding_source(
+    net: CompiledNetwork, fid: str, cid: str
+) -> tuple[str | None, str | None, bool]:
     """The source of the number linking a finding to a condition, if any."""
     fac = net.factors.get(net.member_of.get(fid, fid))
     if fac is not None:
@@ -513,10 +522,14 @@ def _differential(
                 "must_not_miss": cid in net.must_not_miss,
             }
         )
-    entries.sort(key=lambda e: (-(e["probability"] or 0.0), e["id"]))
+    entries.sort(key=_rank_key)
     for i, e in enumerate(entries, start=1):
         e["rank"] = i
     return entries
+
+
+def _rank_key(entry: Mapping[str, Any]) -> tuple[float, str]:
+    return (-float(entry["probability"] or 0.0), str(entry["id"]))
 
 
 def _must_not_miss(
@@ -556,7 +569,7 @@ def _must_not_miss(
             "interval": None if r.interval is None else [_round(x) for x in r.interval],
             "threshold": m.threshold,
             "threshold_basis": "labelled assumption: "
-            + kb.network.must_not_miss_basis.reason.strip()  # type: ignore[union-attr]
+            + kb.network.must_not_miss_basis.reason.strip()
             if kb.network is not None
             else "",
             "above_threshold": above,

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from glutemed.errors import KnowledgeBaseError, Problem
 from glutemed.knowledge import (
     AGE_BANDS,
     KnowledgeBase,
@@ -201,8 +202,19 @@ def _state_values(
 
 
 def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
-    """Compile ``kb.network`` into arrays (seeded parameter draws for the intervals)."""
+    """Compile ``kb.network`` into arrays (seeded parameter draws for the intervals).
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If the knowledge base has no diagnosis network.
+    """
     net = kb.network
+    if net is None:
+        raise KnowledgeBaseError(
+            "the knowledge base has no diagnosis network",
+            [Problem("network.yaml", "the diagnosis network file", "no network")],
+        )
     rng = np.random.default_rng(_SEED)
     size = N_DRAWS
     n_p = size + 1
@@ -222,7 +234,10 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
     for sn in net.settings:
         src = by_setting[sn.same_as] if sn.same_as else sn
         descriptions[sn.setting] = sn.description
-        pars = {k: resolve_param(v, src, f"settings.{src.setting}.priors.{k}") for k, v in src.priors.items()}
+        pars = {
+            k: resolve_param(v, src, f"settings.{src.setting}.priors.{k}")
+            for k, v in src.priors.items()
+        }
         split = {
             k: resolve_param(v, src, f"settings.{src.setting}.tendon_split.{k}")
             for k, v in src.tendon_split.items()
@@ -274,7 +289,9 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         # A cause's value is P(finding | that condition alone); with the leak this is
         # 1 - (1 - leak) * q, so q = (1 - value) / (1 - leak), at most 1.
         for s, par in t_pars.items():
-            q_t[:, states.index(s)] = np.minimum(1.0, (1.0 - _draw_prob(par, rng, size)) / (1.0 - leak))
+            q_t[:, states.index(s)] = np.minimum(
+                1.0, (1.0 - _draw_prob(par, rng, size)) / (1.0 - leak)
+            )
             if par.basis == "logic" and par.value >= 1.0:
                 q_t[:, states.index(s)] = 0.0
         for c, par in b_pars.items():
@@ -286,7 +303,9 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         leak, q_t, q_b, pt_, pb_, params = build(
             cf.finding, "noisy_or", cf, cf.leak, cf.causes, f"findings.{cf.finding}"
         )
-        factors[cf.finding] = Factor(cf.finding, "noisy_or", leak, q_t, q_b, pt_, pb_, params=params)
+        factors[cf.finding] = Factor(
+            cf.finding, "noisy_or", leak, q_t, q_b, pt_, pb_, params=params
+        )
     member_of: dict[str, str] = {}
     for la in net.latents:
         leak, q_t, q_b, pt_, pb_, params = build(
@@ -450,7 +469,7 @@ def prepare(
                 values.setdefault(neg, "negative")
 
     latent_obs: dict[str, list[tuple[str, str]]] = {}
-    for fid, val in values.items():
+    for fid, val in sorted(values.items()):  # a fixed order: results do not depend on input order
         if val not in ("positive", "negative") and fid not in net.tables:
             continue
         if fid in net.member_of:

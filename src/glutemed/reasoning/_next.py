@@ -118,12 +118,17 @@ def next_tests(
     h_now = float(_entropy_total(now, weights)[0])
     log_pe = float(current.log_pe[0])
     out: list[dict[str, Any]] = []
-    names = {**{s: kb.conditions[s].name for s in net.states[1:]}, **{c: kb.conditions[c].name for c in net.binaries}}
+    names = {
+        **{s: kb.conditions[s].name for s in net.states[1:]},
+        **{c: kb.conditions[c].name for c in net.binaries},
+    }
     for i, fid in enumerate(binary):
         pos, neg = results[2 * i], results[2 * i + 1]
         p_pos = float(np.exp(pos.log_pe[0] - log_pe))
         p_pos = min(max(p_pos, 0.0), 1.0)
-        h_after = p_pos * _entropy_total(pos, weights)[0] + (1 - p_pos) * _entropy_total(neg, weights)[0]
+        h_after = (
+            p_pos * _entropy_total(pos, weights)[0] + (1 - p_pos) * _entropy_total(neg, weights)[0]
+        )
         value = h_now - float(h_after)
         # the condition whose probability the result moves most
         swing_b = np.abs(pos.post_b[0] - neg.post_b[0])
@@ -138,11 +143,7 @@ def next_tests(
             cur, if_p, if_n = current.post_b[0, j], pos.post_b[0, j], neg.post_b[0, j]
         finding = kb.findings[fid]
         burden = BURDEN["xray" if finding.modality == "xray" else finding.kind]
-        rules_out = [
-            c
-            for c, m in net.must_not_miss.items()
-            if fid in m.rule_out
-        ]
+        rules_out = [c for c, m in net.must_not_miss.items() if fid in m.rule_out]
         out.append(
             {
                 "id": fid,

@@ -12,6 +12,7 @@ probability and interval, the top condition, red flags, the imaging advice and t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning._case import Case, case_from_dict, load_case
 from glutemed.reasoning._engine import Assessment
 
-__all__ = ["read_cases", "write_results"]
+__all__ = ["assess_table", "read_cases", "write_results"]
 
 _META = ("case", "setting", "age_years", "sex", "side", "label")
 
@@ -90,7 +91,11 @@ def _row_case(row: dict[str, Any], kb: KnowledgeBase, where: str) -> Case:
             continue
         else:
             finding = kb.findings.get(key)
-            section = "imaging" if finding is not None and finding.kind == "imaging" else "findings"
+            section = (
+                "imaging"
+                if finding is not None and finding.kind in ("imaging", "laboratory", "procedure")
+                else "findings"
+            )
             data[section][key] = str(value).strip()
     return case_from_dict(data, where=where)
 
@@ -105,7 +110,7 @@ def write_results(
     for name, a in rows:
         rec: dict[str, Any] = {"case": name}
         rec["red_flags"] = ";".join(f["id"] for f in a.red_flags)
-        rec["top_condition"] = a.conditions[0].id if a.conditions else ""
+        rec["top_condition"] = a.differential[0]["id"] if a.differential else ""
         for c in a.conditions:
             rec[f"p_{c.id}"] = round(c.probability or 0.0, 4)
             if c.interval is not None:
@@ -133,3 +138,144 @@ def write_results(
             [Problem("--output", "a .csv or .parquet file name", output.suffix or "no suffix")],
         )
     return {"cases": len(records), "output": str(output), "versions": kb.versions()}
+
+
+def _table_batches(source: Path, chunk: int) -> Iterator[Any]:
+    """Yield pandas frames of at most ``chunk`` rows from a CSV or Parquet table (all text)."""
+    import pandas as pd
+
+    if source.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(source)
+        for batch in pf.iter_batches(batch_size=chunk):
+            yield batch.to_pandas().astype("string").fillna("")
+    else:
+        yield from pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=chunk)
+
+
+def assess_table(
+    source: Path,
+    output: Path,
+    kb: KnowledgeBase,
+    *,
+    setting: str | None = None,
+    chunk: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Assess a CSV/Parquet table with the vectorised network, streaming rows to ``output``.
+
+    Memory stays bounded by ``chunk`` rows: the table is read, assessed and written one chunk at
+    a time. Point estimates only (no intervals or explanations); the same network and the same
+    exact inference as :func:`~glutemed.reasoning.assess` (a test checks that they agree).
+    Output columns: ``case``, ``setting``, ``top_condition``, ``must_not_miss`` (the must-not-miss
+    conditions above their thresholds), ``p_<condition>`` for every condition, and the versions.
+
+    Raises
+    ------
+    DataFileError
+        When the table cannot be read or has unknown finding columns, or the output suffix is
+        neither .csv nor .parquet.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from glutemed.reasoning._batch import build_batch_model
+    from glutemed.reasoning._case import SETTINGS
+    from glutemed.reasoning._engine import network_for
+
+    source, output = Path(source), Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise DataFileError(
+            f"cannot write {output.name}",
+            [Problem("--output", "a .csv or .parquet file name", output.suffix or "no suffix")],
+        )
+    model = build_batch_model(kb)
+    net = network_for(kb)
+    versions = kb.versions()
+    mnm = [
+        (j, c, net.must_not_miss[c].threshold)
+        for j, c in enumerate(model.conditions)
+        if c in net.must_not_miss
+    ]
+    ranked = [j for j, c in enumerate(model.conditions) if c not in net.aggregates and c != "gtps"]
+    writer: Any = None
+    n = 0
+    try:
+        for frame in _table_batches(source, chunk):
+            unknown = [c for c in frame.columns if c not in _META and c not in kb.findings]
+            if unknown:
+                raise DataFileError(
+                    f"unknown columns in {source.name}",
+                    [
+                        Problem(
+                            f"{source.name} column {c}",
+                            "a finding id or " + ", ".join(_META),
+                            repr(c),
+                        )
+                        for c in unknown[:20]
+                    ],
+                )
+            records = frame.to_dict(orient="records")
+            finding_cols = [c for c in frame.columns if c in kb.findings]
+            rows = [
+                {c: str(r[c]).strip() for c in finding_cols if str(r[c]).strip()} for r in records
+            ]
+            settings = []
+            for i, r in enumerate(records):
+                st = setting or (str(r.get("setting") or "").strip() or "primary_care")
+                if st not in SETTINGS:
+                    raise DataFileError(
+                        f"unknown setting in {source.name}",
+                        [
+                            Problem(
+                                f"{source.name} row {n + i + 2} setting",
+                                "one of " + ", ".join(SETTINGS),
+                                repr(st),
+                            )
+                        ],
+                    )
+                settings.append(st)
+            ages = (
+                pd.to_numeric(frame["age_years"], errors="coerce").to_numpy(dtype=float)
+                if "age_years" in frame
+                else None
+            )
+            sexes = [str(x) for x in frame["sex"]] if "sex" in frame else None
+            post = model.posteriors(model.encode(rows), settings, ages, sexes)
+            out = pd.DataFrame(
+                {"case": [str(r.get("case") or f"row{n + i + 1}") for i, r in enumerate(records)]}
+            )
+            out["setting"] = settings
+            best = np.asarray(ranked)[np.argmax(post[:, ranked], axis=1)]
+            out["top_condition"] = [model.conditions[j] for j in best]
+            out["must_not_miss"] = [
+                ";".join(c for j, c, t in mnm if post[i, j] >= t) for i in range(len(records))
+            ]
+            for j, c in enumerate(model.conditions):
+                out[f"p_{c}"] = np.round(post[:, j], 4)
+            out["engine_version"] = versions["engine"]
+            out["kb_version"] = versions["kb"]
+            if suffix == ".csv":
+                out.to_csv(output, index=False, mode="w" if n == 0 else "a", header=n == 0)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(out, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(output, table.schema)
+                writer.write_table(table)
+            n += len(records)
+            if progress is not None:
+                progress(len(records))
+    except (OSError, ValueError) as exc:
+        raise DataFileError(
+            f"cannot read table {source.name}",
+            [Problem(source.name, "a CSV or Parquet table", type(exc).__name__)],
+        ) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    return {"cases": n, "output": str(output), "versions": versions}
