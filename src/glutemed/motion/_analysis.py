@@ -73,7 +73,10 @@ class QualityFlag:
     ``code`` is one of: ``few_strides``, ``missing_data``, ``low_frame_rate``,
     ``camera_not_frontal``, ``camera_view_unchecked``, ``normalised_coordinates``,
     ``knee_centre_approximated``, ``trunk_landmarks_missing``, ``no_phases``,
-    ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``.
+    ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``, and the reader's
+    notes (:attr:`Trial.notes`): ``non_finite_values``, ``c3d_header_mismatch``,
+    ``c3d_header_rate``, ``units_assumed``, ``vertical_axis_detected``,
+    ``vertical_axis_assumed``, ``duplicate_labels``.
     """
 
     code: str
@@ -336,7 +339,7 @@ def analyse_trial(
         "cutoff_hz", cutoff_hz, 0.0, None, unit="Hz")
     gap_s = st.max_gap_s if max_gap_s is None else check_range(
         "max_gap_s", max_gap_s, 0.0, None, unit="s")
-    flags: list[QualityFlag] = []
+    flags: list[QualityFlag] = [QualityFlag(code, message) for code, message in trial.notes]
 
     if trial.is_2d and trial.confidence and st.keypoint_min_confidence > 0:
         cleaned = {}

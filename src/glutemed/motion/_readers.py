@@ -30,16 +30,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from glutemed._checks import check_option, check_range, short_repr
 from glutemed.errors import InputValueError, MotionDataError, Problem
-from glutemed.motion._c3d import C3DContent, read_c3d_numpy
+from glutemed.motion._c3d import C3DContent, read_c3d_content
 from glutemed.motion._landmarks import (
     BODY_25,
     COCO_17,
@@ -133,30 +135,80 @@ def _to_lab(
     return {k: v @ m.T for k, v in landmarks.items()}
 
 
+def _non_finite_to_gaps(
+    landmarks: dict[str, FloatArray], source_labels: dict[str, str]
+) -> tuple[dict[str, FloatArray], tuple[tuple[str, str], ...]]:
+    """Turn samples with an infinite (or overflowing) coordinate into gaps and say so.
+
+    A single ``inf`` cell used as a number makes a pelvic drop of 86 degrees out of 4, so such
+    samples are treated as missing (NaN, as an empty cell) and reported in a note.
+    """
+    counts: dict[str, int] = {}
+    out: dict[str, FloatArray] = {}
+    for name, arr in landmarks.items():
+        bad = np.isinf(arr).any(axis=1)
+        if bad.any():
+            arr = arr.copy()
+            arr[bad] = np.nan
+            counts[source_labels.get(name, name)] = int(bad.sum())
+        out[name] = arr
+    if not counts:
+        return out, ()
+    total = sum(counts.values())
+    which = ", ".join(f"{label} ({n})" for label, n in sorted(counts.items())[:6])
+    return out, (("non_finite_values",
+                  f"{total} samples with an infinite or overflowing coordinate were treated as "
+                  f"missing: {which}"),)
+
+
 # --------------------------------------------------------------------------- C3D
+
+#: Largest C3D file read (bytes); real gait trials are well below 50 MB.
+MAX_C3D_BYTES = 512 * 1024 * 1024
+
+_UNIT_SPELLINGS = {
+    "m": ("m", "meter", "meters", "metre", "metres", "mete", "met"),
+    "cm": ("cm", "centimeter", "centimeters", "centimetre", "centimetres"),
+    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres", "mil", "mili"),
+}
+
+
+def _length_unit(text: str) -> str | None:
+    """The unit a C3D ``POINT:UNITS`` spelling means (``'mete'`` is a 4-character 'meters')."""
+    low = text.replace("\x00", " ").strip().lower().rstrip(".")
+    for unit, spellings in _UNIT_SPELLINGS.items():
+        if low in spellings:
+            return unit
+    return None
 
 
 def _c3d_labels(point: dict[str, Any]) -> list[str]:
     labels: list[str] = []
     for key in ("LABELS", "LABELS2", "LABELS3", "LABELS4"):
-        if key in point:
+        if isinstance(point.get(key), list):
             labels.extend(str(x) for x in point[key])
     return labels
 
 
 def _c3d_events(params: dict[str, Any]) -> tuple[GaitEvent, ...]:
     group = params.get("EVENT")
-    if not group or "TIMES" not in group or "LABELS" not in group:
+    if not isinstance(group, dict):
         return ()
-    labels = [str(x) for x in group["LABELS"]]
-    contexts = [str(x) for x in group.get("CONTEXTS", [""] * len(labels))]
-    times = np.asarray(group["TIMES"], dtype=float)
+    labels_v, times_v = group.get("LABELS"), group.get("TIMES")
+    if not isinstance(labels_v, list) or not isinstance(times_v, np.ndarray):
+        return ()
+    labels = [str(x) for x in labels_v]
+    contexts_v = group.get("CONTEXTS")
+    contexts = [str(x) for x in contexts_v] if isinstance(contexts_v, list) else [""] * len(labels)
+    times = np.asarray(times_v, dtype=float)
     if times.ndim == 2 and times.shape[0] == 2:  # row 0 minutes, row 1 seconds
         seconds = times[0] * 60.0 + times[1]
     else:
         seconds = times.ravel()
-    used = group.get("USED", [len(labels)])
-    n = min(int(np.asarray(used).ravel()[0]), len(labels), len(contexts), len(seconds))
+    used_v = group.get("USED")
+    used = (int(used_v.ravel()[0]) if isinstance(used_v, np.ndarray) and used_v.size
+            else len(labels))
+    n = max(min(used, len(labels), len(contexts), len(seconds)), 0)
     out: list[GaitEvent] = []
     for label, context, t in zip(labels[:n], contexts[:n], seconds[:n], strict=True):
         low = re.sub(r"[\s_]+", " ", label.lower()).strip()
@@ -168,32 +220,72 @@ def _c3d_events(params: dict[str, Any]) -> tuple[GaitEvent, ...]:
         else:
             continue
         side = side_name(context)
-        if side not in ("left", "right"):
+        if side not in ("left", "right") or not np.isfinite(t):
             continue
         s: Side = "left" if side == "left" else "right"
         out.append(GaitEvent(s, kind, float(t), "file"))
     return tuple(sorted(out, key=lambda e: e.time_s))
 
 
-def _read_c3d_ezc3d(p: Path) -> C3DContent:
-    import ezc3d
+_EZC3D_CHILD = r"""
+import json, sys
+import numpy as np
+import ezc3d
+c = ezc3d.c3d(sys.argv[1])
+params = {}
+for g, grp in c["parameters"].items():
+    if not isinstance(grp, dict):
+        continue
+    params[g] = {}
+    for k, v in grp.items():
+        if isinstance(v, dict) and "value" in v:
+            val = v["value"]
+            if isinstance(val, np.ndarray):
+                params[g][k] = {"array": val.tolist(), "shape": list(val.shape)}
+            else:
+                params[g][k] = {"list": [str(x) for x in val]}
+np.savez(sys.argv[2], points=np.asarray(c["data"]["points"], dtype=float),
+         residuals=np.asarray(c["data"]["meta_points"]["residuals"], dtype=float),
+         first=int(c["header"]["points"]["first_frame"]), params=json.dumps(params))
+"""
 
-    try:
-        c3d = ezc3d.c3d(str(p))
-    except (RuntimeError, OSError, ValueError, IndexError) as exc:
-        raise _err(p, "a readable C3D file", f"a parse error ({str(exc)[:80]})",
-                   "is this really a C3D file? re-export it from the capture software") from None
-    params = {g: {k: v["value"] for k, v in grp.items() if isinstance(v, dict) and "value" in v}
-              for g, grp in c3d["parameters"].items()}
-    data = np.asarray(c3d["data"]["points"], dtype=float)
+
+def _read_c3d_ezc3d(p: Path) -> C3DContent:
+    """Read with ezc3d in a child process, so that a crash of its native code on a malformed
+    file ends the child (and becomes a typed error), never this process."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="glutemed-c3d-") as tmp:
+        out = Path(tmp) / "content.npz"
+        try:
+            proc = subprocess.run([sys.executable, "-c", _EZC3D_CHILD, str(p), str(out)],
+                                  capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            raise _err(p, "a C3D file ezc3d reads within 120 s", "no answer",
+                       "read it with engine='auto'") from None
+        if proc.returncode != 0 or not out.is_file():
+            last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            raise _err(p, "a C3D file ezc3d can read", f"an ezc3d failure ({last[:80]})",
+                       "read it with engine='auto'")
+        with np.load(out) as z:
+            data, res = z["points"], z["residuals"]
+            first = int(z["first"])
+            raw_params = json.loads(str(z["params"]))
+    params: dict[str, dict[str, Any]] = {}
+    for g, grp in raw_params.items():
+        params[g] = {}
+        for k, v in grp.items():
+            params[g][k] = (np.asarray(v["array"]).reshape(v["shape"]) if "array" in v
+                            else [str(x).replace("\x00", " ").strip() for x in v["list"]])
     if data.ndim != 3:
         raise _err(p, "3D marker points", "no points")
-    residuals = c3d["data"].get("meta_points", {}).get("residuals")
-    res = (np.asarray(residuals, dtype=float)[0].T if residuals is not None
-           else np.zeros((data.shape[2], data.shape[1])))
-    return C3DContent(params, np.transpose(data[:3], (2, 1, 0)), res,
-                      int(c3d["header"]["points"]["first_frame"]),
-                      _c3d_announced_frames(p, params))
+    residuals = res[0].T if res.ndim == 3 else np.zeros((data.shape[2], data.shape[1]))
+    rate = params.get("POINT", {}).get("RATE")
+    rate_hz = float(np.asarray(rate).ravel()[0]) if isinstance(rate, np.ndarray) else 0.0
+    return C3DContent(params, np.transpose(data[:3], (2, 1, 0)), residuals, first,
+                      _c3d_announced_frames(p, params), rate_hz)
 
 
 def _c3d_announced_frames(path: Path, params: dict[str, Any]) -> int:
@@ -224,19 +316,42 @@ def _c3d_announced_frames(path: Path, params: dict[str, Any]) -> int:
     return 0
 
 
+def _c3d_vertical(
+    point: dict[str, Any], landmarks: dict[str, FloatArray]
+) -> tuple[str, tuple[str, str] | None]:
+    """The file's vertical axis: ``POINT:Y_SCREEN``, else detected from the data, else +z."""
+    screen = point.get("Y_SCREEN")
+    if isinstance(screen, list) and screen:
+        text = str(screen[0]).strip().upper()
+        if text.lstrip("+-") in ("X", "Y", "Z"):
+            return text if text[0] in "+-" else "+" + text, None
+    detected = _detect_vertical(landmarks)
+    if detected is not None:
+        return detected, ("vertical_axis_detected",
+                          f"the file does not say which axis is vertical (no POINT:Y_SCREEN); "
+                          f"{detected} was detected from the data (pelvis above the feet); "
+                          "pass vertical_axis (--vertical-axis) if this is wrong")
+    return "+z", ("vertical_axis_assumed",
+                  "the file does not say which axis is vertical (no POINT:Y_SCREEN) and the "
+                  "data cannot show it (no pelvis and foot markers); +z was assumed")
+
+
 def read_c3d(
     path: str | Path,
     *,
     vertical_axis: str | None = None,
     engine: Literal["auto", "ezc3d", "numpy"] = "auto",
+    max_bytes: int = MAX_C3D_BYTES,
 ) -> Trial:
     """Read a C3D file.
 
     Subject prefixes (``"A22:LASI"``) are stripped, marker positions are converted to metres
-    (``POINT:UNITS``), the frame rate is ``POINT:RATE``, samples with a residual below zero or
-    exactly zero coordinates are missing (NaN), model outputs listed in ``POINT:ANGLES``,
-    ``FORCES``, ``MOMENTS``, ``POWERS`` and ``SCALARS`` are left out, and foot strikes and foot
-    offs are read from the ``EVENT`` group (``TIMES`` row 0 minutes, row 1 seconds).
+    (``POINT:UNITS``), the frame rate is ``POINT:RATE`` (else the header's), samples with a
+    residual below zero, exactly zero or non-finite coordinates are missing (NaN), model outputs
+    listed in ``POINT:ANGLES``, ``FORCES``, ``MOMENTS``, ``POWERS`` and ``SCALARS`` are left
+    out, and foot strikes and foot offs are read from the ``EVENT`` group (``TIMES`` row 0
+    minutes, row 1 seconds). How header/parameter disagreements were decided, and any assumed
+    unit or axis, is kept in :attr:`Trial.notes`.
 
     Parameters
     ----------
@@ -244,11 +359,14 @@ def read_c3d(
         The ``.c3d`` file.
     vertical_axis
         The file's vertical axis (``"+z"``, ``"+y"`` ...). Default: ``POINT:Y_SCREEN`` (the
-        axis shown upwards), else ``+z``.
+        axis shown upwards), else detected from the data (the axis along which the pelvis sits
+        above the feet), else ``+z``.
     engine
-        ``"ezc3d"`` reads with ezc3d; ``"numpy"`` with glutemed's small NumPy reader (Intel, DEC
-        and MIPS files; many times faster on long trials, checked against ezc3d in the tests);
-        ``"auto"`` (default) uses NumPy when it can and ezc3d otherwise.
+        ``"auto"`` and ``"numpy"`` (the same) read with glutemed's own pure NumPy reader, safe
+        for untrusted files; ``"ezc3d"`` reads with ezc3d in a child process (for comparison;
+        a crash of ezc3d becomes a :class:`~glutemed.errors.MotionDataError`).
+    max_bytes
+        Refuse larger files before reading them.
 
     Returns
     -------
@@ -259,30 +377,32 @@ def read_c3d(
     Raises
     ------
     MotionDataError
-        If the file cannot be parsed, is truncated (fewer frames than the header announces) or
-        has no 3D points.
+        If the file cannot be parsed, is too large, is truncated (fewer frames than the header
+        announces) or has no 3D points.
     """
     check_option("engine", engine, ("auto", "ezc3d", "numpy"))
     p = Path(path)
     if not p.is_file():
         raise _err(p, "an existing C3D file", "no such file")
-    content = None
-    if engine != "ezc3d":
-        try:
-            content = read_c3d_numpy(p)
-        except (ValueError, IndexError, OverflowError, ZeroDivisionError):
-            content = None
-        if content is None and engine == "numpy":
-            raise _err(p, "a C3D file the NumPy reader handles (Intel, DEC or MIPS)",
-                       "another layout", "use engine='ezc3d'")
-    if content is None:
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise _err(p, f"a C3D file of at most {max_bytes:,} bytes", f"{size:,} bytes",
+                   "cut the trial to the walking part")
+    if engine == "ezc3d":
         content = _read_c3d_ezc3d(p)
+    else:
+        try:
+            buf = p.read_bytes()
+        except OSError as exc:
+            raise _err(p, "a readable C3D file", type(exc).__name__) from None
+        content = read_c3d_content(buf, name=p.name)
     params = content.parameters
-    point = params.get("POINT")
-    if not point:
-        raise _err(p, "a POINT parameter group", "none")
+    point = params.get("POINT", {})
     labels = _c3d_labels(point)
-    n_frames = int(content.points.shape[0])
+    n_frames, n_points = int(content.points.shape[0]), int(content.points.shape[1])
+    if n_points == 0:
+        analog = "analog channels only" if params.get("ANALOG") else "no points"
+        raise _err(p, "3D marker points", f"{analog} (POINT:USED is 0)")
     if content.announced_frames and n_frames < content.announced_frames:
         raise _err(
             p,
@@ -290,42 +410,61 @@ def read_c3d(
             f"{n_frames} frames",
             "the file is truncated; copy it again from the capture system",
         )
-    if content.points.shape[1] == 0 or n_frames == 0:
-        raise _err(p, "3D marker points", "no points")
-    rate = float(np.asarray(point.get("RATE", [0.0]), dtype=float).ravel()[0])
-    if not rate > 0:
+    if n_frames == 0:
+        raise _err(p, "at least one frame of 3D points", "no frames (the header announces 0)")
+    rate = content.point_rate_hz
+    if not (math.isfinite(rate) and rate > 0):
         raise _err(p, "a positive POINT:RATE", short_repr(rate))
-    unit_values = point.get("UNITS", ["mm"])
-    unit = str(unit_values[0]).strip().lower() if len(unit_values) else "mm"
-    if unit not in _LENGTH_TO_M:
-        raise _err(p, "POINT:UNITS of m, cm or mm", short_repr(unit))
-    scale = _LENGTH_TO_M[unit]
+    notes = list(content.notes)
+    unit_values = point.get("UNITS")
+    unit_text = str(unit_values[0]) if isinstance(unit_values, list) and unit_values else ""
+    unit = _length_unit(unit_text) if unit_text.strip() else None
+    if unit_text.strip() and unit is None:
+        raise _err(p, "POINT:UNITS of m, cm or mm (or a spelling such as 'meters')",
+                   short_repr(unit_text), "pass the units on export")
 
     model_outputs: set[str] = set()
     for key in ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS"):
-        if key in point:
+        if isinstance(point.get(key), list):
             model_outputs.update(str(x).rsplit(":", 1)[-1] for x in point[key])
 
+    invalid = content.residuals < 0
+    invalid |= np.all(content.points == 0.0, axis=2)
+    non_finite = ~np.all(np.isfinite(content.points), axis=2) & ~invalid
+    invalid |= non_finite
+    if unit is None:
+        unit = _guess_c3d_unit(content.points, invalid)
+        notes.append(("units_assumed",
+                      f"the file has no POINT:UNITS; {unit} was assumed from the size of the "
+                      "marker cloud"))
+    scale = _LENGTH_TO_M[unit]
     landmarks: dict[str, FloatArray] = {}
     source_labels: dict[str, str] = {}
     unmapped: list[str] = []
-    for i, label in enumerate(labels[: content.points.shape[1]]):
+    duplicates: list[str] = []
+    for i, label in enumerate(labels[:n_points]):
         bare = label.rsplit(":", 1)[-1].strip()
         name = None if bare in model_outputs else canonical_name(bare)
-        if name is None or name in landmarks:
+        if name is not None and name in landmarks:
+            name = _duplicate_name(name, bare, source_labels, duplicates)
+        if name is None:
             unmapped.append(bare)
             continue
-        xyz = content.points[:, i, :] * scale
-        missing = np.all(xyz == 0.0, axis=1) | ~np.all(np.isfinite(xyz), axis=1)
-        missing |= content.residuals[:, i] < 0
-        xyz = np.where(missing[:, None], np.nan, xyz)
+        xyz = np.where(invalid[:, i, None], np.nan, content.points[:, i, :] * scale)
         landmarks[name] = xyz
         source_labels[name] = bare
+    if duplicates:
+        notes.append(("duplicate_labels",
+                      "labels used twice: " + ", ".join(duplicates[:6])
+                      + "; the first of each is used unless the second is the medial marker"))
+    if non_finite.any():
+        notes.append(("non_finite_values",
+                      f"{int(non_finite.sum())} marker samples with non-finite coordinates "
+                      "were treated as missing"))
     if vertical_axis is None:
-        screen = point.get("Y_SCREEN", ["+Z"])
-        vertical_axis = str(screen[0]) if len(screen) else "+Z"
-        if vertical_axis.strip().lstrip("+-").lower() not in ("x", "y", "z"):
-            vertical_axis = "+z"
+        vertical_axis, note = _c3d_vertical(point, landmarks)
+        if note is not None and landmarks:
+            notes.append(note)
     landmarks = _to_lab(landmarks, vertical_axis, "+z")
     return Trial(
         landmarks=landmarks,
@@ -337,7 +476,35 @@ def read_c3d(
         start_time_s=content.first_frame / rate,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=tuple(notes),
     )
+
+
+def _guess_c3d_unit(points: FloatArray, invalid: npt.NDArray[np.bool_]) -> str:
+    """``mm`` (the C3D default) unless the valid marker cloud spans less than 20 units, which
+    only metres make plausible for a person in a capture volume (SIMI files omit the unit)."""
+    ok = points[~invalid]
+    if ok.size == 0:
+        return "mm"
+    span = float(np.max(np.ptp(ok, axis=0)))
+    return "m" if span < 20.0 else "mm"
+
+
+_MEDIAL = {"left_knee": "left_knee_medial", "right_knee": "right_knee_medial",
+           "left_ankle": "left_ankle_medial", "right_ankle": "right_ankle_medial"}
+
+
+def _duplicate_name(
+    name: str, label: str, source_labels: dict[str, str], duplicates: list[str]
+) -> str | None:
+    """A second label for a landmark already read: the medial twin of a knee/ankle marker
+    written with the lateral label (some marker sets do), else left out and reported."""
+    medial = _MEDIAL.get(name)
+    if medial is not None and medial not in source_labels:
+        duplicates.append(f"{label} (second one read as the medial marker)")
+        return medial
+    duplicates.append(label)
+    return None
 
 
 # --------------------------------------------------------------------------- TRC
