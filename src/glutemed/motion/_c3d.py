@@ -81,7 +81,8 @@ def _floats(buf: bytes, count: int, at: int, processor: int) -> FloatArray:
         raw = np.frombuffer(buf, np.uint8, 4 * count, at).reshape(-1, 4)[:, [2, 3, 0, 1]]
         return np.asarray(np.ascontiguousarray(raw).view("<f4").ravel(), dtype=float) / 4.0
     order = ">" if processor == _MIPS else "<"
-    return np.frombuffer(buf, np.dtype(order + "f4"), count, at).astype(float)
+    with np.errstate(invalid="ignore"):  # signalling NaNs in corrupt files stay NaN
+        return np.frombuffer(buf, np.dtype(order + "f4"), count, at).astype(float)
 
 
 def _text(raw: bytes) -> str:
@@ -142,6 +143,9 @@ def _parse_parameters(
             ndims = buf[body + 1]
             if body + 2 + ndims > size:
                 raise _fail(name, where, f"{ndims} dimensions", "the end of the file")
+            if ndims > 7:
+                raise _fail(name, where, "at most 7 dimensions", str(ndims),
+                            "the parameter section is corrupt")
             dims = [int(d) for d in buf[body + 2 : body + 2 + ndims]]
             data_at = body + 2 + ndims
             count = math.prod(dims) if dims else 1

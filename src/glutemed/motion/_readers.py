@@ -28,19 +28,20 @@ accepted too. Empty cells or ``nan`` mark missing samples.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from glutemed._checks import check_option, check_range, short_repr
-from glutemed.errors import InputValueError, MotionDataError, Problem
+from glutemed.errors import GlutemedError, InputValueError, MotionDataError, Problem
 from glutemed.motion._c3d import C3DContent, read_c3d_content
 from glutemed.motion._landmarks import (
     BODY_25,
@@ -74,6 +75,65 @@ def _err(path: Path | str, expected: str, found: str, hint: str = "") -> MotionD
     return MotionDataError(
         f"{name}: cannot use this motion file", [Problem(name, expected, found, hint)]
     )
+
+
+#: Largest motion file read (bytes), checked before reading; real trials are far smaller.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                 RecursionError, ZeroDivisionError, csv.Error, UnicodeError)
+
+
+def _typed_errors(fmt: str) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+    """Last line of defence of a public reader: any parse exception a malformed file still
+    provokes becomes a :class:`MotionDataError` naming the file (the readers check what they
+    can first; the fuzz tests check that nothing else escapes)."""
+
+    def wrap(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+        @functools.wraps(fn)
+        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return fn(*args, **kwargs)
+            except GlutemedError:
+                raise
+            except _PARSE_ERRORS as exc:
+                where = args[0] if args else next(iter(kwargs.values()), "file")
+                raise _err(str(where), f"a well-formed {fmt}",
+                           f"{type(exc).__name__} ({str(exc)[:60]})",
+                           "the file is malformed; export it again") from None
+
+        return inner
+
+    return wrap
+
+
+def _check_size(p: Path, what: str, limit: int = MAX_FILE_BYTES) -> None:
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise _err(p, f"a readable {what}", type(exc).__name__) from None
+    if size > limit:
+        raise _err(p, f"a {what} of at most {limit:,} bytes", f"{size:,} bytes",
+                   "cut the recording to the trial")
+
+
+def _read_text(p: Path, what: str, encoding: str = "utf-8") -> str:
+    _check_size(p, what)
+    try:
+        return p.read_text(encoding=encoding, errors="replace")
+    except OSError as exc:
+        raise _err(p, f"a readable {what}", type(exc).__name__) from None
+
+
+def _load_json(p: Path) -> Any:
+    text = _read_text(p, "JSON file")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})",
+                   "the file may be truncated") from None
 
 
 def _list_labels(labels: Sequence[str], limit: int = 12) -> str:
@@ -336,6 +396,7 @@ def _c3d_vertical(
                   "data cannot show it (no pelvis and foot markers); +z was assumed")
 
 
+@_typed_errors("C3D file")
 def read_c3d(
     path: str | Path,
     *,
@@ -524,6 +585,7 @@ def _bad(cell: str) -> float:
     raise ValueError(cell)
 
 
+@_typed_errors("TRC file")
 def read_trc(
     path: str | Path, *, vertical_axis: str | None = None, units: str | None = None
 ) -> Trial:
@@ -546,10 +608,7 @@ def read_trc(
         present than ``NumFrames`` announces.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise _err(p, "a readable TRC file", type(exc).__name__) from None
+    lines = _read_text(p, "TRC file").splitlines()
     if len(lines) < 5 or not lines[0].startswith("PathFileType"):
         raise _err(p, "a TRC header starting with 'PathFileType'",
                    short_repr(lines[0] if lines else "an empty file"))
@@ -559,10 +618,11 @@ def read_trc(
     try:
         rate = float(meta.get("DataRate") or meta.get("CameraRate") or "nan")
         n_frames_header = int(float(meta.get("NumFrames", "0")))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _err(p, "numeric DataRate and NumFrames in line 3", short_repr(lines[2])) from None
-    if not rate > 0:
-        raise _err(p, "a positive DataRate in line 3", short_repr(meta.get("DataRate")))
+    if not (math.isfinite(rate) and 0 < rate <= 1e5):
+        raise _err(p, "a positive DataRate in line 3 (at most 100000 Hz)",
+                   short_repr(meta.get("DataRate")))
     unit = (units or meta.get("Units", "m")).strip().lower()
     if unit not in _LENGTH_TO_M:
         raise _err(p, "Units of m, cm or mm", short_repr(unit))
@@ -599,6 +659,7 @@ def read_trc(
             continue
         landmarks[name] = arr[:, 2 + 3 * j : 5 + 3 * j] * scale
         source_labels[name] = label
+    landmarks, notes = _non_finite_to_gaps(landmarks, source_labels)
     landmarks = _to_lab(landmarks, vertical_axis, "+y")
     times = arr[:, 1]
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
@@ -611,6 +672,7 @@ def read_trc(
         start_time_s=start,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=notes,
     )
 
 
@@ -632,6 +694,9 @@ def _image_trial(
     """Build an image-frame trial from (n_frames, n_points, 2) pixel/normalised coordinates."""
     landmarks: dict[str, FloatArray] = {}
     confidence: dict[str, FloatArray] = {}
+    n_inf = int(np.isinf(frames_xy).any(axis=2).sum())
+    notes = (("non_finite_values", f"{n_inf} keypoint samples with an infinite coordinate were "
+              "treated as missing"),) if n_inf else ()
     for j, name in enumerate(names):
         c = conf[:, j]
         xy = frames_xy[:, j, :].copy()
@@ -652,6 +717,7 @@ def _image_trial(
         confidence=confidence,
         start_time_s=start_time_s,
         image_size_px=image_size_px,
+        notes=notes,
     )
 
 
@@ -673,6 +739,7 @@ def _frame_number(path: Path) -> tuple[int, str]:
     return (int(digits[-1]) if digits else -1, path.name)
 
 
+@_typed_errors("OpenPose JSON folder")
 def read_openpose(
     folder: str | Path,
     *,
@@ -723,11 +790,7 @@ def read_openpose(
     )
     per_frame: list[FloatArray | None] = []
     for f in files:
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise _err(f, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})",
-                       "the file may be truncated") from None
+        doc = _load_json(f)
         if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
             found = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
             raise _err(f, "an OpenPose keypoint file with a 'people' list",
@@ -738,6 +801,9 @@ def read_openpose(
             if not isinstance(kp, list) or len(kp) % 3:
                 raise _err(f, "pose_keypoints_2d as a flat list of x, y, confidence triples",
                            short_repr(kp))
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in kp):
+                bad = next(v for v in kp if isinstance(v, bool) or not isinstance(v, int | float))
+                raise _err(f, "pose_keypoints_2d of numbers", f"an element {short_repr(bad)}")
             people.append(np.asarray(kp, dtype=float).reshape(-1, 3))
         if people:
             n_kp = people[0].shape[0]
@@ -804,6 +870,7 @@ def _mp_units(
     return "px", float(w), float(h)
 
 
+@_typed_errors("MediaPipe landmark file")
 def read_mediapipe(
     path: str | Path,
     *,
@@ -849,29 +916,44 @@ def _rate_from_times(times: FloatArray, path: Path, rate: float | None, fmt: str
     ok = times[np.isfinite(times)]
     if ok.size >= 2:
         step = float(np.median(np.diff(ok)))
-        if step > 0:
-            return 1.0 / step
+        if step > 0 and math.isfinite(1.0 / step):
+            return check_range("sampling_rate_hz (from the time column)", 1.0 / step, 1.0,
+                               10000.0, unit="Hz")
     return _need_rate(None, path, fmt)
+
+
+def _number(value: Any, where: str, what: str) -> float:
+    """A JSON number as float (a missing value is NaN); anything else is a typed error."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _err(where, what, short_repr(value))
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the float range
+        return float("inf")
 
 
 def _read_mediapipe_json(
     p: Path, rate: float | None, size: tuple[int, int] | None, min_conf: float
 ) -> Trial:
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})") from None
+    doc = _load_json(p)
     frames: Any = doc
     if isinstance(doc, dict):
         frames = doc.get("frames")
         doc_rate = doc.get("fps") or doc.get("sampling_rate_hz")
-        if rate is None and isinstance(doc_rate, int | float):
-            rate = float(doc_rate)
+        if rate is None and doc_rate is not None:
+            rate = _number(doc_rate, f"{p.name} fps", "a frame rate in Hz")
         w, h = doc.get("image_width"), doc.get("image_height")
-        if size is None and isinstance(w, int | float) and isinstance(h, int | float):
-            size = (int(w), int(h))
+        if size is None and w is not None and h is not None:
+            wf = _number(w, f"{p.name} image_width", "an image width in pixels")
+            hf = _number(h, f"{p.name} image_height", "an image height in pixels")
+            if not (1 <= wf <= 100_000 and 1 <= hf <= 100_000):
+                raise _err(p, "image_width and image_height of 1 to 100000 pixels",
+                           f"{short_repr(w)} x {short_repr(h)}")
+            size = (int(wf), int(hf))
     if not isinstance(frames, list) or not frames:
-        found = f"keys {sorted(doc)[:8]}" if isinstance(doc, dict) else short_repr(doc)
+        found = f"keys {sorted(map(str, doc))[:8]}" if isinstance(doc, dict) else short_repr(doc)
         raise _err(p, "MediaPipe pose landmarks: a non-empty 'frames' list", found)
     units, sx, sy = _mp_units(size)
     n = len(frames)
@@ -879,30 +961,32 @@ def _read_mediapipe_json(
     conf = np.zeros((n, 33))
     times = np.full(n, np.nan)
     for i, fr in enumerate(frames):
+        where = f"{p.name} frames[{i}]"
         if not isinstance(fr, dict):
-            raise _err(f"{p.name} frames[{i}]", "an object with 'landmarks'", short_repr(fr))
+            raise _err(where, "an object with 'landmarks'", short_repr(fr))
         lms = fr.get("landmarks", fr.get("pose_landmarks"))
         if lms is None:
-            raise _err(f"{p.name} frames[{i}]", "a 'landmarks' list", f"keys {sorted(fr)[:8]}")
+            raise _err(where, "a 'landmarks' list", f"keys {sorted(map(str, fr))[:8]}")
         if "timestamp_ms" in fr:
-            times[i] = float(fr["timestamp_ms"]) / 1000.0
+            times[i] = _number(fr["timestamp_ms"], where, "a number timestamp_ms") / 1000.0
         elif "time_s" in fr:
-            times[i] = float(fr["time_s"])
-        if lms and isinstance(lms[0], list):
+            times[i] = _number(fr["time_s"], where, "a number time_s")
+        if isinstance(lms, list) and lms and isinstance(lms[0], list):
             lms = lms[0]
+        if not isinstance(lms, list):
+            raise _err(where, "a list of 33 landmarks", short_repr(lms))
         if not lms:
             continue
         if len(lms) != 33:
-            raise _err(f"{p.name} frames[{i}]", "33 MediaPipe pose landmarks",
-                       f"{len(lms)} landmarks")
+            raise _err(where, "33 MediaPipe pose landmarks", f"{len(lms)} landmarks")
         for j, lm in enumerate(lms):
-            try:
-                xy[i, j] = (float(lm["x"]) * sx, float(lm["y"]) * sy)
-            except (KeyError, TypeError, ValueError):
-                raise _err(f"{p.name} frames[{i}].landmarks[{j}]", "numbers x and y",
-                           short_repr(lm)) from None
+            at = f"{where}.landmarks[{j}]"
+            if not isinstance(lm, dict) or "x" not in lm or "y" not in lm:
+                raise _err(at, "an object with numbers x and y", short_repr(lm))
+            xy[i, j] = (_number(lm["x"], at, "a number x") * sx,
+                        _number(lm["y"], at, "a number y") * sy)
             vis = lm.get("visibility", lm.get("presence", 1.0))
-            conf[i, j] = float(vis) if vis is not None else 1.0
+            conf[i, j] = 1.0 if vis is None else _number(vis, at, "a number visibility")
     rate_hz = _rate_from_times(times, p, rate, "MediaPipe")
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
     return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate_hz, source=p.name, units=units,
@@ -910,10 +994,7 @@ def _read_mediapipe_json(
 
 
 def _read_csv_rows(p: Path) -> tuple[list[str], list[list[str]], dict[str, str]]:
-    try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise _err(p, "a readable CSV file", type(exc).__name__) from None
+    text = _read_text(p, "CSV file", encoding="utf-8-sig")
     meta: dict[str, str] = {}
     body: list[str] = []
     for line in text.splitlines():
@@ -1022,6 +1103,7 @@ def _mp_name_variants() -> dict[str, str]:
 # --------------------------------------------------------------------------- generic CSV
 
 
+@_typed_errors("motion CSV file")
 def read_generic_csv(
     path: str | Path,
     *,
@@ -1119,6 +1201,7 @@ def read_generic_csv(
     if not landmarks:
         raise _err(p, "columns <landmark>_x, <landmark>_y" + (", <landmark>_z" if is_3d else ""),
                    f"columns {_list_labels(header)}")
+    landmarks, notes = _non_finite_to_gaps(landmarks, source_labels)
     if is_3d:
         landmarks = _to_lab(landmarks, vertical_axis or meta.get("vertical_axis"), "+z")
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
@@ -1133,6 +1216,7 @@ def read_generic_csv(
         start_time_s=start,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=notes,
     )
 
 
@@ -1171,10 +1255,7 @@ def read_trial(
     if ext == ".trc":
         return read_trc(p, vertical_axis=vertical_axis)
     if ext == ".json":
-        try:
-            head = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})") from None
+        head = _load_json(p)
         if isinstance(head, dict) and "people" in head:
             raise _err(p, "a folder of OpenPose frame files", "a single OpenPose frame file",
                        "pass the folder that holds the *_keypoints.json files")
