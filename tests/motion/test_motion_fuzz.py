@@ -150,25 +150,23 @@ def _mutate_text(text: str, rng: np.random.Generator) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_mutated_trc_files(tmp_path: Path) -> None:
-    text = _trc_text()
+def _csv_text() -> str:
+    text = (DATA / "generic_sls.csv").read_text(encoding="utf-8")
+    return "\n".join(text.splitlines()[:40]) + "\n"
+
+
+@pytest.mark.parametrize(("suffix", "make", "read"), [
+    (".trc", _trc_text, read_trc),
+    (".csv", _csv_text, read_generic_csv),
+], ids=["trc", "generic_csv"])
+def test_mutated_text_files(tmp_path: Path, suffix: str, make: Callable[[], str],
+                            read: Callable[[Path], Trial]) -> None:
+    text = make()
     rng = np.random.default_rng(12)
-    path = tmp_path / "mutant.trc"
+    path = tmp_path / f"mutant{suffix}"
     for _ in range(300):
         path.write_text(_mutate_text(text, rng), encoding="utf-8")
-        result = _survives(lambda: read_trc(path))
-        if isinstance(result, Trial):
-            assert all(not np.isinf(a).any() for a in result.landmarks.values())
-
-
-def test_mutated_generic_csv_files(tmp_path: Path) -> None:
-    text = (DATA / "generic_sls.csv").read_text(encoding="utf-8")
-    short = "\n".join(text.splitlines()[:40]) + "\n"
-    rng = np.random.default_rng(13)
-    path = tmp_path / "mutant.csv"
-    for _ in range(300):
-        path.write_text(_mutate_text(short, rng), encoding="utf-8")
-        result = _survives(lambda: read_generic_csv(path))
+        result = _survives(lambda: read(path))
         if isinstance(result, Trial):
             assert all(not np.isinf(a).any() for a in result.landmarks.values())
 
