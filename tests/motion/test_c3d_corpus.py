@@ -187,3 +187,38 @@ def test_parameters_analog_count_wrong_header_right(tmp_path: Path) -> None:
     bad = read_c3d_content(_patched(rel, tmp_path, at, "<f", 350.0).read_bytes(), name="x.c3d")
     np.testing.assert_array_equal(bad.points, good.points)
     assert any(code == "c3d_header_mismatch" for code, _ in bad.notes)
+
+
+# --------------------------------------------------------------------------- marker sets, events
+
+
+def test_vsac_is_read_as_the_sacrum() -> None:
+    trial = read_c3d(CORPUS / "sample_00/Innovative Sports Training/Gait with EMG.c3d")
+    assert trial.source_labels["sacrum"] == "VSAC"
+
+
+def test_empty_repeated_labels_do_not_replace_real_markers() -> None:
+    """Motion Analysis files repeat LKNE/LANK for medial markers seen only in the static
+    trial; in the walk those copies are empty and the lateral markers are kept."""
+    trial = read_c3d(CORPUS / "sample_00/Motion Analysis Corporation/Walk1.c3d")
+    assert np.isfinite(trial.landmarks["left_knee"]).any()
+    assert "left_knee_medial" not in trial.landmarks
+    assert any(code == "duplicate_labels" for code, _ in trial.notes)
+
+
+def test_refinement_never_moves_a_strike_beyond_its_bound() -> None:
+    """sub_labels.c3d: the old 0.2 s search moved one strike 0.21 s (11.5 frames from the
+    lab's event, where plain Zeni was 1.1 off)."""
+    from glutemed.motion import detect_gait_events, fill_gaps, lowpass
+
+    trial = read_c3d(CORPUS / "sample_04/sub_labels.c3d")
+    proc = lowpass(fill_gaps(trial, 0.1)[0], 6.0)
+    zeni = [e for e in detect_gait_events(proc, method="zeni") if e.kind == "foot_strike"]
+    refined = [e for e in detect_gait_events(proc) if e.kind == "foot_strike"]
+    assert len(zeni) == len(refined)
+    for a, b in zip(zeni, refined, strict=True):
+        assert 0.0 <= b.time_s - a.time_s <= 0.06 + 1e-9
+    rate = trial.sampling_rate_hz
+    for ref in (e for e in trial.events if e.kind == "foot_strike"):
+        nearest = min(abs(e.time_s - ref.time_s) for e in refined if e.side == ref.side)
+        assert nearest * rate < 2.0

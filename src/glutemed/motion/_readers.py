@@ -506,18 +506,25 @@ def read_c3d(
     for i, label in enumerate(labels[:n_points]):
         bare = label.rsplit(":", 1)[-1].strip()
         name = None if bare in model_outputs else canonical_name(bare)
+        xyz = np.where(invalid[:, i, None], np.nan, content.points[:, i, :] * scale)
         if name is not None and name in landmarks:
-            name = _duplicate_name(name, bare, source_labels, duplicates)
+            if not np.isfinite(xyz).any():  # an empty twin (e.g. a calibration-only marker)
+                duplicates.append(f"{bare} (second one empty, left out)")
+                name = None
+            elif not np.isfinite(landmarks[name]).any():
+                duplicates.append(f"{bare} (first one empty, second one used)")
+            else:
+                name = _duplicate_name(name, bare, source_labels, duplicates)
         if name is None:
             unmapped.append(bare)
             continue
-        xyz = np.where(invalid[:, i, None], np.nan, content.points[:, i, :] * scale)
         landmarks[name] = xyz
         source_labels[name] = bare
+    _order_medial_twins(landmarks, duplicates)
     if duplicates:
         notes.append(("duplicate_labels",
                       "labels used twice: " + ", ".join(duplicates[:6])
-                      + "; the first of each is used unless the second is the medial marker"))
+                      + "; otherwise the first of each is used"))
     if non_finite.any():
         notes.append(("non_finite_values",
                       f"{int(non_finite.sum())} marker samples with non-finite coordinates "
@@ -553,6 +560,26 @@ def _guess_c3d_unit(points: FloatArray, invalid: npt.NDArray[np.bool_]) -> str:
 
 _MEDIAL = {"left_knee": "left_knee_medial", "right_knee": "right_knee_medial",
            "left_ankle": "left_ankle_medial", "right_ankle": "right_ankle_medial"}
+
+
+def _order_medial_twins(landmarks: dict[str, FloatArray], duplicates: list[str]) -> None:
+    """Swap a lateral/medial pair read from one repeated label if the order was medial first.
+
+    The lateral marker of a knee or ankle is the one further from the other leg's marker of
+    the same joint (median over frames); needs the other leg's lateral marker.
+    """
+    for lateral, medial in _MEDIAL.items():
+        if medial not in landmarks or not any("medial" in d for d in duplicates):
+            continue
+        other = lateral.replace("left", "right") if lateral.startswith("left") else \
+            lateral.replace("right", "left")
+        if other not in landmarks:
+            continue
+        far = np.linalg.norm(landmarks[lateral] - landmarks[other], axis=1)
+        near = np.linalg.norm(landmarks[medial] - landmarks[other], axis=1)
+        ok = np.isfinite(far) & np.isfinite(near)
+        if ok.sum() >= 3 and float(np.median(far[ok] - near[ok])) < 0:
+            landmarks[lateral], landmarks[medial] = landmarks[medial], landmarks[lateral]
 
 
 def _duplicate_name(
