@@ -23,6 +23,7 @@ from glutemed.motion import (
     read_trial,
 )
 
+from ._helpers import _write_c3d
 from .conftest import DATA_DIR
 
 # --------------------------------------------------------------------------- names
@@ -395,21 +396,6 @@ def _assert_same_trial(a: object, b: object) -> None:
 def test_numpy_c3d_reader_matches_ezc3d_on_dec_files(c3d_dir: Path, name: str) -> None:
     _assert_same_trial(read_c3d(c3d_dir / name, engine="ezc3d"),
                        read_c3d(c3d_dir / name, engine="numpy"))
-
-
-def _write_c3d(path: Path, labels: list[str], xyz_mm: np.ndarray, rate_hz: float) -> Path:
-    """Write an Intel float C3D with ezc3d; ``xyz_mm`` is (3, n_points, n_frames)."""
-    import ezc3d
-
-    c3d = ezc3d.c3d()
-    c3d["parameters"]["POINT"]["RATE"]["value"] = [rate_hz]
-    c3d["parameters"]["POINT"]["LABELS"]["value"] = labels
-    c3d.add_parameter("POINT", "UNITS", ["mm"])
-    pts = np.ones((4, *xyz_mm.shape[1:]))
-    pts[:3] = xyz_mm
-    c3d["data"]["points"] = pts
-    c3d.write(str(path))
-    return path
 
 
 def test_numpy_c3d_reader_matches_ezc3d_on_intel_float_file(tmp_path: Path) -> None:

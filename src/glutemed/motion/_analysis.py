@@ -75,8 +75,9 @@ class QualityFlag:
     ``knee_centre_approximated``, ``trunk_landmarks_missing``, ``no_phases``,
     ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``, and the reader's
     notes (:attr:`Trial.notes`): ``non_finite_values``, ``c3d_header_mismatch``,
-    ``c3d_header_rate``, ``units_assumed``, ``vertical_axis_detected``,
-    ``vertical_axis_assumed``, ``duplicate_labels``.
+    ``c3d_header_rate``, ``c3d_parameter_repaired``, ``units_assumed``,
+    ``vertical_axis_detected``, ``vertical_axis_assumed``, ``duplicate_labels``,
+    ``keypoint_model_detected``, ``keypoints_implausible`` (blocks interpretation).
     """
 
     code: str
@@ -233,6 +234,10 @@ def _window_stat(x: FloatArray | None, window: tuple[int, int], stat: str) -> fl
     return float(ok.max() if stat == "max" else ok.mean())
 
 
+#: Reader notes that make frontal-plane measures meaningless (the body parts may be misnamed).
+_BLOCKING_NOTES = frozenset({"keypoints_implausible"})
+
+
 def _frontal_check(trial: Trial, settings: MotionSettings) -> list[QualityFlag]:
     lh, rh = trial.get("left_hip"), trial.get("right_hip")
     if not (np.isfinite(lh).any() and np.isfinite(rh).any()):
@@ -339,7 +344,10 @@ def analyse_trial(
         "cutoff_hz", cutoff_hz, 0.0, None, unit="Hz")
     gap_s = st.max_gap_s if max_gap_s is None else check_range(
         "max_gap_s", max_gap_s, 0.0, None, unit="s")
-    flags: list[QualityFlag] = [QualityFlag(code, message) for code, message in trial.notes]
+    flags: list[QualityFlag] = [
+        QualityFlag(code, message, blocks_interpretation=code in _BLOCKING_NOTES)
+        for code, message in trial.notes
+    ]
 
     if trial.is_2d and trial.confidence and st.keypoint_min_confidence > 0:
         cleaned = {}

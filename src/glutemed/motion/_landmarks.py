@@ -21,9 +21,12 @@ from collections.abc import Iterable
 
 __all__ = [
     "BODY_25",
+    "BODY_25B",
     "CANONICAL_LANDMARKS",
     "COCO_17",
     "COCO_18",
+    "HALPE_26",
+    "KEYPOINT_MODELS",
     "MEDIAPIPE_33",
     "canonical_name",
     "side_name",
@@ -62,8 +65,18 @@ _SIDED = (
 CANONICAL_LANDMARKS: tuple[str, ...] = tuple(
     sorted(
         [f"{s}_{p}" for s in ("left", "right") for p in _SIDED]
-        + ["sacrum", "c7", "t10", "clavicle", "sternum", "neck", "nose", "mid_hip"]
+        + ["sacrum", "c7", "t10", "clavicle", "sternum", "neck", "nose", "mid_hip", "head_top"]
     )
+)
+
+#: The six foot keypoints, in the order both OpenPose 25-point models end with.
+_OPENPOSE_FEET = (
+    "left_toe",  # LBigToe
+    "left_small_toe",
+    "left_heel",
+    "right_toe",  # RBigToe
+    "right_small_toe",
+    "right_heel",
 )
 
 #: OpenPose BODY_25 keypoint order.
@@ -87,12 +100,7 @@ BODY_25: tuple[str, ...] = (
     "left_eye",
     "right_ear",
     "left_ear",
-    "left_toe",  # LBigToe
-    "left_small_toe",
-    "left_heel",
-    "right_toe",  # RBigToe
-    "right_small_toe",
-    "right_heel",
+    *_OPENPOSE_FEET,
 )
 
 #: OpenPose COCO (18 keypoints) order.
@@ -138,6 +146,30 @@ COCO_17: tuple[str, ...] = (
     "right_ankle",
 )
 
+#: OpenPose BODY_25B (experimental model; what Pose2Sim's demo data holds): the 17 MS-COCO
+#: keypoints, then upper neck, head top and the six foot keypoints.
+BODY_25B: tuple[str, ...] = (
+    *COCO_17,
+    "neck",  # UpperNeck
+    "head_top",
+    *_OPENPOSE_FEET,
+)
+
+#: HALPE 26 (AlphaPose; RTMPose "body with feet", as Sports2D writes): the 17 MS-COCO
+#: keypoints, then head, neck, hip centre and the six foot keypoints.
+HALPE_26: tuple[str, ...] = (
+    *COCO_17,
+    "head_top",  # Head
+    "neck",
+    "mid_hip",  # Hip
+    "left_toe",  # LBigToe
+    "right_toe",
+    "left_small_toe",
+    "right_small_toe",
+    "left_heel",
+    "right_heel",
+)
+
 #: MediaPipe Pose (BlazePose) 33 landmark order, mapped to canonical names.
 MEDIAPIPE_33: tuple[str, ...] = (
     "nose",
@@ -174,6 +206,16 @@ MEDIAPIPE_33: tuple[str, ...] = (
     "left_toe",  # left_foot_index
     "right_toe",  # right_foot_index
 )
+
+#: Keypoint models by the name ``keypoint_model`` / ``--keypoints`` takes.
+KEYPOINT_MODELS: dict[str, tuple[str, ...]] = {
+    "body_25": BODY_25,
+    "body_25b": BODY_25B,
+    "coco_17": COCO_17,
+    "coco_18": COCO_18,
+    "halpe_26": HALPE_26,
+    "mediapipe_33": MEDIAPIPE_33,
+}
 
 #: MediaPipe's own names (for CSV/JSON files that name landmarks) -> canonical names.
 _MEDIAPIPE_NAMES = {

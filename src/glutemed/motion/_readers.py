@@ -43,10 +43,9 @@ import numpy.typing as npt
 from glutemed._checks import check_option, check_range, short_repr
 from glutemed.errors import GlutemedError, InputValueError, MotionDataError, Problem
 from glutemed.motion._c3d import C3DContent, read_c3d_content
+from glutemed.motion._keypoints import choose_keypoint_model
 from glutemed.motion._landmarks import (
-    BODY_25,
-    COCO_17,
-    COCO_18,
+    KEYPOINT_MODELS,
     MEDIAPIPE_33,
     canonical_name,
     side_name,
@@ -63,11 +62,6 @@ __all__ = [
 ]
 
 _LENGTH_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-_KEYPOINT_MODELS: dict[str, tuple[str, ...]] = {
-    "body_25": BODY_25,
-    "coco_18": COCO_18,
-    "coco_17": COCO_17,
-}
 
 
 def _err(path: Path | str, expected: str, found: str, hint: str = "") -> MotionDataError:
@@ -717,13 +711,15 @@ def _image_trial(
     image_size_px: tuple[int, int] | None,
     start_time_s: float = 0.0,
     min_confidence: float = 0.0,
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> Trial:
     """Build an image-frame trial from (n_frames, n_points, 2) pixel/normalised coordinates."""
     landmarks: dict[str, FloatArray] = {}
     confidence: dict[str, FloatArray] = {}
     n_inf = int(np.isinf(frames_xy).any(axis=2).sum())
-    notes = (("non_finite_values", f"{n_inf} keypoint samples with an infinite coordinate were "
-              "treated as missing"),) if n_inf else ()
+    if n_inf:
+        notes += (("non_finite_values", f"{n_inf} keypoint samples with an infinite coordinate "
+                   "were treated as missing"),)
     for j, name in enumerate(names):
         c = conf[:, j]
         xy = frames_xy[:, j, :].copy()
@@ -784,8 +780,11 @@ def read_openpose(
     sampling_rate_hz
         Video frame rate (OpenPose files do not store it). Required.
     keypoint_model
-        ``"body_25"``, ``"coco_18"`` or ``"coco_17"``; default: from the number of keypoints
-        (25, 18 or 17).
+        ``"body_25"``, ``"body_25b"``, ``"coco_17"``, ``"coco_18"``, ``"halpe_26"`` or
+        ``"mediapipe_33"``; default: detected from the number of keypoints and, where two
+        models have as many (BODY_25 and BODY_25B), from which one's layout forms an upright
+        body (see :func:`~glutemed.motion.keypoint_layout_score`). A named model whose layout is
+        not anatomical while another's is, is refused.
     min_confidence
         Keypoints with a lower confidence are treated as missing.
     image_size_px
@@ -811,10 +810,8 @@ def read_openpose(
         raise _err(p, "OpenPose *_keypoints.json files", "no .json files in the folder")
     rate = _need_rate(sampling_rate_hz, p, "OpenPose JSON")
     if keypoint_model is not None:
-        check_option("keypoint_model", keypoint_model, _KEYPOINT_MODELS)
-    names: tuple[str, ...] | None = (
-        _KEYPOINT_MODELS[keypoint_model] if keypoint_model is not None else None
-    )
+        check_option("keypoint_model", keypoint_model, KEYPOINT_MODELS)
+    n_kp: int | None = None
     per_frame: list[FloatArray | None] = []
     for f in files:
         doc = _load_json(f)
@@ -833,28 +830,25 @@ def read_openpose(
                 raise _err(f, "pose_keypoints_2d of numbers", f"an element {short_repr(bad)}")
             people.append(np.asarray(kp, dtype=float).reshape(-1, 3))
         if people:
-            n_kp = people[0].shape[0]
-            if names is None:
-                by_count = {25: BODY_25, 18: COCO_18, 17: COCO_17}
-                if n_kp not in by_count:
-                    raise _err(f, "25 (BODY_25), 18 (COCO) or 17 (MS-COCO) keypoints",
-                               f"{n_kp} keypoints", "pass keypoint_model")
-                names = by_count[n_kp]
-            if any(pp.shape[0] != len(names) for pp in people):
-                raise _err(f, f"{len(names)} keypoints per person",
+            n_kp = people[0].shape[0] if n_kp is None else n_kp
+            if any(pp.shape[0] != n_kp for pp in people):
+                raise _err(f, f"{n_kp} keypoints per person (as in the first frames)",
                            ", ".join(str(pp.shape[0]) for pp in people))
         per_frame.append(_pick_person(people, per_frame))
-    if names is None:
+    if n_kp is None:
         raise _err(p, "at least one detected person", "no person in any frame")
     n = len(per_frame)
-    xy = np.full((n, len(names), 2), np.nan)
-    conf = np.zeros((n, len(names)))
+    xy = np.full((n, n_kp, 2), np.nan)
+    conf = np.zeros((n, n_kp))
     for i, person in enumerate(per_frame):
         if person is not None:
             xy[i] = person[:, :2]
             conf[i] = person[:, 2]
-    return _image_trial(xy, conf, names, rate=rate, source=p.name, units="px",
-                        image_size_px=image_size_px, min_confidence=min_confidence)
+    seen = np.where((conf > max(min_confidence, 0.0))[..., None], xy, np.nan)
+    model, notes = choose_keypoint_model(seen, keypoint_model, p.name)
+    return _image_trial(xy, conf, KEYPOINT_MODELS[model], rate=rate, source=p.name, units="px",
+                        image_size_px=image_size_px, min_confidence=min_confidence,
+                        notes=notes)
 
 
 def _centre(person: FloatArray) -> FloatArray:
@@ -1016,8 +1010,20 @@ def _read_mediapipe_json(
             conf[i, j] = 1.0 if vis is None else _number(vis, at, "a number visibility")
     rate_hz = _rate_from_times(times, p, rate, "MediaPipe")
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
-    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate_hz, source=p.name, units=units,
-                        image_size_px=size, start_time_s=start, min_confidence=min_conf)
+    return _mediapipe_trial(xy, conf, rate=rate_hz, source=p.name, units=units,
+                            image_size_px=size, start_time_s=start, min_confidence=min_conf)
+
+
+def _mediapipe_trial(
+    xy: FloatArray, conf: FloatArray, *, min_confidence: float, source: str, units: Units,
+    image_size_px: tuple[int, int] | None, rate: float, start_time_s: float,
+) -> Trial:
+    """The image trial of 33 MediaPipe landmarks, with the anatomy check's notes."""
+    seen = np.where((conf > max(min_confidence, 0.0))[..., None], xy, np.nan)
+    _, notes = choose_keypoint_model(seen, "mediapipe_33", source)
+    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate, source=source, units=units,
+                        image_size_px=image_size_px, start_time_s=start_time_s,
+                        min_confidence=min_confidence, notes=notes)
 
 
 def _read_csv_rows(p: Path) -> tuple[list[str], list[list[str]], dict[str, str]]:
@@ -1110,8 +1116,8 @@ def _read_mediapipe_csv(
                            short_repr(row)) from None
     rate_hz = _rate_from_times(times, p, rate, "MediaPipe CSV")
     start = float(times[0]) if n and np.isfinite(times[0]) else 0.0
-    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate_hz, source=p.name, units=units,
-                        image_size_px=size, start_time_s=start, min_confidence=min_conf)
+    return _mediapipe_trial(xy, conf, rate=rate_hz, source=p.name, units=units,
+                            image_size_px=size, start_time_s=start, min_confidence=min_conf)
 
 
 def _mp_name_variants() -> dict[str, str]:
