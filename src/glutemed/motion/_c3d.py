@@ -361,8 +361,9 @@ def read_c3d_content(buf: bytes, *, name: str = "file.c3d") -> C3DContent:
         other = next(c for c in analog_candidates if c[1] != source)
         notes.append(("c3d_header_mismatch",
                       f"the header announces {header_analog} analog values per frame, the "
-                      f"ANALOG parameters {analog_candidates[1][0]}; the {source}'s {analog} "
-                      f"fit the file's size (the {other[1]}'s {other[0]} do not)"))
+                      f"ANALOG parameters {analog_candidates[1][0]}; {analog} (from the "
+                      f"{source}) fits the file's size, {other[0]} (from the {other[1]}) does "
+                      "not"))
     frame_values = 4 * n_points + analog
     frame_bytes = frame_values * item
     if n_points == 0 or frame_bytes == 0:

@@ -140,7 +140,7 @@ def choose_keypoint_model(
                 Problem(source, f"an upright body in {_label(claimed)} order",
                         f"{worst} (anatomical in {100 * score:.0f} % of checks; "
                         f"{_label(best)} {100 * scores[best][0]:.0f} %)",
-                        f"pass --keypoints {best} (keypoint_model='{best}')")])
+                        f"choose the {_label(best)} keypoint model (--keypoints {best})")])
         chosen = claimed
         notes: list[tuple[str, str]] = []
     else:
@@ -151,7 +151,8 @@ def choose_keypoint_model(
             notes.append(("keypoint_model_detected",
                           f"{k} keypoints per person read as {_label(chosen)}, the layout "
                           f"that fits an upright body best ({100 * scores[chosen][0]:.0f} % of "
-                          "checks); pass --keypoints to choose"))
+                          "checks); choose the model (--keypoints) if the pose estimator "
+                          "used another"))
     score, worst = scores[chosen]
     if np.isfinite(score) and score < MIN_LAYOUT_SCORE:
         notes.append(("keypoints_implausible",

@@ -383,8 +383,8 @@ def _c3d_vertical(
     if detected is not None:
         return detected, ("vertical_axis_detected",
                           f"the file does not say which axis is vertical (no POINT:Y_SCREEN); "
-                          f"{detected} was detected from the data (pelvis above the feet); "
-                          "pass vertical_axis (--vertical-axis) if this is wrong")
+                          f"{detected} was detected from the data (pelvis above the feet); if "
+                          "this is wrong, give the vertical axis (--vertical-axis)")
     return "+z", ("vertical_axis_assumed",
                   "the file does not say which axis is vertical (no POINT:Y_SCREEN) and the "
                   "data cannot show it (no pelvis and foot markers); +z was assumed")
