@@ -145,7 +145,7 @@ def test_data_start_pointing_at_the_header_falls_back_to_the_header_pointer() ->
     content = _content("sample_13/Dance1.c3d")
     assert content.points.shape == (498, 40, 3)
     assert _max_step(_valid_points(content)) < 200.0
-    assert any("DATA_START" in msg for _, msg in content.notes)
+    assert any("block 1," in msg for _, msg in content.notes)
 
 
 @pytest.mark.parametrize(("rel", "unit_scale"), [

@@ -188,8 +188,8 @@ def _parse_parameters(
                                      signed=True)
             if swapped > 0 and _plausible_record(buf, off_pos + swapped):
                 notes.append(("c3d_parameter_repaired",
-                              f"the offset after parameter {label} was written in the wrong "
-                              "byte order; it was read swapped"))
+                              "one entry of the file's parameter section was written in the "
+                              "wrong byte order and was read corrected"))
                 pos = off_pos + swapped
     params: dict[str, dict[str, Any]] = {label: {} for label in groups.values()}
     for gid, label, value in pending:
@@ -295,8 +295,8 @@ def read_c3d_content(buf: bytes, *, name: str = "file.c3d") -> C3DContent:
     n_points = used if used is not None else header_points
     if used is not None and used != header_points:
         notes.append(("c3d_header_mismatch",
-                      f"the header announces {header_points} points, POINT:USED {used}; "
-                      "POINT:USED is used"))
+                      f"the file's header announces {header_points} markers, its "
+                      f"parameters {used}; the parameters' {used} are used"))
 
     rate = _first_number(params, "POINT", "RATE")
     if rate is None or not rate > 0:
@@ -305,8 +305,8 @@ def read_c3d_content(buf: bytes, *, name: str = "file.c3d") -> C3DContent:
                         f"{'no parameter' if rate is None else repr(rate)} and "
                         f"{header_rate!r} in the header")
         notes.append(("c3d_header_rate",
-                      f"POINT:RATE is {'missing' if rate is None else repr(rate)}; the "
-                      f"header's {header_rate:g} Hz is used"))
+                      "the file's frame-rate parameter is missing or not a positive "
+                      f"number; the rate in its header, {header_rate:g} Hz, is used"))
         rate = header_rate
     if not rate <= 1e6:
         raise _fail(name, "POINT:RATE", "a frame rate up to 1,000,000 Hz", repr(rate))
@@ -323,8 +323,8 @@ def read_c3d_content(buf: bytes, *, name: str = "file.c3d") -> C3DContent:
     if not data_start or data_start <= param_block or (data_start - 1) * 512 >= size:
         if data_start is not None and data_start != header_start:
             notes.append(("c3d_header_mismatch",
-                          f"POINT:DATA_START is {data_start}, which cannot hold the points; the "
-                          f"header's block {header_start} is used"))
+                          f"the file's parameters place the marker data at block {data_start}, "
+                          f"which cannot hold it; the header's block {header_start} is used"))
         data_start = header_start
     offset = (data_start - 1) * 512
     if data_start <= param_block or offset > size:
@@ -355,15 +355,14 @@ def read_c3d_content(buf: bytes, *, name: str = "file.c3d") -> C3DContent:
         if from_params != header_analog:
             analog_candidates.append((from_params, "ANALOG parameters"))
     data_bytes = size - offset
-    analog, source = _frame_layout(data_bytes=data_bytes, frames=announced, n_points=n_points,
-                                   item=item, analog_candidates=analog_candidates)
+    analog, _chosen_from = _frame_layout(data_bytes=data_bytes, frames=announced, n_points=n_points,
+                                          item=item, analog_candidates=analog_candidates)
     if len(analog_candidates) > 1:
-        other = next(c for c in analog_candidates if c[1] != source)
         notes.append(("c3d_header_mismatch",
-                      f"the header announces {header_analog} analog values per frame, the "
-                      f"ANALOG parameters {analog_candidates[1][0]}; {analog} (from the "
-                      f"{source}) fits the file's size, {other[0]} (from the {other[1]}) does "
-                      "not"))
+                      "the file's header and parameters disagree on the analog samples "
+                      f"stored with each frame ({header_analog} and "
+                      f"{analog_candidates[1][0]}); {analog} fits the file's size and is "
+                      "used"))
     frame_values = 4 * n_points + analog
     frame_bytes = frame_values * item
     if n_points == 0 or frame_bytes == 0:

@@ -151,8 +151,7 @@ def choose_keypoint_model(
             notes.append(("keypoint_model_detected",
                           f"{k} keypoints per person read as {_label(chosen)}, the layout "
                           f"that fits an upright body best ({100 * scores[chosen][0]:.0f} % of "
-                          "checks); choose the model (--keypoints) if the pose estimator "
-                          "used another"))
+                          "checks)"))
     score, worst = scores[chosen]
     if np.isfinite(score) and score < MIN_LAYOUT_SCORE:
         notes.append(("keypoints_implausible",

@@ -382,15 +382,17 @@ def _c3d_vertical(
     detected = _detect_vertical(landmarks)
     if detected is not None:
         return detected, ("vertical_axis_detected",
-                          f"the file does not say which axis is vertical (no POINT:Y_SCREEN); "
-                          f"{detected} was detected from the data (pelvis above the feet); if "
-                          "this is wrong, give the vertical axis (--vertical-axis)")
+                          "the file does not say which axis points up; the data show the "
+                          f"{_axis_words(detected)} pointing up (pelvis above the feet)")
     return "+z", ("vertical_axis_assumed",
-                  "the file does not say which axis is vertical (no POINT:Y_SCREEN) and the "
-                  "data cannot show it (no pelvis and foot markers); +z was assumed")
+                  "the file does not say which axis points up and the data cannot show it (no "
+                  "pelvis and foot markers); the z axis was assumed to point up")
 
 
-@_typed_errors("C3D file")
+def _axis_words(axis: str) -> str:
+    return ("negative " if axis.startswith("-") else "") + axis.lstrip("+-").lower() + " axis"
+
+
 def read_c3d(
     path: str | Path,
     *,
@@ -489,9 +491,10 @@ def read_c3d(
     invalid |= non_finite
     if unit is None:
         unit = _guess_c3d_unit(content.points, invalid)
+        words = {"m": "metres", "mm": "millimetres", "cm": "centimetres"}[unit]
         notes.append(("units_assumed",
-                      f"the file has no POINT:UNITS; {unit} was assumed from the size of the "
-                      "marker cloud"))
+                      f"the file does not give the marker units; {words} were assumed from "
+                      "the size of the marker cloud"))
     scale = _LENGTH_TO_M[unit]
     landmarks: dict[str, FloatArray] = {}
     source_labels: dict[str, str] = {}
