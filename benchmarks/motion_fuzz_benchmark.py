@@ -14,6 +14,9 @@ the worker's peak memory (ru_maxrss) over the run, then a JSON line.
 
 C3D seeds: ../shared/data/c3d/gait-raw.c3d and three c3d.org samples (Intel float, SGI int,
 SIMI). TRC: the fuzz suite's standing-subject TRC. CSV: tests/data/motion/generic_sls.csv.
+MediaPipe JSON (the fuzz suite's 4-frame document) and OpenPose folders (tests/data/motion/
+openpose_body25/): one node of one file replaced by a wrong type, a non-finite or huge number
+or a nested list (30 Hz passed as the frame rate).
 """
 
 from __future__ import annotations
@@ -32,11 +35,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.motion.test_motion_fuzz import (  # noqa: E402
     C3D_SEEDS,
+    DATA,
     _csv_text,
+    _mediapipe_doc,
     _mutate_bytes,
     _mutate_text,
+    _replace_random_node,
     _trc_text,
 )
+
+#: Values a mutated JSON node takes: wrong types, non-finite and huge numbers, deep nesting.
+_JSON_VALUES: list[object] = [None, True, "x", "", [], {}, [1, 2], {"x": 1}, -1, 0, 10**30,
+                              1e308, float("inf"), float("nan"), [[[[[[[[1]]]]]]]], "1e309"]
+
+
+def _json_mutant(doc: object, rng: np.random.Generator) -> str:
+    value = _JSON_VALUES[int(rng.integers(len(_JSON_VALUES)))]
+    return json.dumps(_replace_random_node(json.loads(json.dumps(doc)), value, rng))
 
 _WORKER = r"""
 import json, resource, sys, time
@@ -47,7 +62,8 @@ for line in sys.stdin:
     path = line.strip()
     t0 = time.perf_counter()
     try:
-        trial = read_trial(path)
+        trial = read_trial(path, sampling_rate_hz=30.0 if not path.endswith(
+            (".c3d", ".trc", ".csv")) else None)
         bad = any(np.isinf(a).any() for a in trial.landmarks.values())
         status = "trial_inf" if bad else "trial"
     except GlutemedError:
@@ -95,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     summary: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        formats: dict[str, list[Path]] = {"c3d": [], "trc": [], "csv": []}
+        formats: dict[str, list[Path]] = {"c3d": [], "trc": [], "csv": [], "mediapipe": [],
+                                          "openpose": []}
         texts = {"trc": _trc_text(), "csv": _csv_text()}
+        openpose = [json.loads(f.read_text(encoding="utf-8"))
+                    for f in sorted((DATA / "openpose_body25").glob("*.json"))]
         for k in range(args.n):
             seed = seeds[k % len(seeds)].read_bytes()
             p = Path(tmp) / f"m{k}.c3d"
@@ -106,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                 q = Path(tmp) / f"m{k}.{ext}"
                 q.write_text(_mutate_text(text, rng), encoding="utf-8")
                 formats[ext].append(q)
+            mp = Path(tmp) / f"m{k}.json"
+            mp.write_text(_json_mutant(_mediapipe_doc(), rng), encoding="utf-8")
+            formats["mediapipe"].append(mp)
+            folder = Path(tmp) / f"op{k}"
+            folder.mkdir()
+            hit = int(rng.integers(len(openpose)))
+            for i, doc in enumerate(openpose):
+                text = _json_mutant(doc, rng) if i == hit else json.dumps(doc)
+                (folder / f"f_{i:012d}_keypoints.json").write_text(text, encoding="utf-8")
+            formats["openpose"].append(folder)
         for name, paths in formats.items():
             t0 = time.perf_counter()
             res = _run(paths)
@@ -124,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mb": round(max(int(str(r["rss_kb"])) for r in res) / 1024, 1),
                 "wall_s": round(time.perf_counter() - t0, 1),
             }
-    print(f"{'format':<8}{'inputs':>8}{'trial':>8}{'w/ inf':>8}{'typed':>8}{'untyped':>9}"
+    print(f"{'format':<10}{'inputs':>8}{'trial':>8}{'w/ inf':>8}{'typed':>8}{'untyped':>9}"
           f"{'crash':>7}{'slowest s':>11}{'peak MB':>9}  untyped kinds")
     for name, s in summary.items():
-        print(f"{name:<8}{s['inputs']:>8}{s['trial']:>8}{s['trial_with_inf']:>8}"
+        print(f"{name:<10}{s['inputs']:>8}{s['trial']:>8}{s['trial_with_inf']:>8}"
               f"{s['typed']:>8}{s['untyped']:>9}"
               f"{s['crash']:>7}{s['slowest_read_s']:>11}{s['peak_rss_mb']:>9}  "
               f"{', '.join(s['untyped_kinds']) or '-'}")  # type: ignore[arg-type]
