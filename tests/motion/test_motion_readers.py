@@ -440,3 +440,19 @@ def test_repeated_knee_label_is_kept_as_the_medial_marker(tmp_path: Path) -> Non
     np.testing.assert_allclose(trial.landmarks["left_knee"][0], [0.0, 0.16, 0.5])
     np.testing.assert_allclose(trial.landmarks["left_knee_medial"][0], [0.0, 0.06, 0.5])
     assert [c for c, _ in trial.notes] == ["duplicate_labels"]
+
+
+def test_infinite_c3d_coordinates_are_gaps_with_a_note(tmp_path: Path) -> None:
+    xyz = np.zeros((3, 3, 20))
+    xyz[:, 0] = np.array([100.0, 125.0, 950.0])[:, None]
+    xyz[:, 1] = np.array([100.0, -125.0, 950.0])[:, None]
+    xyz[:, 2] = np.array([-80.0, 0.0, 980.0])[:, None]
+    xyz[1, 0, 3] = np.inf
+    xyz[0, 1, 4] = np.nan  # how some writers mark a missing marker: a gap, no note
+    path = _write_c3d(tmp_path / "inf.c3d", ["LASI", "RASI", "SACR"], xyz, 100.0)
+    trial = read_c3d(path, vertical_axis="+z")
+    assert np.isnan(trial.landmarks["left_asis"][3]).all()
+    assert np.isnan(trial.landmarks["right_asis"][4]).all()
+    assert np.isfinite(trial.landmarks["left_asis"][2]).all()
+    assert [c for c, _ in trial.notes] == ["non_finite_values"]
+    assert trial.notes[0][1].startswith("1 marker sample with")

@@ -211,8 +211,12 @@ def _non_finite_to_gaps(
     total = sum(counts.values())
     which = ", ".join(f"{label} ({n})" for label, n in sorted(counts.items())[:6])
     return out, (("non_finite_values",
-                  f"{total} samples with an infinite or overflowing coordinate were treated as "
-                  f"missing: {which}"),)
+                  f"{_count(total, 'sample')} with an infinite or overflowing coordinate "
+                  f"treated as missing: {which}"),)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- C3D
@@ -487,8 +491,8 @@ def read_c3d(
 
     invalid = content.residuals < 0
     invalid |= np.all(content.points == 0.0, axis=2)
-    non_finite = ~np.all(np.isfinite(content.points), axis=2) & ~invalid
-    invalid |= non_finite
+    invalid |= ~np.all(np.isfinite(content.points), axis=2)  # NaN: some writers' missing mark
+    infinite = np.any(np.isinf(content.points), axis=2) & (content.residuals >= 0)
     if unit is None:
         unit = _guess_c3d_unit(content.points, invalid)
         words = {"m": "metres", "mm": "millimetres", "cm": "centimetres"}[unit]
@@ -522,10 +526,10 @@ def read_c3d(
         notes.append(("duplicate_labels",
                       "labels used twice: " + ", ".join(duplicates[:6])
                       + "; otherwise the first of each is used"))
-    if non_finite.any():
+    if infinite.any():
         notes.append(("non_finite_values",
-                      f"{int(non_finite.sum())} marker samples with non-finite coordinates "
-                      "were treated as missing"))
+                      f"{_count(int(infinite.sum()), 'marker sample')} with infinite "
+                      "coordinates treated as missing"))
     if vertical_axis is None:
         vertical_axis, note = _c3d_vertical(point, landmarks)
         if note is not None and landmarks:
@@ -721,8 +725,8 @@ def _image_trial(
     confidence: dict[str, FloatArray] = {}
     n_inf = int(np.isinf(frames_xy).any(axis=2).sum())
     if n_inf:
-        notes += (("non_finite_values", f"{n_inf} keypoint samples with an infinite coordinate "
-                   "were treated as missing"),)
+        notes += (("non_finite_values", f"{_count(n_inf, 'keypoint sample')} with an "
+                   "infinite coordinate treated as missing"),)
     for j, name in enumerate(names):
         c = conf[:, j]
         xy = frames_xy[:, j, :].copy()
