@@ -750,6 +750,22 @@ def motion_cmd(
     rate: RateOpt = None,
     image_size: ImageSizeOpt = None,
     knee_width: KneeWidthOpt = None,
+    keypoints: Annotated[
+        str | None,
+        typer.Option(
+            "--keypoints",
+            help="Keypoint model of an OpenPose-style folder: body_25, body_25b, coco_17, "
+            "coco_18, halpe_26 or mediapipe_33 (default: detected from the layout).",
+        ),
+    ] = None,
+    vertical_axis: Annotated[
+        str | None,
+        typer.Option(
+            "--vertical-axis",
+            help="Vertical axis of a 3D file (+z, +y, -y ...), if the file's own or the "
+            "detected one is wrong.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Pelvic drop / Trendelenburg, gait events and single-leg tests from movement data."""
@@ -757,7 +773,8 @@ def motion_cmd(
 
     with _errors():
         options = _motion_options(rate, image_size, knee_width)
-        result = analyse_file(file, task=task.replace("-", "_"), plot=plot, **options)
+        result = analyse_file(file, task=task.replace("-", "_"), plot=plot,
+                              keypoint_model=keypoints, vertical_axis=vertical_axis, **options)
     data = result.to_dict()
     if json_out:
         _emit_json(data)

@@ -1,4 +1,4 @@
-"""Helpers for the reference-data tests: Plug-in Gait outputs and a frontal pinhole camera."""
+"""Helpers for the motion tests: Plug-in Gait outputs, a frontal pinhole camera, C3D writing."""
 
 from __future__ import annotations
 
@@ -71,3 +71,16 @@ def project_frontal(
 
 def raw_trial(c3d_dir: Path) -> Trial:
     return read_c3d(c3d_dir / "gait-raw.c3d")
+
+
+def _write_c3d(path: Path, labels: list[str], xyz_mm: np.ndarray, rate_hz: float) -> Path:
+    """Write an Intel float C3D with ezc3d; ``xyz_mm`` is (3, n_points, n_frames)."""
+    c3d = ezc3d.c3d()
+    c3d["parameters"]["POINT"]["RATE"]["value"] = [rate_hz]
+    c3d["parameters"]["POINT"]["LABELS"]["value"] = labels
+    c3d.add_parameter("POINT", "UNITS", ["mm"])
+    pts = np.ones((4, *xyz_mm.shape[1:]))
+    pts[:3] = xyz_mm
+    c3d["data"]["points"] = pts
+    c3d.write(str(path))
+    return path

@@ -23,6 +23,7 @@ from glutemed.motion import (
     read_trial,
 )
 
+from ._helpers import _write_c3d
 from .conftest import DATA_DIR
 
 # --------------------------------------------------------------------------- names
@@ -398,24 +399,60 @@ def test_numpy_c3d_reader_matches_ezc3d_on_dec_files(c3d_dir: Path, name: str) -
 
 
 def test_numpy_c3d_reader_matches_ezc3d_on_intel_float_file(tmp_path: Path) -> None:
-    import ezc3d
-
     n = 40
-    c3d = ezc3d.c3d()
-    c3d["parameters"]["POINT"]["RATE"]["value"] = [120.0]
-    c3d["parameters"]["POINT"]["LABELS"]["value"] = ["Sub:LASI", "Sub:RASI", "Sub:SACR"]
-    c3d.add_parameter("POINT", "UNITS", ["mm"])
-    pts = np.ones((4, 3, n))
-    pts[:3, 0] = np.array([100.0, 125.0, 950.0])[:, None] + np.arange(n)
-    pts[:3, 1] = np.array([100.0, -125.0, 950.0])[:, None]
-    pts[:3, 2] = np.array([-80.0, 0.0, 980.0])[:, None]
-    pts[:3, 1, 5] = 0.0  # a zeroed (missing) sample
-    c3d["data"]["points"] = pts
-    path = tmp_path / "intel.c3d"
-    c3d.write(str(path))
+    xyz = np.zeros((3, 3, n))
+    xyz[:, 0] = np.array([100.0, 125.0, 950.0])[:, None] + np.arange(n)
+    xyz[:, 1] = np.array([100.0, -125.0, 950.0])[:, None]
+    xyz[:, 2] = np.array([-80.0, 0.0, 980.0])[:, None]
+    xyz[:, 1, 5] = 0.0  # a zeroed (missing) sample
+    path = _write_c3d(tmp_path / "intel.c3d", ["Sub:LASI", "Sub:RASI", "Sub:SACR"], xyz, 120.0)
     a, b = read_c3d(path, engine="ezc3d"), read_c3d(path, engine="numpy")
     _assert_same_trial(a, b)
     assert np.isnan(b.landmarks["right_asis"][5]).all()
     assert np.allclose(b.landmarks["left_asis"][3], [0.103, 0.128, 0.953])
     with pytest.raises(InputValueError, match="engine"):
         read_c3d(path, engine="btk")  # type: ignore[arg-type]
+
+
+def test_pelvis_reference_falls_back_per_frame_without_a_step() -> None:
+    from glutemed.motion import Trial
+    from glutemed.motion._kinematics import pelvis_centre
+
+    n = 50
+    x = np.linspace(0.0, 1.2, n)
+    lm = {"left_asis": np.stack([x + 0.1, np.full(n, 0.12), np.full(n, 0.95)], axis=1),
+          "right_asis": np.stack([x + 0.1, np.full(n, -0.12), np.full(n, 0.95)], axis=1),
+          "sacrum": np.stack([x - 0.08, np.zeros(n), np.full(n, 0.97)], axis=1)}
+    lm["sacrum"][20:30] = np.nan  # hidden sacrum marker
+    centre = pelvis_centre(Trial(landmarks=lm, sampling_rate_hz=50.0, source="t.csv"))
+    assert np.isfinite(centre).all()
+    np.testing.assert_allclose(centre[20:30, 0], x[20:30] - 0.08, atol=1e-12)
+    np.testing.assert_allclose(centre[20:30, 2], 0.97, atol=1e-12)
+
+
+def test_repeated_knee_label_is_kept_as_the_medial_marker(tmp_path: Path) -> None:
+    xyz = np.zeros((3, 3, 10))
+    xyz[:, 0] = np.array([0.0, 60.0, 500.0])[:, None]    # medial first: nearer the right knee
+    xyz[:, 1] = np.array([0.0, 160.0, 500.0])[:, None]   # lateral
+    xyz[:, 2] = np.array([0.0, -110.0, 500.0])[:, None]
+    path = _write_c3d(tmp_path / "knees.c3d", ["LKNE", "LKNE", "RKNE"], xyz, 100.0)
+    trial = read_c3d(path, vertical_axis="+z")
+    np.testing.assert_allclose(trial.landmarks["left_knee"][0], [0.0, 0.16, 0.5])
+    np.testing.assert_allclose(trial.landmarks["left_knee_medial"][0], [0.0, 0.06, 0.5])
+    assert [c for c, _ in trial.notes] == ["duplicate_labels"]
+
+
+def test_infinite_c3d_coordinates_are_gaps_with_a_note(tmp_path: Path) -> None:
+    xyz = np.zeros((3, 3, 20))
+    xyz[:, 0] = np.array([100.0, 125.0, 950.0])[:, None]
+    xyz[:, 1] = np.array([100.0, -125.0, 950.0])[:, None]
+    xyz[:, 2] = np.array([-80.0, 0.0, 980.0])[:, None]
+    xyz[1, 0, 3] = np.inf
+    xyz[0, 1, 4] = np.nan  # how some writers mark a missing marker: a gap, no note
+    path = _write_c3d(tmp_path / "inf.c3d", ["LASI", "RASI", "SACR"], xyz, 100.0)
+    trial = read_c3d(path, vertical_axis="+z")
+    assert np.isnan(trial.landmarks["left_asis"][3]).all()
+    assert np.isnan(trial.landmarks["right_asis"][4]).all()
+    assert np.isfinite(trial.landmarks["left_asis"][2]).all()
+    assert [c for c, _ in trial.notes] == ["non_finite_values"]
+    assert trial.notes[0][1].startswith("1 marker sample with")

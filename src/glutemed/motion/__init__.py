@@ -33,6 +33,7 @@ from glutemed.motion._events import (
     walking_direction,
 )
 from glutemed.motion._interpret import TrendelenburgCall, classify_trendelenburg, compare_visits
+from glutemed.motion._keypoints import keypoint_layout_score
 from glutemed.motion._kinematics import (
     add_hip_joint_centres,
     hip_adduction_deg,
@@ -43,9 +44,12 @@ from glutemed.motion._kinematics import (
 )
 from glutemed.motion._landmarks import (
     BODY_25,
+    BODY_25B,
     CANONICAL_LANDMARKS,
     COCO_17,
     COCO_18,
+    HALPE_26,
+    KEYPOINT_MODELS,
     MEDIAPIPE_33,
     canonical_name,
 )
@@ -64,9 +68,12 @@ from glutemed.motion._trial import GaitEvent, Trial
 
 __all__ = [
     "BODY_25",
+    "BODY_25B",
     "CANONICAL_LANDMARKS",
     "COCO_17",
     "COCO_18",
+    "HALPE_26",
+    "KEYPOINT_MODELS",
     "MEDIAPIPE_33",
     "BatchItem",
     "GaitEvent",
@@ -87,6 +94,7 @@ __all__ = [
     "detect_gait_events",
     "fill_gaps",
     "hip_adduction_deg",
+    "keypoint_layout_score",
     "knee_fppa_deg",
     "lateral_trunk_lean_deg",
     "list_motion_files",

@@ -73,7 +73,11 @@ class QualityFlag:
     ``code`` is one of: ``few_strides``, ``missing_data``, ``low_frame_rate``,
     ``camera_not_frontal``, ``camera_view_unchecked``, ``normalised_coordinates``,
     ``knee_centre_approximated``, ``trunk_landmarks_missing``, ``no_phases``,
-    ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``.
+    ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``, and the reader's
+    notes (:attr:`Trial.notes`): ``non_finite_values``, ``c3d_header_mismatch``,
+    ``camera_oblique``, ``c3d_header_rate``, ``c3d_parameter_repaired``, ``units_assumed``,
+    ``vertical_axis_detected``, ``vertical_axis_assumed``, ``duplicate_labels``,
+    ``keypoint_model_detected``, ``keypoints_implausible`` (blocks interpretation).
     """
 
     code: str
@@ -230,6 +234,51 @@ def _window_stat(x: FloatArray | None, window: tuple[int, int], stat: str) -> fl
     return float(ok.max() if stat == "max" else ok.mean())
 
 
+# Oblique camera views. The hip width seen by the camera cannot tell a front view from an
+# oblique one (Pose2Sim's calibrated demo: 0.29 at 11 deg from the front, 0.34 at 52 deg), but
+# the nose can: it sits in front of the shoulder line, so it appears beside the shoulders'
+# midpoint by (nose depth / shoulder width) x tan(view angle) shoulder widths. glutemed's
+# assumptions, fitted on those four calibrated views (3 and 11 deg: 0.10-0.11; 52 and 62 deg:
+# 0.92-1.01): the ratio nose depth / shoulder width is 0.65, and views estimated more than 25
+# deg from the front or back are flagged.
+_NOSE_DEPTH_RATIO = 0.65
+_MAX_FRONTAL_VIEW_DEG = 25.0
+
+
+def _oblique_view_check(trial: Trial) -> list[QualityFlag]:
+    """Estimate the camera's angle from the front from the nose's offset and flag oblique
+    views with how much they distort frontal-plane angles."""
+    if not trial.has("nose", "left_shoulder", "right_shoulder"):
+        return []
+    lsx, rsx = trial.get("left_shoulder")[:, 0], trial.get("right_shoulder")[:, 0]
+    signed = lsx - rsx
+    offset = trial.get("nose")[:, 0] - (lsx + rsx) / 2.0
+    ok = np.isfinite(offset) & np.isfinite(signed) & (signed != 0)
+    if ok.sum() < 5:
+        return []
+    majority = np.sign(np.median(np.sign(signed[ok])))
+    ok &= np.sign(signed) == majority  # frames with the shoulders' labels swapped are left out
+    width = np.abs(signed)
+    if ok.sum() < 5:
+        return []
+    ratio = abs(float(np.median(offset[ok] / width[ok])))
+    angle_deg = float(np.degrees(np.arctan(ratio / _NOSE_DEPTH_RATIO)))
+    if angle_deg <= _MAX_FRONTAL_VIEW_DEG:
+        return []
+    factor = 1.0 / np.cos(np.radians(angle_deg))
+    return [QualityFlag(
+        "camera_oblique",
+        f"the camera appears to film about {angle_deg:.0f}° from the front or back (the nose "
+        f"sits {ratio:.2f} shoulder widths beside the middle of the shoulders); at that angle a "
+        f"sideways tilt reads about {factor:.1f} times too large and pelvic rotation mixes in, "
+        "so frontal-plane angles are not valid: film from the front or back",
+        blocks_interpretation=True)]
+
+
+#: Reader notes that make frontal-plane measures meaningless (the body parts may be misnamed).
+_BLOCKING_NOTES = frozenset({"keypoints_implausible"})
+
+
 def _frontal_check(trial: Trial, settings: MotionSettings) -> list[QualityFlag]:
     lh, rh = trial.get("left_hip"), trial.get("right_hip")
     if not (np.isfinite(lh).any() and np.isfinite(rh).any()):
@@ -336,7 +385,10 @@ def analyse_trial(
         "cutoff_hz", cutoff_hz, 0.0, None, unit="Hz")
     gap_s = st.max_gap_s if max_gap_s is None else check_range(
         "max_gap_s", max_gap_s, 0.0, None, unit="s")
-    flags: list[QualityFlag] = []
+    flags: list[QualityFlag] = [
+        QualityFlag(code, message, blocks_interpretation=code in _BLOCKING_NOTES)
+        for code, message in trial.notes
+    ]
 
     if trial.is_2d and trial.confidence and st.keypoint_min_confidence > 0:
         cleaned = {}
@@ -420,6 +472,7 @@ def analyse_trial(
             f"{rate:g} Hz is below the recommended minimum of {st.min_frame_rate_hz:g} Hz"))
     if proc.is_2d:
         flags += _frontal_check(proc, st)
+        flags += _oblique_view_check(trial)  # unfiltered: a median robust to misplaced noses
         if proc.units == "normalised":
             flags.append(QualityFlag(
                 "normalised_coordinates",

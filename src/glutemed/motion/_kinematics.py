@@ -122,17 +122,36 @@ def pelvis_centre(trial: Trial) -> FloatArray:
     """Return a pelvis reference point per frame.
 
     The first available of: sacrum marker, mid-PSIS, mid-ASIS, mid hip joint centres, mid hip
-    keypoints, ``mid_hip`` keypoint (Zeni et al. 2008 use the sacral marker).
+    keypoints, ``mid_hip`` keypoint (Zeni et al. 2008 use the sacral marker). In frames where
+    that reference is missing, the next one that is present stands in, shifted by its offset
+    from the first reference in the nearest frames where both were seen (interpolated in
+    time), so that a sacrum marker hidden for part of a trial does not leave the event
+    detector without a pelvis there, nor step the signal by the sacrum-to-ASIS distance.
     """
+    sources: list[FloatArray] = []
     if trial.has("sacrum"):
-        return trial.get("sacrum")
+        sources.append(trial.get("sacrum"))
     for a, b in (("left_psis", "right_psis"), ("left_asis", "right_asis"),
                  ("left_hip_joint", "right_hip_joint"), ("left_hip", "right_hip")):
         if trial.has(a, b):
-            return (trial.get(a) + trial.get(b)) / 2.0
+            sources.append((trial.get(a) + trial.get(b)) / 2.0)
     if trial.has("mid_hip"):
-        return trial.get("mid_hip")
-    raise _missing_pelvis(trial)
+        sources.append(trial.get("mid_hip"))
+    if not sources:
+        raise _missing_pelvis(trial)
+    out = sources[0].copy()
+    frames = np.arange(out.shape[0])
+    for alt in sources[1:]:
+        have = np.isfinite(out).all(axis=1)
+        alt_ok = np.isfinite(alt).all(axis=1)
+        usable = ~have & alt_ok
+        both = np.flatnonzero(have & alt_ok)
+        if not usable.any() or both.size == 0:
+            continue
+        offset = np.stack([np.interp(frames, both, (out - alt)[both, k]) for k in range(3)],
+                          axis=1)
+        out[usable] = alt[usable] + offset[usable]
+    return out
 
 
 def progression_frame(forward: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -21,9 +21,12 @@ from collections.abc import Iterable
 
 __all__ = [
     "BODY_25",
+    "BODY_25B",
     "CANONICAL_LANDMARKS",
     "COCO_17",
     "COCO_18",
+    "HALPE_26",
+    "KEYPOINT_MODELS",
     "MEDIAPIPE_33",
     "canonical_name",
     "side_name",
@@ -62,8 +65,18 @@ _SIDED = (
 CANONICAL_LANDMARKS: tuple[str, ...] = tuple(
     sorted(
         [f"{s}_{p}" for s in ("left", "right") for p in _SIDED]
-        + ["sacrum", "c7", "t10", "clavicle", "sternum", "neck", "nose", "mid_hip"]
+        + ["sacrum", "c7", "t10", "clavicle", "sternum", "neck", "nose", "mid_hip", "head_top"]
     )
+)
+
+#: The six foot keypoints, in the order both OpenPose 25-point models end with.
+_OPENPOSE_FEET = (
+    "left_toe",  # LBigToe
+    "left_small_toe",
+    "left_heel",
+    "right_toe",  # RBigToe
+    "right_small_toe",
+    "right_heel",
 )
 
 #: OpenPose BODY_25 keypoint order.
@@ -87,12 +100,7 @@ BODY_25: tuple[str, ...] = (
     "left_eye",
     "right_ear",
     "left_ear",
-    "left_toe",  # LBigToe
-    "left_small_toe",
-    "left_heel",
-    "right_toe",  # RBigToe
-    "right_small_toe",
-    "right_heel",
+    *_OPENPOSE_FEET,
 )
 
 #: OpenPose COCO (18 keypoints) order.
@@ -138,6 +146,30 @@ COCO_17: tuple[str, ...] = (
     "right_ankle",
 )
 
+#: OpenPose BODY_25B (experimental model; what Pose2Sim's demo data holds): the 17 MS-COCO
+#: keypoints, then upper neck, head top and the six foot keypoints.
+BODY_25B: tuple[str, ...] = (
+    *COCO_17,
+    "neck",  # UpperNeck
+    "head_top",
+    *_OPENPOSE_FEET,
+)
+
+#: HALPE 26 (AlphaPose; RTMPose "body with feet", as Sports2D writes): the 17 MS-COCO
+#: keypoints, then head, neck, hip centre and the six foot keypoints.
+HALPE_26: tuple[str, ...] = (
+    *COCO_17,
+    "head_top",  # Head
+    "neck",
+    "mid_hip",  # Hip
+    "left_toe",  # LBigToe
+    "right_toe",
+    "left_small_toe",
+    "right_small_toe",
+    "left_heel",
+    "right_heel",
+)
+
 #: MediaPipe Pose (BlazePose) 33 landmark order, mapped to canonical names.
 MEDIAPIPE_33: tuple[str, ...] = (
     "nose",
@@ -175,6 +207,16 @@ MEDIAPIPE_33: tuple[str, ...] = (
     "right_toe",  # right_foot_index
 )
 
+#: Keypoint models by the name ``keypoint_model`` / ``--keypoints`` takes.
+KEYPOINT_MODELS: dict[str, tuple[str, ...]] = {
+    "body_25": BODY_25,
+    "body_25b": BODY_25B,
+    "coco_17": COCO_17,
+    "coco_18": COCO_18,
+    "halpe_26": HALPE_26,
+    "mediapipe_33": MEDIAPIPE_33,
+}
+
 #: MediaPipe's own names (for CSV/JSON files that name landmarks) -> canonical names.
 _MEDIAPIPE_NAMES = {
     "mouth_left": "left_mouth",
@@ -193,14 +235,17 @@ _SIDED_ALIASES: dict[str, tuple[str, ...]] = {
     "hip_joint": ("{s}hjc", "{s}hipjc", "{s}hipjointcentre", "{s}hipjointcenter", "hjc{s}"),
     "hip": ("{s}hip",),
     "thigh": ("{s}thi", "{s}thigh"),
-    "knee": ("{s}kne", "{s}knee", "{s}kneelat", "{s}lfe"),
-    "knee_medial": ("{s}kneemed", "{s}knm", "{s}mkne", "{s}mknee", "{s}kneemedial", "{s}mfe"),
+    "knee": ("{s}kne", "{s}knee", "{s}kneelat", "{s}lfe", "{s}lfc", "{s}lkn", "{s}lkne",
+             "{s}femlatepi", "{s}lepi"),
+    "knee_medial": ("{s}kneemed", "{s}knm", "{s}mkne", "{s}mknee", "{s}kneemedial", "{s}mfe",
+                    "{s}mfc", "{s}mkn", "{s}femmedepi", "{s}mepi", "{s}kneem"),
     "tibia": ("{s}tib", "{s}tibia"),
     "ankle": ("{s}ank", "{s}ankle", "{s}lma", "{s}anklelat"),
-    "ankle_medial": ("{s}mma", "{s}mmal", "{s}mankle", "{s}anklemed", "{s}anklemedial"),
+    "ankle_medial": ("{s}mma", "{s}mmal", "{s}mankle", "{s}anklemed", "{s}anklemedial",
+                     "{s}med", "{s}mmalleolus", "{s}ankm"),
     "heel": ("{s}hee", "{s}heel", "{s}cal", "{s}calc"),
     "toe": ("{s}toe", "{s}bigtoe", "{s}footindex"),
-    "small_toe": ("{s}smalltoe", "{s}5meta", "{s}vmh"),
+    "small_toe": ("{s}smalltoe", "{s}5meta", "{s}vmh", "{s}mt5", "{s}met5", "{s}fm5", "{s}5mt"),
     "shoulder": ("{s}sho", "{s}shoulder"),
     "elbow": ("{s}elb", "{s}elbow"),
     "wrist": ("{s}wri", "{s}wrist", "{s}wra"),
@@ -210,7 +255,7 @@ _SIDED_ALIASES: dict[str, tuple[str, ...]] = {
     "back_head": ("{s}bhd",),
 }
 _UNSIDED_ALIASES: dict[str, tuple[str, ...]] = {
-    "sacrum": ("sacr", "sacrum", "sac"),
+    "sacrum": ("sacr", "sacrum", "sac", "vsac", "vsacral", "sacral", "midpsis"),
     "c7": ("c7",),
     "t10": ("t10",),
     "clavicle": ("clav", "clavicle"),

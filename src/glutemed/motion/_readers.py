@@ -28,22 +28,24 @@ accepted too. Empty cells or ``nan`` mark missing samples.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from glutemed._checks import check_option, check_range, short_repr
-from glutemed.errors import InputValueError, MotionDataError, Problem
-from glutemed.motion._c3d import C3DContent, read_c3d_numpy
+from glutemed.errors import GlutemedError, InputValueError, MotionDataError, Problem
+from glutemed.motion._c3d import C3DContent, read_c3d_content
+from glutemed.motion._keypoints import choose_keypoint_model
 from glutemed.motion._landmarks import (
-    BODY_25,
-    COCO_17,
-    COCO_18,
+    KEYPOINT_MODELS,
     MEDIAPIPE_33,
     canonical_name,
     side_name,
@@ -60,11 +62,6 @@ __all__ = [
 ]
 
 _LENGTH_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-_KEYPOINT_MODELS: dict[str, tuple[str, ...]] = {
-    "body_25": BODY_25,
-    "coco_18": COCO_18,
-    "coco_17": COCO_17,
-}
 
 
 def _err(path: Path | str, expected: str, found: str, hint: str = "") -> MotionDataError:
@@ -72,6 +69,65 @@ def _err(path: Path | str, expected: str, found: str, hint: str = "") -> MotionD
     return MotionDataError(
         f"{name}: cannot use this motion file", [Problem(name, expected, found, hint)]
     )
+
+
+#: Largest motion file read (bytes), checked before reading; real trials are far smaller.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                 RecursionError, ZeroDivisionError, csv.Error, UnicodeError)
+
+
+def _typed_errors(fmt: str) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+    """Last line of defence of a public reader: any parse exception a malformed file still
+    provokes becomes a :class:`MotionDataError` naming the file (the readers check what they
+    can first; the fuzz tests check that nothing else escapes)."""
+
+    def wrap(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+        @functools.wraps(fn)
+        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return fn(*args, **kwargs)
+            except GlutemedError:
+                raise
+            except _PARSE_ERRORS as exc:
+                where = args[0] if args else next(iter(kwargs.values()), "file")
+                raise _err(str(where), f"a well-formed {fmt}",
+                           f"{type(exc).__name__} ({str(exc)[:60]})",
+                           "the file is malformed; export it again") from None
+
+        return inner
+
+    return wrap
+
+
+def _check_size(p: Path, what: str, limit: int = MAX_FILE_BYTES) -> None:
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise _err(p, f"a readable {what}", type(exc).__name__) from None
+    if size > limit:
+        raise _err(p, f"a {what} of at most {limit:,} bytes", f"{size:,} bytes",
+                   "cut the recording to the trial")
+
+
+def _read_text(p: Path, what: str, encoding: str = "utf-8") -> str:
+    _check_size(p, what)
+    try:
+        return p.read_text(encoding=encoding, errors="replace")
+    except OSError as exc:
+        raise _err(p, f"a readable {what}", type(exc).__name__) from None
+
+
+def _load_json(p: Path) -> Any:
+    text = _read_text(p, "JSON file")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})",
+                   "the file may be truncated") from None
 
 
 def _list_labels(labels: Sequence[str], limit: int = 12) -> str:
@@ -133,30 +189,84 @@ def _to_lab(
     return {k: v @ m.T for k, v in landmarks.items()}
 
 
+def _non_finite_to_gaps(
+    landmarks: dict[str, FloatArray], source_labels: dict[str, str]
+) -> tuple[dict[str, FloatArray], tuple[tuple[str, str], ...]]:
+    """Turn samples with an infinite (or overflowing) coordinate into gaps and say so.
+
+    A single ``inf`` cell used as a number makes a pelvic drop of 86 degrees out of 4, so such
+    samples are treated as missing (NaN, as an empty cell) and reported in a note.
+    """
+    counts: dict[str, int] = {}
+    out: dict[str, FloatArray] = {}
+    for name, arr in landmarks.items():
+        bad = np.isinf(arr).any(axis=1)
+        if bad.any():
+            arr = arr.copy()
+            arr[bad] = np.nan
+            counts[source_labels.get(name, name)] = int(bad.sum())
+        out[name] = arr
+    if not counts:
+        return out, ()
+    total = sum(counts.values())
+    which = ", ".join(f"{label} ({n})" for label, n in sorted(counts.items())[:6])
+    return out, (("non_finite_values",
+                  f"{_count(total, 'sample')} with an infinite or overflowing coordinate "
+                  f"treated as missing: {which}"),)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 # --------------------------------------------------------------------------- C3D
+
+#: Largest C3D file read (bytes); real gait trials are well below 50 MB.
+MAX_C3D_BYTES = 512 * 1024 * 1024
+
+_UNIT_SPELLINGS = {
+    "m": ("m", "meter", "meters", "metre", "metres", "mete", "met"),
+    "cm": ("cm", "centimeter", "centimeters", "centimetre", "centimetres"),
+    "mm": ("mm", "millimeter", "millimeters", "millimetre", "millimetres", "mil", "mili"),
+}
+
+
+def _length_unit(text: str) -> str | None:
+    """The unit a C3D ``POINT:UNITS`` spelling means (``'mete'`` is a 4-character 'meters')."""
+    low = text.replace("\x00", " ").strip().lower().rstrip(".")
+    for unit, spellings in _UNIT_SPELLINGS.items():
+        if low in spellings:
+            return unit
+    return None
 
 
 def _c3d_labels(point: dict[str, Any]) -> list[str]:
     labels: list[str] = []
     for key in ("LABELS", "LABELS2", "LABELS3", "LABELS4"):
-        if key in point:
+        if isinstance(point.get(key), list):
             labels.extend(str(x) for x in point[key])
     return labels
 
 
 def _c3d_events(params: dict[str, Any]) -> tuple[GaitEvent, ...]:
     group = params.get("EVENT")
-    if not group or "TIMES" not in group or "LABELS" not in group:
+    if not isinstance(group, dict):
         return ()
-    labels = [str(x) for x in group["LABELS"]]
-    contexts = [str(x) for x in group.get("CONTEXTS", [""] * len(labels))]
-    times = np.asarray(group["TIMES"], dtype=float)
+    labels_v, times_v = group.get("LABELS"), group.get("TIMES")
+    if not isinstance(labels_v, list) or not isinstance(times_v, np.ndarray):
+        return ()
+    labels = [str(x) for x in labels_v]
+    contexts_v = group.get("CONTEXTS")
+    contexts = [str(x) for x in contexts_v] if isinstance(contexts_v, list) else [""] * len(labels)
+    times = np.asarray(times_v, dtype=float)
     if times.ndim == 2 and times.shape[0] == 2:  # row 0 minutes, row 1 seconds
         seconds = times[0] * 60.0 + times[1]
     else:
         seconds = times.ravel()
-    used = group.get("USED", [len(labels)])
-    n = min(int(np.asarray(used).ravel()[0]), len(labels), len(contexts), len(seconds))
+    used_v = group.get("USED")
+    used = (int(used_v.ravel()[0]) if isinstance(used_v, np.ndarray) and used_v.size
+            else len(labels))
+    n = max(min(used, len(labels), len(contexts), len(seconds)), 0)
     out: list[GaitEvent] = []
     for label, context, t in zip(labels[:n], contexts[:n], seconds[:n], strict=True):
         low = re.sub(r"[\s_]+", " ", label.lower()).strip()
@@ -168,32 +278,72 @@ def _c3d_events(params: dict[str, Any]) -> tuple[GaitEvent, ...]:
         else:
             continue
         side = side_name(context)
-        if side not in ("left", "right"):
+        if side not in ("left", "right") or not np.isfinite(t):
             continue
         s: Side = "left" if side == "left" else "right"
         out.append(GaitEvent(s, kind, float(t), "file"))
     return tuple(sorted(out, key=lambda e: e.time_s))
 
 
-def _read_c3d_ezc3d(p: Path) -> C3DContent:
-    import ezc3d
+_EZC3D_CHILD = r"""
+import json, sys
+import numpy as np
+import ezc3d
+c = ezc3d.c3d(sys.argv[1])
+params = {}
+for g, grp in c["parameters"].items():
+    if not isinstance(grp, dict):
+        continue
+    params[g] = {}
+    for k, v in grp.items():
+        if isinstance(v, dict) and "value" in v:
+            val = v["value"]
+            if isinstance(val, np.ndarray):
+                params[g][k] = {"array": val.tolist(), "shape": list(val.shape)}
+            else:
+                params[g][k] = {"list": [str(x) for x in val]}
+np.savez(sys.argv[2], points=np.asarray(c["data"]["points"], dtype=float),
+         residuals=np.asarray(c["data"]["meta_points"]["residuals"], dtype=float),
+         first=int(c["header"]["points"]["first_frame"]), params=json.dumps(params))
+"""
 
-    try:
-        c3d = ezc3d.c3d(str(p))
-    except (RuntimeError, OSError, ValueError, IndexError) as exc:
-        raise _err(p, "a readable C3D file", f"a parse error ({str(exc)[:80]})",
-                   "is this really a C3D file? re-export it from the capture software") from None
-    params = {g: {k: v["value"] for k, v in grp.items() if isinstance(v, dict) and "value" in v}
-              for g, grp in c3d["parameters"].items()}
-    data = np.asarray(c3d["data"]["points"], dtype=float)
+
+def _read_c3d_ezc3d(p: Path) -> C3DContent:
+    """Read with ezc3d in a child process, so that a crash of its native code on a malformed
+    file ends the child (and becomes a typed error), never this process."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="glutemed-c3d-") as tmp:
+        out = Path(tmp) / "content.npz"
+        try:
+            proc = subprocess.run([sys.executable, "-c", _EZC3D_CHILD, str(p), str(out)],
+                                  capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            raise _err(p, "a C3D file ezc3d reads within 120 s", "no answer",
+                       "read it with engine='auto'") from None
+        if proc.returncode != 0 or not out.is_file():
+            last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            raise _err(p, "a C3D file ezc3d can read", f"an ezc3d failure ({last[:80]})",
+                       "read it with engine='auto'")
+        with np.load(out) as z:
+            data, res = z["points"], z["residuals"]
+            first = int(z["first"])
+            raw_params = json.loads(str(z["params"]))
+    params: dict[str, dict[str, Any]] = {}
+    for g, grp in raw_params.items():
+        params[g] = {}
+        for k, v in grp.items():
+            params[g][k] = (np.asarray(v["array"]).reshape(v["shape"]) if "array" in v
+                            else [str(x).replace("\x00", " ").strip() for x in v["list"]])
     if data.ndim != 3:
         raise _err(p, "3D marker points", "no points")
-    residuals = c3d["data"].get("meta_points", {}).get("residuals")
-    res = (np.asarray(residuals, dtype=float)[0].T if residuals is not None
-           else np.zeros((data.shape[2], data.shape[1])))
-    return C3DContent(params, np.transpose(data[:3], (2, 1, 0)), res,
-                      int(c3d["header"]["points"]["first_frame"]),
-                      _c3d_announced_frames(p, params))
+    residuals = res[0].T if res.ndim == 3 else np.zeros((data.shape[2], data.shape[1]))
+    rate = params.get("POINT", {}).get("RATE")
+    rate_hz = float(np.asarray(rate).ravel()[0]) if isinstance(rate, np.ndarray) else 0.0
+    return C3DContent(params, np.transpose(data[:3], (2, 1, 0)), residuals, first,
+                      _c3d_announced_frames(p, params), rate_hz)
 
 
 def _c3d_announced_frames(path: Path, params: dict[str, Any]) -> int:
@@ -224,19 +374,45 @@ def _c3d_announced_frames(path: Path, params: dict[str, Any]) -> int:
     return 0
 
 
+def _c3d_vertical(
+    point: dict[str, Any], landmarks: dict[str, FloatArray]
+) -> tuple[str, tuple[str, str] | None]:
+    """The file's vertical axis: ``POINT:Y_SCREEN``, else detected from the data, else +z."""
+    screen = point.get("Y_SCREEN")
+    if isinstance(screen, list) and screen:
+        text = str(screen[0]).strip().upper()
+        if text.lstrip("+-") in ("X", "Y", "Z"):
+            return text if text[0] in "+-" else "+" + text, None
+    detected = _detect_vertical(landmarks)
+    if detected is not None:
+        return detected, ("vertical_axis_detected",
+                          "the file does not say which axis points up; the data show the "
+                          f"{_axis_words(detected)} pointing up (pelvis above the feet)")
+    return "+z", ("vertical_axis_assumed",
+                  "the file does not say which axis points up and the data cannot show it (no "
+                  "pelvis and foot markers); the z axis was assumed to point up")
+
+
+def _axis_words(axis: str) -> str:
+    return ("negative " if axis.startswith("-") else "") + axis.lstrip("+-").lower() + " axis"
+
+
 def read_c3d(
     path: str | Path,
     *,
     vertical_axis: str | None = None,
     engine: Literal["auto", "ezc3d", "numpy"] = "auto",
+    max_bytes: int = MAX_C3D_BYTES,
 ) -> Trial:
     """Read a C3D file.
 
     Subject prefixes (``"A22:LASI"``) are stripped, marker positions are converted to metres
-    (``POINT:UNITS``), the frame rate is ``POINT:RATE``, samples with a residual below zero or
-    exactly zero coordinates are missing (NaN), model outputs listed in ``POINT:ANGLES``,
-    ``FORCES``, ``MOMENTS``, ``POWERS`` and ``SCALARS`` are left out, and foot strikes and foot
-    offs are read from the ``EVENT`` group (``TIMES`` row 0 minutes, row 1 seconds).
+    (``POINT:UNITS``), the frame rate is ``POINT:RATE`` (else the header's), samples with a
+    residual below zero, exactly zero or non-finite coordinates are missing (NaN), model outputs
+    listed in ``POINT:ANGLES``, ``FORCES``, ``MOMENTS``, ``POWERS`` and ``SCALARS`` are left
+    out, and foot strikes and foot offs are read from the ``EVENT`` group (``TIMES`` row 0
+    minutes, row 1 seconds). How header/parameter disagreements were decided, and any assumed
+    unit or axis, is kept in :attr:`Trial.notes`.
 
     Parameters
     ----------
@@ -244,11 +420,14 @@ def read_c3d(
         The ``.c3d`` file.
     vertical_axis
         The file's vertical axis (``"+z"``, ``"+y"`` ...). Default: ``POINT:Y_SCREEN`` (the
-        axis shown upwards), else ``+z``.
+        axis shown upwards), else detected from the data (the axis along which the pelvis sits
+        above the feet), else ``+z``.
     engine
-        ``"ezc3d"`` reads with ezc3d; ``"numpy"`` with glutemed's small NumPy reader (Intel, DEC
-        and MIPS files; many times faster on long trials, checked against ezc3d in the tests);
-        ``"auto"`` (default) uses NumPy when it can and ezc3d otherwise.
+        ``"auto"`` and ``"numpy"`` (the same) read with glutemed's own pure NumPy reader, safe
+        for untrusted files; ``"ezc3d"`` reads with ezc3d in a child process (for comparison;
+        a crash of ezc3d becomes a :class:`~glutemed.errors.MotionDataError`).
+    max_bytes
+        Refuse larger files before reading them.
 
     Returns
     -------
@@ -259,30 +438,32 @@ def read_c3d(
     Raises
     ------
     MotionDataError
-        If the file cannot be parsed, is truncated (fewer frames than the header announces) or
-        has no 3D points.
+        If the file cannot be parsed, is too large, is truncated (fewer frames than the header
+        announces) or has no 3D points.
     """
     check_option("engine", engine, ("auto", "ezc3d", "numpy"))
     p = Path(path)
     if not p.is_file():
         raise _err(p, "an existing C3D file", "no such file")
-    content = None
-    if engine != "ezc3d":
-        try:
-            content = read_c3d_numpy(p)
-        except (ValueError, IndexError, OverflowError, ZeroDivisionError):
-            content = None
-        if content is None and engine == "numpy":
-            raise _err(p, "a C3D file the NumPy reader handles (Intel, DEC or MIPS)",
-                       "another layout", "use engine='ezc3d'")
-    if content is None:
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise _err(p, f"a C3D file of at most {max_bytes:,} bytes", f"{size:,} bytes",
+                   "cut the trial to the walking part")
+    if engine == "ezc3d":
         content = _read_c3d_ezc3d(p)
+    else:
+        try:
+            buf = p.read_bytes()
+        except OSError as exc:
+            raise _err(p, "a readable C3D file", type(exc).__name__) from None
+        content = read_c3d_content(buf, name=p.name)
     params = content.parameters
-    point = params.get("POINT")
-    if not point:
-        raise _err(p, "a POINT parameter group", "none")
+    point = params.get("POINT", {})
     labels = _c3d_labels(point)
-    n_frames = int(content.points.shape[0])
+    n_frames, n_points = int(content.points.shape[0]), int(content.points.shape[1])
+    if n_points == 0:
+        analog = "analog channels only" if params.get("ANALOG") else "no points"
+        raise _err(p, "3D marker points", f"{analog} (POINT:USED is 0)")
     if content.announced_frames and n_frames < content.announced_frames:
         raise _err(
             p,
@@ -290,42 +471,69 @@ def read_c3d(
             f"{n_frames} frames",
             "the file is truncated; copy it again from the capture system",
         )
-    if content.points.shape[1] == 0 or n_frames == 0:
-        raise _err(p, "3D marker points", "no points")
-    rate = float(np.asarray(point.get("RATE", [0.0]), dtype=float).ravel()[0])
-    if not rate > 0:
+    if n_frames == 0:
+        raise _err(p, "at least one frame of 3D points", "no frames (the header announces 0)")
+    rate = content.point_rate_hz
+    if not (math.isfinite(rate) and rate > 0):
         raise _err(p, "a positive POINT:RATE", short_repr(rate))
-    unit_values = point.get("UNITS", ["mm"])
-    unit = str(unit_values[0]).strip().lower() if len(unit_values) else "mm"
-    if unit not in _LENGTH_TO_M:
-        raise _err(p, "POINT:UNITS of m, cm or mm", short_repr(unit))
-    scale = _LENGTH_TO_M[unit]
+    notes = list(content.notes)
+    unit_values = point.get("UNITS")
+    unit_text = str(unit_values[0]) if isinstance(unit_values, list) and unit_values else ""
+    unit = _length_unit(unit_text) if unit_text.strip() else None
+    if unit_text.strip() and unit is None:
+        raise _err(p, "POINT:UNITS of m, cm or mm (or a spelling such as 'meters')",
+                   short_repr(unit_text), "pass the units on export")
 
     model_outputs: set[str] = set()
     for key in ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS"):
-        if key in point:
+        if isinstance(point.get(key), list):
             model_outputs.update(str(x).rsplit(":", 1)[-1] for x in point[key])
 
+    invalid = content.residuals < 0
+    invalid |= np.all(content.points == 0.0, axis=2)
+    invalid |= ~np.all(np.isfinite(content.points), axis=2)  # NaN: some writers' missing mark
+    infinite = np.any(np.isinf(content.points), axis=2) & (content.residuals >= 0)
+    if unit is None:
+        unit = _guess_c3d_unit(content.points, invalid)
+        words = {"m": "metres", "mm": "millimetres", "cm": "centimetres"}[unit]
+        notes.append(("units_assumed",
+                      f"the file does not give the marker units; {words} were assumed from "
+                      "the size of the marker cloud"))
+    scale = _LENGTH_TO_M[unit]
     landmarks: dict[str, FloatArray] = {}
     source_labels: dict[str, str] = {}
     unmapped: list[str] = []
-    for i, label in enumerate(labels[: content.points.shape[1]]):
+    duplicates: list[str] = []
+    for i, label in enumerate(labels[:n_points]):
         bare = label.rsplit(":", 1)[-1].strip()
         name = None if bare in model_outputs else canonical_name(bare)
-        if name is None or name in landmarks:
+        xyz = np.where(invalid[:, i, None], np.nan, content.points[:, i, :] * scale)
+        if name is not None and name in landmarks:
+            if not np.isfinite(xyz).any():  # an empty twin (e.g. a calibration-only marker)
+                duplicates.append(f"{bare} (second one empty, left out)")
+                name = None
+            elif not np.isfinite(landmarks[name]).any():
+                duplicates.append(f"{bare} (first one empty, second one used)")
+            else:
+                name = _duplicate_name(name, bare, source_labels, duplicates)
+        if name is None:
             unmapped.append(bare)
             continue
-        xyz = content.points[:, i, :] * scale
-        missing = np.all(xyz == 0.0, axis=1) | ~np.all(np.isfinite(xyz), axis=1)
-        missing |= content.residuals[:, i] < 0
-        xyz = np.where(missing[:, None], np.nan, xyz)
         landmarks[name] = xyz
         source_labels[name] = bare
+    _order_medial_twins(landmarks, duplicates)
+    if duplicates:
+        notes.append(("duplicate_labels",
+                      "labels used twice: " + ", ".join(duplicates[:6])
+                      + "; otherwise the first of each is used"))
+    if infinite.any():
+        notes.append(("non_finite_values",
+                      f"{_count(int(infinite.sum()), 'marker sample')} with infinite "
+                      "coordinates treated as missing"))
     if vertical_axis is None:
-        screen = point.get("Y_SCREEN", ["+Z"])
-        vertical_axis = str(screen[0]) if len(screen) else "+Z"
-        if vertical_axis.strip().lstrip("+-").lower() not in ("x", "y", "z"):
-            vertical_axis = "+z"
+        vertical_axis, note = _c3d_vertical(point, landmarks)
+        if note is not None and landmarks:
+            notes.append(note)
     landmarks = _to_lab(landmarks, vertical_axis, "+z")
     return Trial(
         landmarks=landmarks,
@@ -337,7 +545,55 @@ def read_c3d(
         start_time_s=content.first_frame / rate,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=tuple(notes),
     )
+
+
+def _guess_c3d_unit(points: FloatArray, invalid: npt.NDArray[np.bool_]) -> str:
+    """``mm`` (the C3D default) unless the valid marker cloud spans less than 20 units, which
+    only metres make plausible for a person in a capture volume (SIMI files omit the unit)."""
+    ok = points[~invalid]
+    if ok.size == 0:
+        return "mm"
+    span = float(np.max(np.ptp(ok, axis=0)))
+    return "m" if span < 20.0 else "mm"
+
+
+_MEDIAL = {"left_knee": "left_knee_medial", "right_knee": "right_knee_medial",
+           "left_ankle": "left_ankle_medial", "right_ankle": "right_ankle_medial"}
+
+
+def _order_medial_twins(landmarks: dict[str, FloatArray], duplicates: list[str]) -> None:
+    """Swap a lateral/medial pair read from one repeated label if the order was medial first.
+
+    The lateral marker of a knee or ankle is the one further from the other leg's marker of
+    the same joint (median over frames); needs the other leg's lateral marker.
+    """
+    for lateral, medial in _MEDIAL.items():
+        if medial not in landmarks or not any("medial" in d for d in duplicates):
+            continue
+        other = lateral.replace("left", "right") if lateral.startswith("left") else \
+            lateral.replace("right", "left")
+        if other not in landmarks:
+            continue
+        far = np.linalg.norm(landmarks[lateral] - landmarks[other], axis=1)
+        near = np.linalg.norm(landmarks[medial] - landmarks[other], axis=1)
+        ok = np.isfinite(far) & np.isfinite(near)
+        if ok.sum() >= 3 and float(np.median(far[ok] - near[ok])) < 0:
+            landmarks[lateral], landmarks[medial] = landmarks[medial], landmarks[lateral]
+
+
+def _duplicate_name(
+    name: str, label: str, source_labels: dict[str, str], duplicates: list[str]
+) -> str | None:
+    """A second label for a landmark already read: the medial twin of a knee/ankle marker
+    written with the lateral label (some marker sets do), else left out and reported."""
+    medial = _MEDIAL.get(name)
+    if medial is not None and medial not in source_labels:
+        duplicates.append(f"{label} (second one read as the medial marker)")
+        return medial
+    duplicates.append(label)
+    return None
 
 
 # --------------------------------------------------------------------------- TRC
@@ -357,6 +613,7 @@ def _bad(cell: str) -> float:
     raise ValueError(cell)
 
 
+@_typed_errors("TRC file")
 def read_trc(
     path: str | Path, *, vertical_axis: str | None = None, units: str | None = None
 ) -> Trial:
@@ -379,10 +636,7 @@ def read_trc(
         present than ``NumFrames`` announces.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise _err(p, "a readable TRC file", type(exc).__name__) from None
+    lines = _read_text(p, "TRC file").splitlines()
     if len(lines) < 5 or not lines[0].startswith("PathFileType"):
         raise _err(p, "a TRC header starting with 'PathFileType'",
                    short_repr(lines[0] if lines else "an empty file"))
@@ -392,10 +646,11 @@ def read_trc(
     try:
         rate = float(meta.get("DataRate") or meta.get("CameraRate") or "nan")
         n_frames_header = int(float(meta.get("NumFrames", "0")))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _err(p, "numeric DataRate and NumFrames in line 3", short_repr(lines[2])) from None
-    if not rate > 0:
-        raise _err(p, "a positive DataRate in line 3", short_repr(meta.get("DataRate")))
+    if not (math.isfinite(rate) and 0 < rate <= 1e5):
+        raise _err(p, "a positive DataRate in line 3 (at most 100000 Hz)",
+                   short_repr(meta.get("DataRate")))
     unit = (units or meta.get("Units", "m")).strip().lower()
     if unit not in _LENGTH_TO_M:
         raise _err(p, "Units of m, cm or mm", short_repr(unit))
@@ -432,6 +687,7 @@ def read_trc(
             continue
         landmarks[name] = arr[:, 2 + 3 * j : 5 + 3 * j] * scale
         source_labels[name] = label
+    landmarks, notes = _non_finite_to_gaps(landmarks, source_labels)
     landmarks = _to_lab(landmarks, vertical_axis, "+y")
     times = arr[:, 1]
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
@@ -444,6 +700,7 @@ def read_trc(
         start_time_s=start,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=notes,
     )
 
 
@@ -461,10 +718,15 @@ def _image_trial(
     image_size_px: tuple[int, int] | None,
     start_time_s: float = 0.0,
     min_confidence: float = 0.0,
+    notes: tuple[tuple[str, str], ...] = (),
 ) -> Trial:
     """Build an image-frame trial from (n_frames, n_points, 2) pixel/normalised coordinates."""
     landmarks: dict[str, FloatArray] = {}
     confidence: dict[str, FloatArray] = {}
+    n_inf = int(np.isinf(frames_xy).any(axis=2).sum())
+    if n_inf:
+        notes += (("non_finite_values", f"{_count(n_inf, 'keypoint sample')} with an "
+                   "infinite coordinate treated as missing"),)
     for j, name in enumerate(names):
         c = conf[:, j]
         xy = frames_xy[:, j, :].copy()
@@ -485,6 +747,7 @@ def _image_trial(
         confidence=confidence,
         start_time_s=start_time_s,
         image_size_px=image_size_px,
+        notes=notes,
     )
 
 
@@ -506,6 +769,7 @@ def _frame_number(path: Path) -> tuple[int, str]:
     return (int(digits[-1]) if digits else -1, path.name)
 
 
+@_typed_errors("OpenPose JSON folder")
 def read_openpose(
     folder: str | Path,
     *,
@@ -523,8 +787,11 @@ def read_openpose(
     sampling_rate_hz
         Video frame rate (OpenPose files do not store it). Required.
     keypoint_model
-        ``"body_25"``, ``"coco_18"`` or ``"coco_17"``; default: from the number of keypoints
-        (25, 18 or 17).
+        ``"body_25"``, ``"body_25b"``, ``"coco_17"``, ``"coco_18"``, ``"halpe_26"`` or
+        ``"mediapipe_33"``; default: detected from the number of keypoints and, where two
+        models have as many (BODY_25 and BODY_25B), from which one's layout forms an upright
+        body (see :func:`~glutemed.motion.keypoint_layout_score`). A named model whose layout is
+        not anatomical while another's is, is refused.
     min_confidence
         Keypoints with a lower confidence are treated as missing.
     image_size_px
@@ -550,17 +817,11 @@ def read_openpose(
         raise _err(p, "OpenPose *_keypoints.json files", "no .json files in the folder")
     rate = _need_rate(sampling_rate_hz, p, "OpenPose JSON")
     if keypoint_model is not None:
-        check_option("keypoint_model", keypoint_model, _KEYPOINT_MODELS)
-    names: tuple[str, ...] | None = (
-        _KEYPOINT_MODELS[keypoint_model] if keypoint_model is not None else None
-    )
+        check_option("keypoint_model", keypoint_model, KEYPOINT_MODELS)
+    n_kp: int | None = None
     per_frame: list[FloatArray | None] = []
     for f in files:
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise _err(f, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})",
-                       "the file may be truncated") from None
+        doc = _load_json(f)
         if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
             found = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
             raise _err(f, "an OpenPose keypoint file with a 'people' list",
@@ -571,30 +832,30 @@ def read_openpose(
             if not isinstance(kp, list) or len(kp) % 3:
                 raise _err(f, "pose_keypoints_2d as a flat list of x, y, confidence triples",
                            short_repr(kp))
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in kp):
+                bad = next(v for v in kp if isinstance(v, bool) or not isinstance(v, int | float))
+                raise _err(f, "pose_keypoints_2d of numbers", f"an element {short_repr(bad)}")
             people.append(np.asarray(kp, dtype=float).reshape(-1, 3))
         if people:
-            n_kp = people[0].shape[0]
-            if names is None:
-                by_count = {25: BODY_25, 18: COCO_18, 17: COCO_17}
-                if n_kp not in by_count:
-                    raise _err(f, "25 (BODY_25), 18 (COCO) or 17 (MS-COCO) keypoints",
-                               f"{n_kp} keypoints", "pass keypoint_model")
-                names = by_count[n_kp]
-            if any(pp.shape[0] != len(names) for pp in people):
-                raise _err(f, f"{len(names)} keypoints per person",
+            n_kp = people[0].shape[0] if n_kp is None else n_kp
+            if any(pp.shape[0] != n_kp for pp in people):
+                raise _err(f, f"{n_kp} keypoints per person (as in the first frames)",
                            ", ".join(str(pp.shape[0]) for pp in people))
         per_frame.append(_pick_person(people, per_frame))
-    if names is None:
+    if n_kp is None:
         raise _err(p, "at least one detected person", "no person in any frame")
     n = len(per_frame)
-    xy = np.full((n, len(names), 2), np.nan)
-    conf = np.zeros((n, len(names)))
+    xy = np.full((n, n_kp, 2), np.nan)
+    conf = np.zeros((n, n_kp))
     for i, person in enumerate(per_frame):
         if person is not None:
             xy[i] = person[:, :2]
             conf[i] = person[:, 2]
-    return _image_trial(xy, conf, names, rate=rate, source=p.name, units="px",
-                        image_size_px=image_size_px, min_confidence=min_confidence)
+    seen = np.where((conf > max(min_confidence, 0.0))[..., None], xy, np.nan)
+    model, notes = choose_keypoint_model(seen, keypoint_model, p.name)
+    return _image_trial(xy, conf, KEYPOINT_MODELS[model], rate=rate, source=p.name, units="px",
+                        image_size_px=image_size_px, min_confidence=min_confidence,
+                        notes=notes)
 
 
 def _centre(person: FloatArray) -> FloatArray:
@@ -637,6 +898,7 @@ def _mp_units(
     return "px", float(w), float(h)
 
 
+@_typed_errors("MediaPipe landmark file")
 def read_mediapipe(
     path: str | Path,
     *,
@@ -682,29 +944,44 @@ def _rate_from_times(times: FloatArray, path: Path, rate: float | None, fmt: str
     ok = times[np.isfinite(times)]
     if ok.size >= 2:
         step = float(np.median(np.diff(ok)))
-        if step > 0:
-            return 1.0 / step
+        if step > 0 and math.isfinite(1.0 / step):
+            return check_range("sampling_rate_hz (from the time column)", 1.0 / step, 1.0,
+                               10000.0, unit="Hz")
     return _need_rate(None, path, fmt)
+
+
+def _number(value: Any, where: str, what: str) -> float:
+    """A JSON number as float (a missing value is NaN); anything else is a typed error."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _err(where, what, short_repr(value))
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the float range
+        return float("inf")
 
 
 def _read_mediapipe_json(
     p: Path, rate: float | None, size: tuple[int, int] | None, min_conf: float
 ) -> Trial:
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})") from None
+    doc = _load_json(p)
     frames: Any = doc
     if isinstance(doc, dict):
         frames = doc.get("frames")
         doc_rate = doc.get("fps") or doc.get("sampling_rate_hz")
-        if rate is None and isinstance(doc_rate, int | float):
-            rate = float(doc_rate)
+        if rate is None and doc_rate is not None:
+            rate = _number(doc_rate, f"{p.name} fps", "a frame rate in Hz")
         w, h = doc.get("image_width"), doc.get("image_height")
-        if size is None and isinstance(w, int | float) and isinstance(h, int | float):
-            size = (int(w), int(h))
+        if size is None and w is not None and h is not None:
+            wf = _number(w, f"{p.name} image_width", "an image width in pixels")
+            hf = _number(h, f"{p.name} image_height", "an image height in pixels")
+            if not (1 <= wf <= 100_000 and 1 <= hf <= 100_000):
+                raise _err(p, "image_width and image_height of 1 to 100000 pixels",
+                           f"{short_repr(w)} x {short_repr(h)}")
+            size = (int(wf), int(hf))
     if not isinstance(frames, list) or not frames:
-        found = f"keys {sorted(doc)[:8]}" if isinstance(doc, dict) else short_repr(doc)
+        found = f"keys {sorted(map(str, doc))[:8]}" if isinstance(doc, dict) else short_repr(doc)
         raise _err(p, "MediaPipe pose landmarks: a non-empty 'frames' list", found)
     units, sx, sy = _mp_units(size)
     n = len(frames)
@@ -712,41 +989,52 @@ def _read_mediapipe_json(
     conf = np.zeros((n, 33))
     times = np.full(n, np.nan)
     for i, fr in enumerate(frames):
+        where = f"{p.name} frames[{i}]"
         if not isinstance(fr, dict):
-            raise _err(f"{p.name} frames[{i}]", "an object with 'landmarks'", short_repr(fr))
+            raise _err(where, "an object with 'landmarks'", short_repr(fr))
         lms = fr.get("landmarks", fr.get("pose_landmarks"))
         if lms is None:
-            raise _err(f"{p.name} frames[{i}]", "a 'landmarks' list", f"keys {sorted(fr)[:8]}")
+            raise _err(where, "a 'landmarks' list", f"keys {sorted(map(str, fr))[:8]}")
         if "timestamp_ms" in fr:
-            times[i] = float(fr["timestamp_ms"]) / 1000.0
+            times[i] = _number(fr["timestamp_ms"], where, "a number timestamp_ms") / 1000.0
         elif "time_s" in fr:
-            times[i] = float(fr["time_s"])
-        if lms and isinstance(lms[0], list):
+            times[i] = _number(fr["time_s"], where, "a number time_s")
+        if isinstance(lms, list) and lms and isinstance(lms[0], list):
             lms = lms[0]
+        if not isinstance(lms, list):
+            raise _err(where, "a list of 33 landmarks", short_repr(lms))
         if not lms:
             continue
         if len(lms) != 33:
-            raise _err(f"{p.name} frames[{i}]", "33 MediaPipe pose landmarks",
-                       f"{len(lms)} landmarks")
+            raise _err(where, "33 MediaPipe pose landmarks", f"{len(lms)} landmarks")
         for j, lm in enumerate(lms):
-            try:
-                xy[i, j] = (float(lm["x"]) * sx, float(lm["y"]) * sy)
-            except (KeyError, TypeError, ValueError):
-                raise _err(f"{p.name} frames[{i}].landmarks[{j}]", "numbers x and y",
-                           short_repr(lm)) from None
+            at = f"{where}.landmarks[{j}]"
+            if not isinstance(lm, dict) or "x" not in lm or "y" not in lm:
+                raise _err(at, "an object with numbers x and y", short_repr(lm))
+            xy[i, j] = (_number(lm["x"], at, "a number x") * sx,
+                        _number(lm["y"], at, "a number y") * sy)
             vis = lm.get("visibility", lm.get("presence", 1.0))
-            conf[i, j] = float(vis) if vis is not None else 1.0
+            conf[i, j] = 1.0 if vis is None else _number(vis, at, "a number visibility")
     rate_hz = _rate_from_times(times, p, rate, "MediaPipe")
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
-    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate_hz, source=p.name, units=units,
-                        image_size_px=size, start_time_s=start, min_confidence=min_conf)
+    return _mediapipe_trial(xy, conf, rate=rate_hz, source=p.name, units=units,
+                            image_size_px=size, start_time_s=start, min_confidence=min_conf)
+
+
+def _mediapipe_trial(
+    xy: FloatArray, conf: FloatArray, *, min_confidence: float, source: str, units: Units,
+    image_size_px: tuple[int, int] | None, rate: float, start_time_s: float,
+) -> Trial:
+    """The image trial of 33 MediaPipe landmarks, with the anatomy check's notes."""
+    seen = np.where((conf > max(min_confidence, 0.0))[..., None], xy, np.nan)
+    _, notes = choose_keypoint_model(seen, "mediapipe_33", source)
+    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate, source=source, units=units,
+                        image_size_px=image_size_px, start_time_s=start_time_s,
+                        min_confidence=min_confidence, notes=notes)
 
 
 def _read_csv_rows(p: Path) -> tuple[list[str], list[list[str]], dict[str, str]]:
-    try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise _err(p, "a readable CSV file", type(exc).__name__) from None
+    text = _read_text(p, "CSV file", encoding="utf-8-sig")
     meta: dict[str, str] = {}
     body: list[str] = []
     for line in text.splitlines():
@@ -835,8 +1123,8 @@ def _read_mediapipe_csv(
                            short_repr(row)) from None
     rate_hz = _rate_from_times(times, p, rate, "MediaPipe CSV")
     start = float(times[0]) if n and np.isfinite(times[0]) else 0.0
-    return _image_trial(xy, conf, MEDIAPIPE_33, rate=rate_hz, source=p.name, units=units,
-                        image_size_px=size, start_time_s=start, min_confidence=min_conf)
+    return _mediapipe_trial(xy, conf, rate=rate_hz, source=p.name, units=units,
+                            image_size_px=size, start_time_s=start, min_confidence=min_conf)
 
 
 def _mp_name_variants() -> dict[str, str]:
@@ -855,6 +1143,7 @@ def _mp_name_variants() -> dict[str, str]:
 # --------------------------------------------------------------------------- generic CSV
 
 
+@_typed_errors("motion CSV file")
 def read_generic_csv(
     path: str | Path,
     *,
@@ -952,6 +1241,7 @@ def read_generic_csv(
     if not landmarks:
         raise _err(p, "columns <landmark>_x, <landmark>_y" + (", <landmark>_z" if is_3d else ""),
                    f"columns {_list_labels(header)}")
+    landmarks, notes = _non_finite_to_gaps(landmarks, source_labels)
     if is_3d:
         landmarks = _to_lab(landmarks, vertical_axis or meta.get("vertical_axis"), "+z")
     start = float(times[0]) if np.isfinite(times[0]) else 0.0
@@ -966,6 +1256,7 @@ def read_generic_csv(
         start_time_s=start,
         source_labels=source_labels,
         unmapped_labels=tuple(unmapped),
+        notes=notes,
     )
 
 
@@ -1004,10 +1295,7 @@ def read_trial(
     if ext == ".trc":
         return read_trc(p, vertical_axis=vertical_axis)
     if ext == ".json":
-        try:
-            head = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise _err(p, "valid JSON", f"{type(exc).__name__} ({str(exc)[:60]})") from None
+        head = _load_json(p)
         if isinstance(head, dict) and "people" in head:
             raise _err(p, "a folder of OpenPose frame files", "a single OpenPose frame file",
                        "pass the folder that holds the *_keypoints.json files")

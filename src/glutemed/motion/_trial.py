@@ -98,6 +98,10 @@ class Trial:
         Canonical name -> the label used in the file (for error messages).
     unmapped_labels
         Labels in the file that are not canonical landmarks (model outputs, unknown markers).
+    notes
+        ``(code, message)`` pairs about how the file was read that a user should know (values
+        treated as gaps, a header that disagrees with the parameters, an axis detected from the
+        data ...); the analysis reports them as quality flags.
     """
 
     landmarks: dict[str, FloatArray]
@@ -111,6 +115,7 @@ class Trial:
     image_size_px: tuple[int, int] | None = None
     source_labels: dict[str, str] = field(default_factory=dict)
     unmapped_labels: tuple[str, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_frames(self) -> int:
