@@ -171,7 +171,7 @@ def parse_json(text: str | bytes, *, where: str, limits: Limits = DEFAULT_LIMITS
         ) from None
     except json.JSONDecodeError as exc:
         raise _fail(
-            f"{where}:{exc.lineno}",
+            where,
             where,
             "valid JSON",
             f"{exc.msg} at line {exc.lineno}, column {exc.colno}",
@@ -200,7 +200,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self.aliases = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1 if event.start_mark else None
         if isinstance(event, AliasEvent):
             self.aliases += 1
@@ -216,7 +216,7 @@ class _BoundedLoader(yaml.SafeLoader):
                     f"at most {self.limits.max_depth} nested levels",
                     f"more than {self.limits.max_depth}",
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 

@@ -529,21 +529,21 @@ def assess_batch_cmd(
         for name, case in track(cases, description="assessing", console=err, disable=json_out):
             try:
                 rows.append((name, assess(case, kb, with_intervals=intervals)))
-            except GlutemedError as exc:
-                failed.append((name, exc))
+            except GlutemedError as error:
+                failed.append((name, error))
         summary = write_results(rows, output, kb)
     summary["failed"] = len(failed)
     summary["errors"] = [
-        {"case": name, "error": exc.message, "problems": [p.as_dict() for p in exc.problems]}
-        for name, exc in failed
+        {"case": name, "error": e.message, "problems": [p.as_dict() for p in e.problems]}
+        for name, e in failed
     ]
     if json_out:
         _emit_json(summary)
     else:
         out.print(f"{summary['cases']} cases assessed -> {output}")
-        for name, exc in failed:
-            err.print(f"[bold red]skipped {escape(name)}:[/] {escape(exc.message)}")
-            for problem in exc.problems:
+        for name, e in failed:
+            err.print(f"[bold red]skipped {escape(name)}:[/] {escape(e.message)}")
+            for problem in e.problems:
                 err.print(f"  - {escape(str(problem))}")
     if failed:
         raise typer.Exit(1)

@@ -35,7 +35,9 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from glutemed._checks import short_repr
-from glutemed.errors import CaseValidationError, Problem
+from glutemed._safeio import Limits
+from glutemed._safeio import parse_json as bounded_json
+from glutemed.errors import CaseValidationError, DataFileError, Problem
 from glutemed.fhir._codes import (
     CS,
     EXT,
@@ -100,21 +102,22 @@ class ReadResult:
     glutemed_id: str | None = None
 
 
+#: Bounds of a FHIR document read from text: the HTTP layer bounds request bodies further.
+FHIR_LIMITS = Limits(max_bytes=256 * 1024 * 1024, max_depth=64)
+
+
 def parse_json(data: str | bytes | Mapping[str, Any] | Any, where: str) -> Any:
-    """Parse JSON text (or pass a mapping through); raise FhirInputError on a syntax error."""
+    """Parse JSON text (or pass a mapping through); raise FhirInputError on a syntax error.
+
+    The text must be UTF-8 and nest at most ``FHIR_LIMITS.max_depth`` levels (FHIR resources
+    nest about a dozen).
+    """
     if not isinstance(data, str | bytes | bytearray):
         return data
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        lineno = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        at = f" at line {lineno}, column {col}" if lineno is not None else ""
-        msg = getattr(exc, "msg", type(exc).__name__)
-        raise FhirInputError(
-            f"{where} is not valid JSON",
-            [Problem(where, "a JSON document", f"a syntax error{at} ({msg})")],
-        ) from None
+        return bounded_json(data, where=where, limits=FHIR_LIMITS)
+    except DataFileError as exc:
+        raise FhirInputError(f"{where} is not valid JSON", exc.problems) from None
 
 
 def validate_bundle(data: Any, where: str = "Bundle") -> None:

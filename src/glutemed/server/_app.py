@@ -95,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.glutemed = state
     install_problem_handlers(app)
     from glutemed.server._fhir_routes import CdsCorsMiddleware
+    from glutemed.server._limits import RequestGate
 
+    app.add_middleware(RequestGate)
     app.add_middleware(CdsCorsMiddleware)
     app.add_middleware(SecurityHeadersAndLog)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")

@@ -40,6 +40,7 @@ __all__ = [
     "csrf_protect",
     "get_db",
     "get_state",
+    "login_required_error",
     "optional_auth",
     "require_auth",
 ]
@@ -161,13 +162,18 @@ async def optional_auth(request: Request, state: State) -> Auth | None:
     return auth
 
 
+def login_required_error() -> LoginRequiredError:
+    """Return the error for a request without a valid login session."""
+    return LoginRequiredError(
+        "login required",
+        [Problem("session", "a valid login session", "none or an expired one", "log in")],
+    )
+
+
 async def require_auth(auth: Annotated[Auth | None, Depends(optional_auth)]) -> Auth:
     """Return the logged-in user or raise :class:`LoginRequiredError`."""
     if auth is None:
-        raise LoginRequiredError(
-            "login required",
-            [Problem("session", "a valid login session", "none or an expired one", "log in")],
-        )
+        raise login_required_error()
     return auth
 
 

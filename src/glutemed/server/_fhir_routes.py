@@ -48,7 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glutemed import store
-from glutemed.errors import InputValueError, NotFoundError, Problem
+from glutemed.errors import NotFoundError, Problem
 from glutemed.fhir import (
     ORDER_SELECT_ID,
     PATIENT_VIEW_ID,
@@ -85,22 +85,6 @@ def _fhir_json(
 ) -> Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status_code=status_code, media_type=FHIR_JSON, headers=headers)
-
-
-async def _body(request: Request, state: AppState) -> bytes:
-    limit = state.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputValueError(
-            "request body too large",
-            [Problem("body", f"at most {limit} bytes", f"{declared} bytes")],
-        )
-    data = await request.body()
-    if len(data) > limit:
-        raise InputValueError(
-            "request body too large", [Problem("body", f"at most {limit} bytes", f"{len(data)}")]
-        )
-    return data
 
 
 class ReplayCache:
@@ -189,7 +173,7 @@ async def cds_call(service_id: str, request: Request, state: State) -> JSONRespo
     service = _SERVICES.get(service_id)
     if service is None:
         raise _unknown_service(service_id)
-    body = await _body(request, state)
+    body = await request.body()
     result = await run_in_threadpool(
         service,
         body,
@@ -211,7 +195,7 @@ async def cds_feedback(service_id: str, request: Request, state: State) -> Respo
     claims = _authenticate(request, state, f"{base}/cds-services/{service_id}/feedback")
     if service_id not in _SERVICES:
         raise _unknown_service(service_id)
-    body = await _body(request, state)
+    body = await request.body()
     entries = feedback(service_id, body)
     await run_in_threadpool(
         _store_feedback, state, service_id, entries, str(claims.get("iss") or "")
@@ -327,7 +311,7 @@ def _import_outcome(patient_id: int, n_visits: int, warnings: list[Problem]) -> 
 )
 async def import_fhir(request: Request, state: State, auth: CurrentAuth) -> Response:
     auth.actor.require_write()
-    body = await _body(request, state)
+    body = await request.body()
 
     def work() -> tuple[int, int, list[Problem]]:
         result = import_bundle(body, kb=state.kb)

@@ -15,6 +15,8 @@ Environment variables
 ``GLUTEMED_LOGIN_MAX_FAILURES``  wrong passwords before throttling (default 5)
 ``GLUTEMED_LOGIN_WINDOW_S``      throttling window in seconds (default 900)
 ``GLUTEMED_MAX_UPLOAD_BYTES``    largest movement file accepted (default 50 MB)
+``GLUTEMED_MAX_BODY_BYTES``      largest JSON or form request body (default 1 MB)
+``GLUTEMED_MAX_FHIR_BYTES``      largest FHIR Bundle or CDS Hooks request (default 4 MB)
 ``GLUTEMED_AUTO_MIGRATE``        ``1``/``0``: migrate the database at start-up (default 1)
 ``GLUTEMED_KB_FOLDER``           a knowledge-base folder (default: the bundled one)
 ``GLUTEMED_PUBLIC_BASE_URL``     the app's public URL, e.g. ``https://glutemed.example.org``
@@ -114,6 +116,10 @@ class Settings:
         the window.
     max_upload_bytes
         Largest movement file accepted.
+    max_body_bytes
+        Largest JSON or form request body (checked while it streams in; 413 beyond).
+    max_fhir_bytes
+        Largest request body of ``POST /fhir`` and the CDS Hooks services.
     auto_migrate
         Migrate the database to the newest schema when the app starts.
     kb_folder
@@ -140,6 +146,8 @@ class Settings:
     login_max_failures: int = 5
     login_window_s: int = 900
     max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_fhir_bytes: int = 4 * 1024 * 1024
     auto_migrate: bool = True
     kb_folder: str = ""
     public_base_url: str = ""
@@ -182,6 +190,8 @@ class Settings:
             ("login_max_failures", 1),
             ("login_window_s", 1),
             ("max_upload_bytes", 1024),
+            ("max_body_bytes", 1024),
+            ("max_fhir_bytes", 1024),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:

@@ -222,7 +222,13 @@ def _insert_user(
         clinic_id=clinic.id,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:  # taken by a concurrent request since the check above
+        raise ConflictError(
+            "user name already taken",
+            [Problem("username", "a user name not in use", short_repr(name))],
+        ) from None
     session.refresh(user)
     session.add(
         AuditEvent(
