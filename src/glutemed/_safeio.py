@@ -150,7 +150,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_json(text: str | bytes, *, where: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+def parse_json(
+    text: str | bytes | bytearray, *, where: str, limits: Limits = DEFAULT_LIMITS
+) -> Any:
     """Parse JSON within the size and depth limits (NaN and Infinity are refused).
 
     Raises

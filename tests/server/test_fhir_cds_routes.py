@@ -491,3 +491,52 @@ def test_cds_settings(h: Any, tmp_path: Any) -> None:
         h.make_settings("sqlite://", cds_issuers="[1, 2]").cds_issuer_keys()
     with pytest.raises(InputValueError):
         h.make_settings("sqlite://", public_base_url="glutemed.example.org")
+
+
+# --------------------------------------------------------------------------- hardening (issue 14)
+
+
+def test_token_living_longer_than_five_minutes_is_refused(
+    cds: TestClient, sign: Callable[..., str], prefetched: dict[str, Any]
+) -> None:
+    now = int(time.time())
+    for claims in ({"exp": now + 10 * 365 * 86400}, {"iat": now - 3000, "exp": now + 200}):
+        r = cds.post(
+            f"/cds-services/{SERVICE}",
+            json=prefetched,
+            headers={"Authorization": f"Bearer {sign(**claims)}"},
+        )
+        body = _outcome(r, 401)
+        assert "lives too long" in json.dumps(body)
+
+
+def test_jti_replay_is_caught_by_another_worker_and_after_restart(
+    cds_app: FastAPI, sign: Callable[..., str], prefetched: dict[str, Any]
+) -> None:
+    token = sign()
+    headers = {"Authorization": f"Bearer {token}"}
+    first = TestClient(cds_app).post(f"/cds-services/{SERVICE}", json=prefetched, headers=headers)
+    assert first.status_code == 200, first.text
+    # a second worker (or the same server after a restart): a new app on the same database
+    other = create_app(cds_app.state.glutemed.settings.with_changes(auto_migrate=False))
+    again = TestClient(other).post(f"/cds-services/{SERVICE}", json=prefetched, headers=headers)
+    assert "replayed" in json.dumps(_outcome(again, 401))
+
+
+def test_cds_hooks_refused_without_a_public_base_url(
+    cds_app: FastAPI, sign: Callable[..., str], prefetched: dict[str, Any]
+) -> None:
+    settings = cds_app.state.glutemed.settings.with_changes(public_base_url="", auto_migrate=False)
+    client = TestClient(create_app(settings))
+    evil = "http://evil.example"
+    r = client.post(
+        f"/cds-services/{SERVICE}",
+        json=prefetched,
+        headers={
+            "Authorization": f"Bearer {sign(f'{evil}/cds-services/{SERVICE}')}",
+            "Host": "evil.example",
+        },
+    )
+    body = _outcome(r, 503)
+    assert "GLUTEMED_PUBLIC_BASE_URL" in json.dumps(body) and "evil" not in json.dumps(body)
+    assert client.get("/cds-services").status_code == 200  # discovery still answers

@@ -30,6 +30,7 @@ from glutemed.store._errors import (
 from glutemed.store._models import (
     ROLES,
     AuditEvent,
+    CdsTokenUse,
     Clinic,
     LoginFailure,
     SessionRecord,
@@ -45,6 +46,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "end_session",
+    "first_use_of_token",
     "get_or_create_clinic",
     "hash_password",
     "list_users",
@@ -488,3 +490,25 @@ def session_actor(session: Session, session_id: str) -> Actor | None:
 def end_session(session: Session, session_id: str) -> None:
     """Delete a login session (logout)."""
     session.execute(sa.delete(SessionRecord).where(SessionRecord.id == session_id))
+
+
+def first_use_of_token(session: Session, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
+    """Record a CDS client token (``iss`` + ``jti``) until it expires; False if seen before.
+
+    The record is in the database, so every server worker shares it and it survives restarts.
+    Only a hash of issuer and ``jti`` is kept. Expired records are removed on the way. Call it in
+    a session of its own and commit: a token recorded at the same moment by another worker
+    makes the insert fail, and this function then rolls the session back and returns False.
+    """
+    now = utcnow()
+    key = hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
+    session.execute(sa.delete(CdsTokenUse).where(CdsTokenUse.expires_at < now))
+    if session.get(CdsTokenUse, key) is not None:
+        return False
+    session.add(CdsTokenUse(key=key, expires_at=expires_at))
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        return False
+    return True

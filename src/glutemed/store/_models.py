@@ -172,6 +172,19 @@ class LoginFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CdsTokenUse(Base):
+    """A CDS Hooks client token seen once: a hash of its issuer and ``jti``, kept until it expires.
+
+    Shared by every server worker and kept across restarts, so a token cannot be replayed to
+    another worker or after a restart.
+    """
+
+    __tablename__ = "cds_token_uses"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class Patient(_Versioned, Base):
     __tablename__ = "patients"
     __table_args__ = (
