@@ -105,9 +105,12 @@ def run(
     overrides: dict[str, Any] = {"database_url": url, "secret_key": key, "auto_migrate": False}
     if environment:
         overrides["environment"] = environment
-    if "GLUTEMED_COOKIE_SECURE" not in os.environ:
-        overrides["cookie_secure"] = tls or host not in _LOOPBACK
     settings = Settings.from_env(**overrides)
+    if "GLUTEMED_COOKIE_SECURE" not in os.environ:
+        # plain HTTP only on loopback without a proxy; a TLS-terminating proxy in front
+        # (trusted_proxies) means the browser speaks HTTPS, so the cookies are Secure
+        secure = tls or host not in _LOOPBACK or bool(settings.trusted_proxies.strip())
+        settings = settings.with_changes(cookie_secure=secure)
     store.upgrade_to_head(url)
     if host not in _LOOPBACK and not tls:
         log.warning(
@@ -127,7 +130,7 @@ def run(
         log_config=_log_config(log_level),
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes forwarded headers from trusted_proxies only
         server_header=False,
         http=protocol_path(),
     )

@@ -19,6 +19,9 @@ Environment variables
 ``GLUTEMED_MAX_FHIR_BYTES``      largest FHIR Bundle or CDS Hooks request (default 4 MB)
 ``GLUTEMED_AUTO_MIGRATE``        ``1``/``0``: migrate the database at start-up (default 1)
 ``GLUTEMED_KB_FOLDER``           a knowledge-base folder (default: the bundled one)
+``GLUTEMED_TRUSTED_PROXIES``     addresses or networks of reverse proxies whose X-Forwarded-For
+                                 and X-Forwarded-Proto are believed, e.g. ``10.0.0.5,10.1.0.0/16``
+                                 (default: none, not even 127.0.0.1)
 ``GLUTEMED_PUBLIC_BASE_URL``     the app's public URL, e.g. ``https://glutemed.example.org``
                                  (card links and the ``aud`` of CDS client tokens; default: the
                                  URL of the request)
@@ -32,6 +35,7 @@ Environment variables
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -124,6 +128,11 @@ class Settings:
         Migrate the database to the newest schema when the app starts.
     kb_folder
         A knowledge-base folder to use instead of the bundled one.
+    trusted_proxies
+        Comma-separated IP addresses or networks of the reverse proxies in front of the app.
+        Only requests from them may set the client address (``X-Forwarded-For``, used by the
+        login throttle) and the scheme (``X-Forwarded-Proto``). Empty: no forwarded header is
+        believed.
     public_base_url
         The app's public base URL (behind a proxy). CDS cards link to it and a CDS client's
         token must be addressed (``aud``) to ``{public_base_url}/cds-services/{id}``; default:
@@ -150,6 +159,7 @@ class Settings:
     max_fhir_bytes: int = 4 * 1024 * 1024
     auto_migrate: bool = True
     kb_folder: str = ""
+    trusted_proxies: str = ""
     public_base_url: str = ""
     cds_issuers: str = field(default="", repr=False)
     cds_require_auth: bool | None = None
@@ -196,6 +206,19 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 problems.append(Problem(name, f"a whole number >= {low}", short_repr(value)))
+        for entry in (e.strip() for e in self.trusted_proxies.split(",")):
+            if not entry:
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        "trusted_proxies",
+                        "IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16",
+                        short_repr(entry),
+                    )
+                )
         base = self.public_base_url
         if base and not base.startswith(("https://", "http://")):
             problems.append(Problem("public_base_url", "an absolute http(s) URL", short_repr(base)))
