@@ -96,3 +96,31 @@ def test_settings_refuse_unparseable_proxies(h: Any) -> None:
     assert h.make_settings("sqlite://", trusted_proxies="10.0.0.5, 10.1.0.0/16").trusted_proxies
     with pytest.raises(InputValueError, match=r"not safe"):
         h.make_settings("sqlite://", trusted_proxies="proxy.example")
+
+
+def test_reads_and_exports_are_audited_but_not_edit_history(api_factory: Any, h: Any) -> None:
+    admin = api_factory("admin")
+    reader = api_factory("read_only", admin.user.clinic)
+    pid = admin.post("/api/v1/patients", json={"family_name": "Viewed", "sex": "female"}).json()[
+        "id"
+    ]
+    r = admin.post(
+        f"/api/v1/patients/{pid}/visits",
+        json={"visit_date": "2026-11-02", "case": h.example_case("tendinopathy")},
+    )
+    assert r.status_code == 201, r.text
+    vid = r.json()["visit"]["id"] if "visit" in r.json() else r.json()["id"]
+    assert reader.get(f"/api/v1/patients/{pid}").status_code == 200
+    assert reader.get(f"/fhir/Patient/{pid}/$everything").status_code == 200
+    assert reader.get(f"/api/v1/visits/{vid}/report.html").status_code == 200
+    events = admin.get("/api/v1/audit").json()
+    mine = [
+        (e["action"], e["entity_type"], e["entity_id"])
+        for e in events
+        if e["action"] in ("read", "export")
+    ]
+    assert ("read", "patients", pid) in mine
+    assert ("export", "patients", pid) in mine
+    assert ("export", "visits", vid) in mine
+    history = admin.get(f"/api/v1/patients/{pid}/history").json()
+    assert [e["action"] for e in history] == ["create"]

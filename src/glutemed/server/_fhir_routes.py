@@ -65,7 +65,7 @@ from glutemed.fhir import (
 )
 from glutemed.server._deps import DB, AppState, CurrentAuth, State, csrf_protect
 from glutemed.server._problems import FHIR_JSON
-from glutemed.server._services import FeatureUnavailableError
+from glutemed.server._services import FeatureUnavailableError, audit_access
 
 __all__ = ["CdsCorsMiddleware", "cds_router", "ehr_router", "fhir_router"]
 
@@ -268,7 +268,9 @@ class CdsCorsMiddleware:
 
 def _export(state: AppState, db: Any, actor: store.Actor, patient_id: int) -> dict[str, Any]:
     record = store.patient_record(db, actor, patient_id)
-    return export_bundle(record, kb=state.kb)
+    bundle = export_bundle(record, kb=state.kb)
+    audit_access(db, actor, "export", "patients", patient_id, "FHIR bundle")
+    return bundle
 
 
 @fhir_router.get(

@@ -38,6 +38,7 @@ __all__ = [
     "analyse_movement",
     "assess_case",
     "assess_case_json",
+    "audit_access",
     "build_case",
     "cached_assessment_json",
     "create_visit_with_assessment",
@@ -57,6 +58,14 @@ log = logging.getLogger("glutemed.server")
 
 MOTION_TASKS = ("walk", "single_leg_stance", "single_leg_squat")
 MOTION_SUFFIXES = (".c3d", ".trc", ".csv", ".json")
+
+
+def audit_access(
+    db: Any, actor: store.Actor, action: str, entity_type: str, entity_id: int, what: str = ""
+) -> None:
+    """Audit a view or export of a record and commit it (the request itself only reads)."""
+    store.record_access(db, actor, action, entity_type, entity_id, what)
+    db.commit()
 
 
 class FeatureUnavailableError(GlutemedError):

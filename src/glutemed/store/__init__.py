@@ -65,6 +65,7 @@ from glutemed.store._models import (
     Visit,
 )
 from glutemed.store._repo import (
+    READ_ACTIONS,
     SEXES,
     TREATMENT_RESPONSES,
     add_assessment,
@@ -91,6 +92,7 @@ from glutemed.store._repo import (
     list_outcomes,
     list_treatments_given,
     list_visits,
+    record_access,
     search_patients,
     snapshot,
     update_outcome,
@@ -101,6 +103,7 @@ from glutemed.store._repo import (
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "READ_ACTIONS",
     "ROLES",
     "SEXES",
     "TREATMENT_RESPONSES",
@@ -164,6 +167,7 @@ __all__ = [
     "make_sessionmaker",
     "normalise_database_url",
     "patient_record",
+    "record_access",
     "record_cds_feedback",
     "save_imported_record",
     "search_patients",

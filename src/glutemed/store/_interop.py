@@ -65,6 +65,7 @@ from glutemed.store._repo import (
     list_movements,
     list_outcomes,
     list_visits,
+    record_access,
 )
 
 __all__ = [
@@ -513,6 +514,7 @@ def export_patient_bundle(
         with session_scope(make_sessionmaker(engine)) as session:
             actor = _cli_actor(session, username)
             record = patient_record(session, actor, int(patient_id))
+            record_access(session, actor, "export", "patients", int(patient_id), "FHIR bundle")
     finally:
         engine.dispose()
     return export_bundle(record, kb=kb)

@@ -1057,10 +1057,40 @@ def history(session: Session, actor: Actor, entity_type: str, entity_id: int) ->
     return list(
         session.scalars(
             sa.select(AuditEvent)
-            .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+            .where(
+                AuditEvent.entity_type == entity_type,
+                AuditEvent.entity_id == entity_id,
+                AuditEvent.action.not_in(READ_ACTIONS),
+            )
             .order_by(AuditEvent.id)
         )
     )
+
+
+#: Audit actions of reads: in the audit log, not in a record's edit history.
+READ_ACTIONS = ("read", "export")
+
+
+def record_access(
+    session: Session, actor: Actor, action: str, entity_type: str, entity_id: int, what: str = ""
+) -> None:
+    """Audit that ``actor`` viewed (``read``) or exported (``export``) a record (flushes).
+
+    ``what`` names the export (``"FHIR bundle"``, ``"clinician report"``, ...); the event holds
+    no record content.
+    """
+    check_option("action", action, READ_ACTIONS)
+    session.add(
+        AuditEvent(
+            user_id=actor.user_id,
+            clinic_id=actor.clinic_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            changes={"what": [None, what]} if what else {},
+        )
+    )
+    session.flush()
 
 
 def audit_events(
