@@ -122,3 +122,17 @@ def test_assess_batch_reports_bad_files_and_goes_on(tmp_path: Path) -> None:
     assert sorted(pd.read_csv(out_csv)["case"]) == sorted(p.stem for p in good)
     code, out = invoke("assess-batch", str(folder), "-o", str(out_csv))
     assert code == 1 and "skipped broken" in out and "3 cases assessed" in out
+
+
+def test_read_only_commands_do_not_create_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "none" / "glutemed.sqlite3"
+    url = f"sqlite:///{db}"
+    code, out = invoke("users", "list", "--database-url", url)
+    assert code == 2 and "no glutemed database" in out and "users create" in out
+    code, out = invoke("fhir", "export", "1", "--database-url", url)
+    assert code == 2 and "no glutemed database" in out
+    assert not db.exists()
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    code, out = invoke("users", "list", "--database-url", f"sqlite:///{empty}")
+    assert code == 2 and "an empty database" in out

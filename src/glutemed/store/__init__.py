@@ -33,6 +33,7 @@ from glutemed.store._db import (
     make_engine,
     make_sessionmaker,
     normalise_database_url,
+    require_existing_database,
     session_scope,
     upgrade_to_head,
 )
@@ -169,6 +170,7 @@ __all__ = [
     "patient_record",
     "record_access",
     "record_cds_feedback",
+    "require_existing_database",
     "save_imported_record",
     "search_patients",
     "session_actor",

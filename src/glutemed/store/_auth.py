@@ -313,11 +313,16 @@ def create_user(
 
 
 def list_users(database_url: str | None = None) -> list[UserInfo]:
-    """Return every account (for ``glutemed users list``)."""
-    from glutemed.store._db import default_database_url
+    """Return every account (for ``glutemed users list``); never creates a database.
 
-    url = database_url or default_database_url()
-    upgrade_to_head(url)
+    Raises
+    ------
+    NotFoundError
+        If there is no glutemed database at ``database_url``.
+    """
+    from glutemed.store._db import require_existing_database
+
+    url = require_existing_database(database_url)
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     try:
         with session_scope(make_sessionmaker(engine)) as session:

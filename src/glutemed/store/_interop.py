@@ -47,6 +47,7 @@ from glutemed.store._db import (
     default_database_url,
     make_engine,
     make_sessionmaker,
+    require_existing_database,
     session_scope,
     upgrade_to_head,
 )
@@ -503,12 +504,11 @@ def export_patient_bundle(
     Raises
     ------
     NotFoundError
-        Unknown user, or no such patient in the user's clinic.
+        No database, unknown user, or no such patient in the user's clinic.
     InputValueError
         No ``username`` and not exactly one administrator.
     """
-    url = database_url or default_database_url()
-    upgrade_to_head(url)
+    url = require_existing_database(database_url)
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
