@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -76,8 +77,13 @@ def test_alias_bomb_is_refused_fast(tmp_path: Path) -> None:
     path.write_text(_bomb(), "utf-8")
     assert path.stat().st_size < 1500
     start = time.perf_counter()
-    code, out = invoke("assess", str(path))
-    assert time.perf_counter() - start < 5
+    tracemalloc.start()
+    try:
+        code, out = invoke("assess", str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 10 and peak < 50 * 1024 * 1024
     assert code == 2 and "bomb.yaml" in out and "aliases are expanded" in out
 
 
