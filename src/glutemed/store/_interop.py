@@ -168,7 +168,7 @@ def patient_record(session: Session, actor: Actor, patient_id: int) -> PatientRe
         )
     return PatientRecord(
         id=str(patient.id),
-        birth_year=None if patient.birth_date is None else patient.birth_date.year,
+        birth_year=patient.birth_year if patient.birth_date is None else patient.birth_date.year,
         sex=patient.sex if patient.sex in ("female", "male", "other") else "unknown",
         visits=out,
     )
@@ -289,8 +289,8 @@ def save_imported_record(
     Notes
     -----
     The patient is stored pseudonymously: family name ``Imported``, given name ``FHIR <id>``
-    (the sending system's pseudonymous id), the birth year in the notes when only the year is
-    known. Each visit's case is validated and assessed again with this installation's engine
+    (the sending system's pseudonymous id), the birth year (also in the notes) when only the
+    year is known. Each visit's case is validated and assessed again with this installation's engine
     and knowledge base (the sender's probabilities are not copied), and a care plan is
     proposed when :mod:`glutemed.pathway` is available.
 
@@ -318,6 +318,9 @@ def save_imported_record(
             "notes": " ".join(notes),
         },
     )
+    if record.birth_date is None and record.birth_year is not None:
+        patient.birth_year = record.birth_year
+        session.flush()
     plan_fn = _feature("glutemed.pathway", "plan")
     n_scores = 0
     seen_scores: set[tuple[str, dt.date]] = set()

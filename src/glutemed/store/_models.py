@@ -201,6 +201,8 @@ class Patient(_Versioned, Base):
     given_name: Mapped[str] = mapped_column(sa.String(120), default="")
     family_name: Mapped[str] = mapped_column(sa.String(120))
     birth_date: Mapped[dt.date | None] = mapped_column(default=None)
+    #: The birth year when only the year is known (a pseudonymous import); ``birth_date`` wins.
+    birth_year: Mapped[int | None] = mapped_column(default=None)
     sex: Mapped[str] = mapped_column(sa.String(10), default="unknown")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     archived: Mapped[bool] = mapped_column(default=False)

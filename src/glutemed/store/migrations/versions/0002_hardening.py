@@ -1,5 +1,7 @@
 """Shared CDS Hooks token replay store; the audit log becomes append-only in the database.
 
+* ``patients.birth_year``: the birth year when only the year is known (a FHIR import), so an
+  export -> import -> export round trip keeps it.
 * ``cds_token_uses``: one row per CDS client token seen (hash of issuer and ``jti``) until the
   token expires, shared by all server workers.
 * ``audit_events``: triggers refuse ``DELETE`` (and ``TRUNCATE`` on PostgreSQL) and every
@@ -46,6 +48,8 @@ def _changed_postgresql() -> str:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("patients", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("birth_year", sa.Integer(), nullable=True))
     op.create_table(
         "cds_token_uses",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -100,3 +104,5 @@ def downgrade() -> None:
     with op.batch_alter_table("cds_token_uses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cds_token_uses_expires_at"))
     op.drop_table("cds_token_uses")
+    with op.batch_alter_table("patients", schema=None) as batch_op:
+        batch_op.drop_column("birth_year")
