@@ -122,7 +122,7 @@ def test_declared_oversize_is_413_before_reading(app: FastAPI, api_factory: Any)
     assert r.headers["content-type"].startswith("application/problem+json")
     assert (
         body["problems"][0]["location"] == "body"
-        and "max_body_bytes" in body["problems"][0]["hint"]
+        and "GLUTEMED_MAX_BODY_BYTES" in body["problems"][0]["hint"]
     )
     assert r.headers["connection"] == "close"
     r = call(app, "POST", "/fhir", headers=h, total_bytes=200 * 1024 * 1024, cookies=cookies)

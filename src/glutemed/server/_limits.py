@@ -60,7 +60,8 @@ def _too_large(limit: int, setting: str, found: str) -> BodyTooLargeError:
                 "body",
                 f"at most {size} ({limit} bytes) on this route",
                 found,
-                f"the limit is the server's {setting} setting",
+                "if the file or form is genuine, ask the administrator to raise the limit "
+                f"(GLUTEMED_{setting.upper()})",
             )
         ],
     )
@@ -106,7 +107,7 @@ class RequestGate:
             await refuse(exc)
             return
         if declared is not None and declared > limit:
-            await refuse(_too_large(limit, setting, f"a declared {declared} bytes"))
+            await refuse(_too_large(limit, setting, f"{declared} bytes"))
             return
 
         received = 0

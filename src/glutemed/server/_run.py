@@ -4,8 +4,10 @@ With no configuration it serves on 127.0.0.1:8000 from the embedded SQLite datab
 per-user data directory, created and migrated at start-up. The secret key comes from
 ``secret_key``, else ``GLUTEMED_SECRET_KEY``, else a random key generated on first start and
 kept in ``<data dir>/secret_key`` (mode 0600). Cookies are ``Secure`` unless the app listens on a
-loopback address only; on a network address put a TLS-terminating proxy in front or pass
-``ssl_certfile``/``ssl_keyfile``.
+loopback address only without a proxy in front (``GLUTEMED_TRUSTED_PROXIES``); on a network
+address put a TLS-terminating proxy in front or pass ``ssl_certfile``/``ssl_keyfile``. uvicorn's
+own proxy-header handling is off: the app believes forwarded headers from the configured proxies
+only.
 
 uvicorn's own access log is off: it would write query strings (patient search words) to the log.
 The app logs method, route template, status and duration instead.
