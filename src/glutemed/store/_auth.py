@@ -509,17 +509,26 @@ def start_session(session: Session, actor: Actor, session_id: str, ttl_s: int) -
 
 def session_actor(session: Session, session_id: str) -> Actor | None:
     """Return the user of a live session, or None if unknown, expired or deactivated."""
+    # plain columns, not the User entity (which loads its clinic too): this runs on every request
     row = session.execute(
-        sa.select(SessionRecord.expires_at, User)
+        sa.select(
+            SessionRecord.expires_at,
+            User.is_active,
+            User.id,
+            User.username,
+            User.clinic_id,
+            User.role,
+            User.display_name,
+        )
         .join(User, User.id == SessionRecord.user_id)
         .where(SessionRecord.id == session_id)
     ).first()
     if row is None:
         return None
-    expires_at, user = row
-    if expires_at <= utcnow() or not user.is_active:
+    expires_at, is_active, user_id, username, clinic_id, role, display_name = row
+    if expires_at <= utcnow() or not is_active:
         return None
-    return _actor(user)
+    return Actor(user_id, username, clinic_id, role, display_name)
 
 
 def end_session(session: Session, session_id: str) -> None:
