@@ -86,3 +86,19 @@ def test_concurrent_record_numbers_give_one_201_and_409s(app: FastAPI, api_facto
     for t in threads:
         t.join()
     assert sorted(statuses) == [201] + [409] * (len(clients) - 1), statuses
+
+
+def test_deeply_nested_keypoint_upload_is_a_client_error(
+    api: Api, patient: dict[str, Any], h: Any
+) -> None:
+    vid = api.post(
+        f"/api/v1/patients/{patient['id']}/visits", json={"case": h.example_case("hip_oa")}
+    ).json()["visit"]["id"]
+    nested = b"[" * 200_000 + b"]" * 200_000
+    r = api.post(
+        f"/api/v1/visits/{vid}/movement",
+        files={"file": ("keypoints.json", nested, "application/json")},
+        data={"task": "walk"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"][0]["location"] == "file"

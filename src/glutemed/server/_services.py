@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from glutemed import store
 from glutemed._checks import check_option, short_repr
-from glutemed.errors import GlutemedError, InputValueError, Problem
+from glutemed.errors import GlutemedError, InputValueError, MotionDataError, Problem
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning import Case, assess, case_from_dict, validate_case
 from glutemed.store import Actor
@@ -556,7 +556,13 @@ def analyse_movement(
         kwargs: dict[str, Any] = {"task": task, "plot": plot_path, "kb": kb}
         if sampling_rate_hz:
             kwargs["sampling_rate_hz"] = sampling_rate_hz
-        result = analyse(path, **kwargs)
+        try:
+            result = analyse(path, **kwargs)
+        except RecursionError:  # a parser recursing into absurdly nested input (e.g. JSON)
+            raise MotionDataError(
+                "cannot read the movement file",
+                [Problem("file", "a movement file of ordinary structure", "far deeper nesting")],
+            ) from None
         out: dict[str, Any] = json.loads(json.dumps(result.to_dict(), default=str))
         png = plot_path.read_bytes() if plot_path.exists() else None
         if png is None:
