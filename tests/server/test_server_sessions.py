@@ -124,3 +124,29 @@ def test_reads_and_exports_are_audited_but_not_edit_history(api_factory: Any, h:
     assert ("export", "visits", vid) in mine
     history = admin.get(f"/api/v1/patients/{pid}/history").json()
     assert [e["action"] for e in history] == ["create"]
+
+
+def test_serve_believes_only_configured_proxies_and_secures_cookies_behind_them(
+    monkeypatch: Any, tmp_path: Any, h: Any
+) -> None:
+    import os
+
+    import uvicorn
+
+    from glutemed.server import run
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    # run() hands its settings to the workers through os.environ: give it a copy to write to
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    monkeypatch.delenv("GLUTEMED_COOKIE_SECURE", raising=False)
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    key = h.SECRET
+    monkeypatch.setenv("GLUTEMED_TRUSTED_PROXIES", "10.0.0.5")
+    run("127.0.0.1", 8123, url, secret_key=key)
+    assert calls[-1]["proxy_headers"] is False
+    assert os.environ["GLUTEMED_COOKIE_SECURE"] == "1"  # a TLS proxy in front: Secure cookies
+    monkeypatch.delenv("GLUTEMED_COOKIE_SECURE")
+    monkeypatch.setenv("GLUTEMED_TRUSTED_PROXIES", "")
+    run("127.0.0.1", 8123, url, secret_key=key)
+    assert os.environ["GLUTEMED_COOKIE_SECURE"] == "0"  # plain loopback: cookies over HTTP
