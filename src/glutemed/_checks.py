@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,9 +17,28 @@ from glutemed.errors import InputValueError, Problem
 __all__ = ["check_finite", "check_option", "check_range", "closest", "short_repr"]
 
 
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxlevel = 3
+_BOUNDED.maxstring = 80
+_BOUNDED.maxother = 80
+_BOUNDED.maxlong = 40
+
+
 def short_repr(value: Any, limit: int = 60) -> str:
-    """Return ``repr(value)`` cut to ``limit`` characters."""
-    text = repr(value)
+    """Return ``repr(value)`` cut to ``limit`` characters.
+
+    Containers and long numbers are shortened while they are written (:mod:`reprlib`), so the
+    cost is bounded whatever the value: a mapping that expands to billions of items, or an
+    integer of thousands of digits, takes no longer than a short one.
+    """
+    if isinstance(value, str) and len(value) <= limit:
+        text = repr(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        text = "an integer of over 1000 digits"
+    elif isinstance(value, int | float | type(None)):
+        text = repr(value)
+    else:
+        text = _BOUNDED.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -349,10 +349,21 @@ def example_cases_dir() -> Path:
 
 def _resolve_case_path(case: str) -> Path:
     path = Path(case)
-    if path.exists() or path.suffix:
+    try:
+        if path.exists() or path.suffix:
+            return path
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte
         return path
     bundled = example_cases_dir() / f"{case}.yaml"
     return bundled if bundled.exists() else path
+
+
+def _load_case_file(path: Path) -> Any:
+    """Read a case file within the size, depth and alias limits of :mod:`glutemed._safeio`."""
+    from glutemed._safeio import load_data_file
+    from glutemed.reasoning import case_from_dict
+
+    return case_from_dict(load_data_file(path), where=path.name)
 
 
 @app.command("examples")
@@ -396,15 +407,17 @@ def assess_cmd(
 ) -> None:
     """Post-test probabilities with reasons, the next best test, imaging advice and red flags."""
     from glutemed.knowledge import load_kb
-    from glutemed.reasoning import assess, load_case
+    from glutemed.reasoning import assess
 
     with _errors():
         kb = load_kb()
-        c = load_case(_resolve_case_path(case))
+        c = _load_case_file(_resolve_case_path(case))
         if setting is not None:
             from glutemed._checks import check_option
 
-            c = c.model_copy(update={"setting": check_option("--setting", setting, kb.priors)})
+            from glutemed.reasoning import SETTINGS
+
+            c = c.model_copy(update={"setting": check_option("--setting", setting, SETTINGS)})
         result = assess(c, kb)
     data = result.to_dict()
     if json_out:
@@ -494,7 +507,7 @@ def assess_batch_cmd(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Assess many cases and write one table of results.
+    """Assess many cases and write one table; bad files or cases are listed and skipped (exit 1).
 
     A CSV or Parquet table is assessed with the vectorised network and streamed to the output
     one chunk at a time (point estimates); with --intervals, or for a folder of case files, every
@@ -505,8 +518,14 @@ def assess_batch_cmd(
     from glutemed.knowledge import load_kb
     from glutemed.reasoning import assess, assess_table, read_cases, write_results
 
+    failed: list[tuple[str, GlutemedError]] = []
     with _errors():
         kb = load_kb()
+        if setting is not None:
+            from glutemed._checks import check_option
+            from glutemed.reasoning import SETTINGS
+
+            setting = check_option("--setting", setting, SETTINGS)
         if source.is_file() and source.suffix.lower() in (".csv", ".parquet") and not intervals:
             with Progress(console=err, disable=json_out, transient=True) as bar:
                 task = bar.add_task("assessing (rows read)", total=None)
@@ -518,18 +537,61 @@ def assess_batch_cmd(
                     progress=lambda k: bar.advance(task, k),
                 )
         else:
-            cases = read_cases(source, setting=setting)
+            if source.is_dir():
+                cases = []
+                for name, loaded in _read_case_folder(source):
+                    if isinstance(loaded, GlutemedError):
+                        failed.append((name, loaded))
+                    else:
+                        cases.append((name, loaded))
+            else:
+                cases = read_cases(source)
+            if setting is not None:
+                cases = [(n, c.model_copy(update={"setting": setting})) for n, c in cases]
             rows = []
             with Progress(console=err, disable=json_out, transient=True) as bar:
                 task = bar.add_task("assessing", total=len(cases))
                 for name, case in cases:
-                    rows.append((name, assess(case, kb, with_intervals=intervals)))
+                    try:
+                        rows.append((name, assess(case, kb, with_intervals=intervals)))
+                    except GlutemedError as error:
+                        failed.append((name, error))
                     bar.advance(task)
             summary = write_results(rows, output, kb)
+    summary["failed"] = len(failed)
+    summary["errors"] = [
+        {"case": name, "error": e.message, "problems": [p.as_dict() for p in e.problems]}
+        for name, e in failed
+    ]
     if json_out:
         _emit_json(summary)
     else:
         out.print(f"{summary['cases']} cases assessed -> {output}")
+        for name, e in failed:
+            err.print(f"[bold red]skipped {escape(name)}:[/] {escape(e.message)}")
+            for problem in e.problems:
+                err.print(f"  - {escape(str(problem))}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_case_folder(folder: Path) -> list[tuple[str, Any]]:
+    """Read every case file of a folder: ``(name, Case)``, or ``(name, error)`` for a bad one."""
+    from glutemed.errors import DataFileError, Problem
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json"))
+    if not files:
+        raise DataFileError(
+            f"no case files in {folder.name}",
+            [Problem(folder.name, "YAML or JSON case files", "none")],
+        )
+    result: list[tuple[str, Any]] = []
+    for path in files:
+        try:
+            result.append((path.stem, _load_case_file(path)))
+        except GlutemedError as exc:
+            result.append((path.stem, exc))
+    return result
 
 
 # --------------------------------------------------------------------------- plan, handout
@@ -671,13 +733,11 @@ def score_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Score a questionnaire (range checks, missing-item rules) and interpret change."""
-    import yaml
-
+    from glutemed._safeio import load_data_argument
     from glutemed.questionnaires import interpret_change, score
 
     with _errors():
-        path = Path(answers)
-        data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else yaml.safe_load(answers)
+        data = load_data_argument(answers, where="the answers")
         result = score(instrument, data)
         change = interpret_change(instrument, baseline, result) if baseline is not None else None
     payload = result.model_dump(mode="json")

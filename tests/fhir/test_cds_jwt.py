@@ -187,3 +187,16 @@ def test_replay_callback(ec_key: Any, issuers: dict[str, Any]) -> None:
     verify_client_jwt(token, service_url=URL, issuers=issuers, is_replay=is_replay)
     with pytest.raises(CdsAuthenticationError):
         verify_client_jwt(token, service_url=URL, issuers=issuers, is_replay=is_replay)
+
+
+def test_lifetime_beyond_five_minutes_rejected(ec_key: Any, issuers: dict[str, Any]) -> None:
+    now = int(time.time())
+    err = rejected(sign(ec_key, "ES384", "ec-1", exp=now + 10 * 365 * 86400), issuers)
+    assert "lives too long" in err.message
+    err = rejected(sign(ec_key, "ES384", "ec-1", iat=now - 600, exp=now + 60), issuers)
+    assert "lives too long" in err.message
+    # exactly the advised five minutes is fine, and a shorter limit can be asked for
+    token = sign(ec_key, "ES384", "ec-1", exp=now + 300)
+    assert verify_client_jwt(token, service_url=URL, issuers=issuers)["exp"] == now + 300
+    with pytest.raises(CdsAuthenticationError):
+        verify_client_jwt(token, service_url=URL, issuers=issuers, max_lifetime_s=60, leeway_s=0)

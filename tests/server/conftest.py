@@ -47,6 +47,7 @@ def make_settings(url: str, **changes: Any) -> Settings:
         "secret_key": SECRET,
         "cookie_secure": False,
         "kb_folder": os.environ.get("GLUTEMED_KB_FOLDER", ""),
+        "public_base_url": "http://testserver",  # CDS Hooks are refused without one
     }
     values.update(changes)
     return Settings(**values)

@@ -399,8 +399,12 @@ def test_openapi_documents_the_api(api: Any) -> None:
     assert docs.status_code == 200 and "/api/v1/patients" in docs.text
 
 
-def test_healthz_needs_no_login(app: Any) -> None:
+def test_healthz_needs_no_login_and_tells_anonymous_callers_only_the_status(
+    app: Any, api: Any
+) -> None:
     from fastapi.testclient import TestClient
 
     body = TestClient(app).get("/healthz").json()
+    assert body == {"status": "ok"}
+    body = api.get("/healthz").json()
     assert body["status"] == "ok" and body["versions"]["kb"] and body["schema"]

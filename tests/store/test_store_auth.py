@@ -64,20 +64,56 @@ def test_create_user_for_the_cli(sqlite_url: str) -> None:
     assert [u.username for u in store.list_users(sqlite_url)] == ["admin"]
 
 
-def test_login_and_throttle_after_five_wrong_passwords(db: Session) -> None:
+def test_five_wrong_passwords_slow_that_address_down_with_backoff(db: Session) -> None:
     actor = store.authenticate(db, "ADMIN", PASSWORD)
     assert actor.role == "admin"
     t0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+    attacker, owner = "203.0.113.7", "198.51.100.1"
     for i in range(5):
         with pytest.raises(store.AuthenticationError):
-            store.authenticate(db, "admin", "wrong", now=t0 + dt.timedelta(seconds=i))
+            store.authenticate(
+                db, "admin", "wrong", client=attacker, now=t0 + dt.timedelta(seconds=i)
+            )
     db.commit()
-    with pytest.raises(store.ThrottledError) as err:  # even the right password is refused
-        store.authenticate(db, "admin", PASSWORD, now=t0 + dt.timedelta(seconds=10))
-    assert 0 < err.value.retry_after_s <= 900
-    # after the window the account opens again, and success clears the failures
-    later = t0 + dt.timedelta(seconds=905)
-    assert store.authenticate(db, "admin", PASSWORD, now=later).username == "admin"
+    last = t0 + dt.timedelta(seconds=4)
+    with pytest.raises(store.ThrottledError) as err:  # even the right password must wait
+        store.authenticate(db, "admin", PASSWORD, client=attacker, now=last)
+    assert err.value.retry_after_s == 4
+    # the owner at another address is not locked out
+    assert store.authenticate(db, "admin", PASSWORD, client=owner, now=last).username == "admin"
+    # each further failure doubles the wait
+    at, wait, waits = last, 4, []
+    for _ in range(4):
+        at += dt.timedelta(seconds=wait)
+        with pytest.raises(store.AuthenticationError):
+            store.authenticate(db, "admin", "wrong", client=attacker, now=at)
+        with pytest.raises(store.ThrottledError) as err:
+            store.authenticate(db, "admin", "wrong", client=attacker, now=at)
+        wait = err.value.retry_after_s
+        waits.append(wait)
+    assert waits == [8, 16, 32, 64]
+    # after the window the failures no longer count, and success clears them
+    later = at + dt.timedelta(seconds=905)
+    assert store.authenticate(db, "admin", PASSWORD, client=attacker, now=later).username == "admin"
+
+
+def test_guessing_from_many_addresses_delays_the_owner_by_a_minute_at_most(db: Session) -> None:
+    at = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+    failures = 0
+    while failures < 30:  # an attacker rotating addresses, waiting out every backoff
+        try:
+            store.authenticate(db, "admin", "guess", client=f"192.0.2.{failures}", now=at)
+        except store.ThrottledError as exc:
+            at += dt.timedelta(seconds=exc.retry_after_s)
+        except store.AuthenticationError:
+            failures += 1
+            at += dt.timedelta(seconds=1)
+    db.commit()
+    with pytest.raises(store.ThrottledError) as err:
+        store.authenticate(db, "admin", PASSWORD, client="198.51.100.1", now=at)
+    assert err.value.retry_after_s <= 60
+    after = at + dt.timedelta(seconds=60)
+    assert store.authenticate(db, "admin", PASSWORD, client="198.51.100.1", now=after)
 
 
 def test_unknown_users_are_throttled_too(db: Session) -> None:
@@ -115,5 +151,5 @@ def test_one_client_guessing_many_user_names_is_throttled(db: Session) -> None:
             store.authenticate(db, f"guess{i}", "password", client="203.0.113.7")
     with pytest.raises(store.ThrottledError) as err:
         store.authenticate(db, "admin", PASSWORD, client="203.0.113.7")
-    assert err.value.problems[0].location == "client"
+    assert err.value.problems[0].location == "client" and err.value.retry_after_s <= 60
     assert store.authenticate(db, "admin", PASSWORD, client="198.51.100.1").username == "admin"

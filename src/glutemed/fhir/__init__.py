@@ -50,7 +50,7 @@ from glutemed.fhir._errors import (
 )
 from glutemed.fhir._export import export_bundle
 from glutemed.fhir._import import import_bundle
-from glutemed.fhir._jwt import ALLOWED_ALGORITHMS, verify_client_jwt
+from glutemed.fhir._jwt import ALLOWED_ALGORITHMS, MAX_TOKEN_LIFETIME_S, verify_client_jwt
 from glutemed.fhir._record import (
     ImportResult,
     MovementRecord,
@@ -65,6 +65,7 @@ __all__ = [
     "BASE",
     "CS",
     "EXT",
+    "MAX_TOKEN_LIFETIME_S",
     "ORDER_SELECT_ID",
     "PATIENT_VIEW_ID",
     "PREFETCH",

@@ -27,6 +27,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,9 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from glutemed._checks import short_repr
-from glutemed.errors import CaseValidationError, Problem
+from glutemed._safeio import Limits
+from glutemed._safeio import parse_json as bounded_json
+from glutemed.errors import CaseValidationError, DataFileError, Problem
 from glutemed.fhir._codes import (
     CS,
     EXT,
@@ -100,21 +103,22 @@ class ReadResult:
     glutemed_id: str | None = None
 
 
+#: Bounds of a FHIR document read from text: the HTTP layer bounds request bodies further.
+FHIR_LIMITS = Limits(max_bytes=256 * 1024 * 1024, max_depth=64)
+
+
 def parse_json(data: str | bytes | Mapping[str, Any] | Any, where: str) -> Any:
-    """Parse JSON text (or pass a mapping through); raise FhirInputError on a syntax error."""
+    """Parse JSON text (or pass a mapping through); raise FhirInputError on a syntax error.
+
+    The text must be UTF-8 and nest at most ``FHIR_LIMITS.max_depth`` levels (FHIR resources
+    nest about a dozen).
+    """
     if not isinstance(data, str | bytes | bytearray):
         return data
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        lineno = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        at = f" at line {lineno}, column {col}" if lineno is not None else ""
-        msg = getattr(exc, "msg", type(exc).__name__)
-        raise FhirInputError(
-            f"{where} is not valid JSON",
-            [Problem(where, "a JSON document", f"a syntax error{at} ({msg})")],
-        ) from None
+        return bounded_json(data, where=where, limits=FHIR_LIMITS)
+    except DataFileError as exc:
+        raise FhirInputError(f"{where} is not valid JSON", exc.problems) from None
 
 
 def validate_bundle(data: Any, where: str = "Bundle") -> None:
@@ -205,10 +209,40 @@ def import_bundle(
         if isinstance(e.get("resource"), Mapping)
     ]
     result = read_resources(items, kb, where="Bundle")
-    return ImportResult(result.record, result.warnings)
+    warnings = list(result.warnings)
+    total = data.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > len(items):
+        warnings.append(
+            Problem(
+                "Bundle.total",
+                f"as many entries as the total ({total})",
+                f"{len(items)} entries",
+                "the Bundle may be cut off or paged; import the missing entries too",
+            )
+        )
+    return ImportResult(result.record, warnings)
 
 
 # --------------------------------------------------------------------------- reading
+
+
+#: Values a movement measure can take whatever the patient, by its unit: an angle is within a
+#: half turn, a distance, duration, rate or count is not negative. Geometric and physical bounds,
+#: not clinical ones (clinical plausibility ranges belong in the knowledge base).
+_PHYSICAL_RANGE: dict[str, tuple[float, float]] = {
+    "deg": (-180.0, 180.0),
+    "m": (0.0, math.inf),
+    "s": (0.0, math.inf),
+    "steps_per_min": (0.0, math.inf),
+    "count": (0.0, math.inf),
+}
+
+#: Plausible dates of visits, observations and treatments: not before this year, not after
+#: tomorrow (time zones). An administrative bound, not a clinical number.
+EARLIEST_RECORD_YEAR = 1900
+#: Oldest plausible age at import, in years (assumption: the oldest documented person lived
+#: 122 years; a wider bound, so only impossible birth dates are refused).
+MAX_AGE_YEARS = 130
 
 
 def _date(value: Any) -> dt.date | None:
@@ -290,6 +324,22 @@ class _Reader:
     def warn(self, path: str, expected: str, found: str, hint: str = "skipped") -> None:
         self.warnings.append(Problem(path, expected, found, hint))
 
+    def date(self, value: Any, path: str) -> dt.date | None:
+        """Read a FHIR date; an implausible one (before 1900, after tomorrow) is a warning."""
+        when = _date(value)
+        if when is None:
+            return None
+        latest = dt.date.today() + dt.timedelta(days=1)
+        if when.year < EARLIEST_RECORD_YEAR or when > latest:
+            self.warn(
+                path,
+                f"a date between {EARLIEST_RECORD_YEAR}-01-01 and today",
+                short_repr(value),
+                "ignored (treated as missing)",
+            )
+            return None
+        return when
+
     def resolve(self, reference: Any) -> int | None:
         if not isinstance(reference, Mapping):
             return None
@@ -331,13 +381,29 @@ class _Reader:
         info: dict[str, Any] = {"id": pid or ehr_id or "imported"}
         gender = res.get("gender")
         info["sex"] = gender if gender in ("female", "male", "other", "unknown") else "unknown"
+        if gender is not None and info["sex"] != gender:
+            self.warn(
+                f"{item.path}.gender",
+                "female, male, other or unknown (FHIR administrative gender)",
+                short_repr(gender),
+                "stored as unknown",
+            )
         birth = res.get("birthDate")
         if isinstance(birth, str) and len(birth) >= 4 and birth[:4].isdigit():
+            today = dt.date.today()
             full = _date(birth)
-            if full is not None:
+            year = full.year if full is not None else int(birth[:4])
+            if not today.year - MAX_AGE_YEARS <= year <= today.year or (full and full > today):
+                self.warn(
+                    f"{item.path}.birthDate",
+                    f"a birth date in the last {MAX_AGE_YEARS} years",
+                    short_repr(birth),
+                    "ignored (age unknown)",
+                )
+            elif full is not None:
                 info["birth_date"] = full
             else:
-                info["birth_year"] = int(birth[:4])
+                info["birth_year"] = year
         return info, ehr_id, pid if isinstance(pid, str) else None
 
     def for_patient(self, item: SourceItem, key: str = "subject") -> bool:
@@ -365,6 +431,13 @@ class _Reader:
             return self.encounter(n)
         text = enc.get("reference") if isinstance(enc, Mapping) else None
         key = text if isinstance(text, str) else _DEFAULT_VISIT
+        if key not in self.visits and key != _DEFAULT_VISIT:
+            self.warn(
+                f"{item.path}.encounter",
+                "a reference to an Encounter in the Bundle",
+                short_repr(text),
+                "the Bundle may be cut off; these data form a visit without its encounter",
+            )
         if key not in self.visits:
             vid = (
                 key.rsplit("/", 1)[-1].removeprefix("urn:uuid:")
@@ -390,7 +463,10 @@ class _Reader:
                 vid = ident["value"]
         period: Mapping[str, Any] = res["period"] if isinstance(res.get("period"), Mapping) else {}
         acc = _VisitAcc(
-            key=key, id=str(vid), date=_date(period.get("start")), order=len(self.visits)
+            key=key,
+            id=str(vid),
+            date=self.date(period.get("start"), f"{item.path}.period.start"),
+            order=len(self.visits),
         )
         ctx = _ext(res, EXT.case_context)
         if ctx is not None:
@@ -490,12 +566,14 @@ class _Reader:
         )
         return False
 
-    def _when(self, res: Mapping[str, Any]) -> dt.date | None:
-        when = _date(res.get("effectiveDateTime"))
+    def _when(self, res: Mapping[str, Any], path: str) -> dt.date | None:
+        when = self.date(res.get("effectiveDateTime"), f"{path}.effectiveDateTime")
         if when is None and isinstance(res.get("effectivePeriod"), Mapping):
-            when = _date(res["effectivePeriod"].get("start"))
+            when = self.date(res["effectivePeriod"].get("start"), f"{path}.effectivePeriod.start")
         if when is None:
-            when = _date(res.get("effectiveInstant")) or _date(res.get("issued"))
+            when = self.date(res.get("effectiveInstant"), f"{path}.effectiveInstant")
+        if when is None:
+            when = self.date(res.get("issued"), f"{path}.issued")
         return when
 
     def observation(self, n: int, item: SourceItem) -> None:
@@ -518,7 +596,7 @@ class _Reader:
         if not self._status_ok(item):
             return
         visit = self.visit_for(item)
-        when = self._when(res)
+        when = self._when(res, item.path)
         if when:
             visit.seen_dates.append(when)
         if fid is not None:
@@ -659,6 +737,15 @@ class _Reader:
                 short_repr(q.get("code")),
             )
             return
+        value = float(q["value"])
+        low, high = _PHYSICAL_RANGE.get(unit or "", (-math.inf, math.inf))
+        if not low <= value <= high:
+            self.warn(
+                f"{item.path}.valueQuantity.value",
+                f"a value in [{low:g}, {high:g}] {unit}",
+                short_repr(q["value"]),
+            )
+            return
         task = _code_in(res.get("method"), CS.movement_task)
         if task not in measure.tasks:
             self.warn(
@@ -715,7 +802,7 @@ class _Reader:
             self.warn(f"{item.path}.status", "completed or amended", short_repr(res.get("status")))
             return
         visit = self.visit_for(item)
-        when = _date(res.get("authored")) or visit.date
+        when = self.date(res.get("authored"), f"{item.path}.authored") or visit.date
         if when is None:
             self.warn(f"{item.path}.authored", "a date", "nothing")
             return
@@ -749,9 +836,11 @@ class _Reader:
             return
         visit = self.visit_for(item)
         tried: dict[str, Any] = {"id": tid}
-        start = _date(res.get("performedDateTime"))
+        start = self.date(res.get("performedDateTime"), f"{item.path}.performedDateTime")
         if start is None and isinstance(res.get("performedPeriod"), Mapping):
-            start = _date(res["performedPeriod"].get("start"))
+            start = self.date(
+                res["performedPeriod"].get("start"), f"{item.path}.performedPeriod.start"
+            )
         if start is not None:
             tried["start_date"] = start
         weeks = _ext(res, EXT.treatment_weeks)

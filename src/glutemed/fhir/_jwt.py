@@ -13,11 +13,15 @@ Rules enforced
   URL of the endpoint called (a string, or an array containing it); ``exp`` must be in the future
   (with ``leeway_s``); ``jti`` must be a non-empty string, and ``is_replay`` (if given) may reject
   a ``jti`` seen before.
+* A token lives at most ``max_lifetime_s`` (default 300 s, the five minutes the CDS Hooks
+  specification advises): ``exp - iat`` and ``exp - now`` may not exceed it (plus ``leeway_s``),
+  so a leaked token cannot be replayed for long and the replay store stays small.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,7 +32,10 @@ from glutemed._checks import short_repr
 from glutemed.errors import Problem
 from glutemed.fhir._errors import CdsAuthenticationError
 
-__all__ = ["ALLOWED_ALGORITHMS", "verify_client_jwt"]
+__all__ = ["ALLOWED_ALGORITHMS", "MAX_TOKEN_LIFETIME_S", "verify_client_jwt"]
+
+#: Longest lifetime of a CDS client token, in seconds (CDS Hooks 2.0: "5 minutes").
+MAX_TOKEN_LIFETIME_S = 300.0
 
 #: Asymmetric JWS algorithms accepted (RFC 7518); ES384 and RS384 are recommended by CDS Hooks.
 ALLOWED_ALGORITHMS = (
@@ -109,6 +116,8 @@ def verify_client_jwt(
     issuers: Mapping[str, Mapping[str, Any] | str],
     leeway_s: float = 30.0,
     is_replay: Callable[[str, str, int], bool] | None = None,
+    max_lifetime_s: float = MAX_TOKEN_LIFETIME_S,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Verify a CDS client's bearer JWT and return its claims.
 
@@ -126,7 +135,11 @@ def verify_client_jwt(
         Clock skew allowed for ``exp``/``iat``/``nbf``, in seconds.
     is_replay
         Optional ``(iss, jti, exp) -> bool`` callback that records the ``jti`` and returns True if
-        it was seen before (the server keeps this cache until ``exp``).
+        it was seen before (the server keeps it in its database until ``exp``).
+    max_lifetime_s
+        Longest accepted ``exp - iat`` and ``exp - now``, in seconds.
+    now
+        The current time (seconds since the epoch); default: the clock.
 
     Returns
     -------
@@ -137,7 +150,8 @@ def verify_client_jwt(
     ------
     CdsAuthenticationError
         For a missing or malformed token, ``alg`` none or HMAC, an unknown issuer or key, a bad
-        signature, an expired token, a wrong audience, a missing or replayed ``jti`` (HTTP 401).
+        signature, an expired token or one that lives too long, a wrong audience, a missing or
+        replayed ``jti`` (HTTP 401).
     """
     text = token.strip() if isinstance(token, str) else ""
     if text[:7].lower() == "bearer ":
@@ -194,9 +208,25 @@ def verify_client_jwt(
         ) from None
     except jwt.InvalidTokenError as exc:
         raise _fail("invalid token", "a valid signed JWT", type(exc).__name__) from None
+    clock = time.time() if now is None else now
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise _fail("invalid token", "numeric exp and iat claims", "something else")
+    longest = max_lifetime_s + leeway_s
+    if exp - iat > longest or exp - clock > longest:
+        raise _fail(
+            "token lives too long",
+            f"exp at most {max_lifetime_s:.0f} s after iat and after now",
+            f"exp {exp - iat:.0f} s after iat",
+            "CDS clients should issue tokens that expire within 5 minutes",
+        )
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti.strip():
-        raise _fail("missing jti", "a non-empty jti (replay nonce)", short_repr(jti))
+    if not isinstance(jti, str) or not jti.strip() or len(jti) > 256:
+        raise _fail(
+            "missing jti",
+            "a non-empty jti (replay nonce) of at most 256 characters",
+            short_repr(jti),
+        )
     if is_replay is not None and is_replay(iss, jti, int(claims["exp"])):
         raise _fail("replayed token", "a jti not seen before", "a jti already used")
     return claims

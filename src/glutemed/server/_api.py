@@ -633,8 +633,10 @@ def create_patient(body: PatientIn, response: Response, auth: CurrentAuth, db: D
 @router.get("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
 def get_patient(patient_id: int, response: Response, auth: CurrentAuth, db: DB) -> PatientOut:
     p = store.get_patient(db, auth.actor, patient_id)
-    response.headers["ETag"] = f'"{p.version}"'
-    return patient_out(p)
+    out = patient_out(p)
+    svc.audit_access(db, auth.actor, "read", "patients", p.id)
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
 @router.patch("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])

@@ -14,10 +14,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glutemed import __version__, store
 from glutemed.knowledge import load_kb
-from glutemed.server._deps import AppState, CurrentAuth, State
+from glutemed.server._deps import AppState, Auth, CurrentAuth, State, optional_auth
 from glutemed.server._problems import install_problem_handlers
 from glutemed.server._settings import Settings
 
@@ -95,9 +95,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.glutemed = state
     install_problem_handlers(app)
     from glutemed.server._fhir_routes import CdsCorsMiddleware
+    from glutemed.server._limits import RequestGate
 
+    app.add_middleware(RequestGate)
     app.add_middleware(CdsCorsMiddleware)
-    app.add_middleware(SecurityHeadersAndLog)
+    app.add_middleware(
+        SecurityHeadersAndLog,
+        hsts=settings.environment == "production" and settings.cookie_secure,
+    )
+    if settings.trusted_proxies.strip():
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
     from glutemed.server._api import router as api_router
@@ -111,19 +120,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check (no login)")
-    def healthz(state: State) -> JSONResponse:
+    def healthz(state: State, auth: Annotated[Auth | None, Depends(optional_auth)]) -> JSONResponse:
+        """Anonymous callers learn only whether the app and its database answer; logged-in
+        users also see the database type, schema and versions."""
         try:
             with state.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             db_ok = True
         except sa.exc.SQLAlchemyError:
             db_ok = False
-        body = {
-            "status": "ok" if db_ok else "database unavailable",
-            "database": state.engine.dialect.name,
-            "schema": store.head_revision(),
-            "versions": state.kb.versions(),
-        }
+        body: dict[str, Any] = {"status": "ok" if db_ok else "database unavailable"}
+        if auth is not None:
+            body.update(
+                database=state.engine.dialect.name,
+                schema=store.head_revision(),
+                versions=state.kb.versions(),
+            )
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
     @app.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
@@ -177,15 +189,23 @@ _SECURITY_HEADERS = [
 ]
 
 
+#: HTTP Strict Transport Security (production with Secure cookies): browsers use HTTPS only.
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 class SecurityHeadersAndLog:
     """Pure ASGI middleware: security headers, ``no-store`` caching, and the request log.
+
+    With ``hsts`` (production mode with Secure cookies) every answer also carries
+    ``Strict-Transport-Security``.
 
     The log line has the method, the route *template* (``/patients/{patient_id}``), the status
     and the duration; never the query string (search words) or identifiers.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.headers = _SECURITY_HEADERS + ([_HSTS] if hsts else [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -201,7 +221,7 @@ class SecurityHeadersAndLog:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                headers += [(k, v) for k, v in self.headers if k not in present]
                 if not static and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

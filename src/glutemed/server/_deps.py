@@ -40,6 +40,7 @@ __all__ = [
     "csrf_protect",
     "get_db",
     "get_state",
+    "login_required_error",
     "optional_auth",
     "require_auth",
 ]
@@ -109,12 +110,13 @@ DB = Annotated[Session, Depends(get_db)]
 class SessionCache:
     """Recently checked sessions, re-checked against the database every ``recheck_s`` seconds.
 
-    Saves a database query and a thread-pool hop on most requests. A logout on this worker takes
-    effect at once (:meth:`forget`); a logout, expiry or deactivated account seen only by another
-    worker takes effect within ``recheck_s`` seconds.
+    Off by default (``recheck_s=0``): every request checks its session in the database, so a
+    logout, expiry or deactivated account takes effect at once on every worker. With
+    ``recheck_s > 0`` a logout on this worker still takes effect at once (:meth:`forget`), but
+    one seen only by another worker takes up to ``recheck_s`` seconds.
     """
 
-    def __init__(self, recheck_s: float = 5.0, size: int = 10_000) -> None:
+    def __init__(self, recheck_s: float = 0.0, size: int = 10_000) -> None:
         self.recheck_s = recheck_s
         self.size = size
         self._data: dict[str, tuple[store.Actor, float]] = {}
@@ -126,6 +128,8 @@ class SessionCache:
         return hit[0]
 
     def put(self, session_id: str, actor: store.Actor) -> None:
+        if self.recheck_s <= 0:
+            return
         if len(self._data) >= self.size:
             self._data.clear()
         self._data[session_id] = (actor, time.monotonic())
@@ -161,13 +165,18 @@ async def optional_auth(request: Request, state: State) -> Auth | None:
     return auth
 
 
+def login_required_error() -> LoginRequiredError:
+    """Return the error for a request without a valid login session."""
+    return LoginRequiredError(
+        "login required",
+        [Problem("session", "a valid login session", "none or an expired one", "log in")],
+    )
+
+
 async def require_auth(auth: Annotated[Auth | None, Depends(optional_auth)]) -> Auth:
     """Return the logged-in user or raise :class:`LoginRequiredError`."""
     if auth is None:
-        raise LoginRequiredError(
-            "login required",
-            [Problem("session", "a valid login session", "none or an expired one", "log in")],
-        )
+        raise login_required_error()
     return auth
 
 

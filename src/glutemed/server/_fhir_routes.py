@@ -15,9 +15,10 @@ CDS Hooks (``cds_router``; CDS clients authenticate with a bearer JWT, not cooki
     ``POST /cds-services/{id}``
         ``glutemed-lateral-hip`` (patient-view) and ``glutemed-imaging-order`` (order-select).
         The JWT must be signed by a configured issuer (``GLUTEMED_CDS_ISSUERS``) with ``aud`` the
-        exact URL called (``GLUTEMED_PUBLIC_BASE_URL`` + path); a ``jti`` is accepted once until
-        the token expires. 401 bad token (checked first), 404 unknown service, 412 missing
-        prefetch.
+        exact URL called (``GLUTEMED_PUBLIC_BASE_URL`` + path), live at most 5 minutes, and its
+        ``jti`` is accepted once until the token expires (recorded in the database, so across
+        workers and restarts). 503 without a configured public base URL (outside development),
+        401 bad token (checked first), 404 unknown service, 412 missing prefetch.
     ``POST /cds-services/{id}/feedback``
         Validated feedback entries are kept in the audit log; 200.
 
@@ -34,9 +35,10 @@ is that id.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +50,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glutemed import store
-from glutemed.errors import InputValueError, NotFoundError, Problem
+from glutemed.errors import NotFoundError, Problem
 from glutemed.fhir import (
     ORDER_SELECT_ID,
     PATIENT_VIEW_ID,
@@ -63,8 +65,9 @@ from glutemed.fhir import (
 )
 from glutemed.server._deps import DB, AppState, CurrentAuth, State, csrf_protect
 from glutemed.server._problems import FHIR_JSON
+from glutemed.server._services import FeatureUnavailableError, audit_access
 
-__all__ = ["CdsCorsMiddleware", "ReplayCache", "cds_router", "ehr_router", "fhir_router"]
+__all__ = ["CdsCorsMiddleware", "cds_router", "ehr_router", "fhir_router"]
 
 fhir_router = APIRouter(prefix="/fhir", tags=["FHIR"])
 cds_router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
@@ -87,65 +90,53 @@ def _fhir_json(
     return Response(body, status_code=status_code, media_type=FHIR_JSON, headers=headers)
 
 
-async def _body(request: Request, state: AppState) -> bytes:
-    limit = state.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputValueError(
-            "request body too large",
-            [Problem("body", f"at most {limit} bytes", f"{declared} bytes")],
-        )
-    data = await request.body()
-    if len(data) > limit:
-        raise InputValueError(
-            "request body too large", [Problem("body", f"at most {limit} bytes", f"{len(data)}")]
-        )
-    return data
+def _first_use(state: AppState) -> Callable[[str, str, int], bool]:
+    """The ``is_replay`` check of :func:`verify_client_jwt`, kept in the shared database."""
+
+    def is_replay(iss: str, jti: str, exp: int) -> bool:
+        # keep at least a minute so clock leeway cannot reopen the window
+        until = dt.datetime.fromtimestamp(max(float(exp), time.time() + 60.0), dt.UTC)
+        with store.session_scope(state.sessions) as db:
+            return not store.first_use_of_token(db, iss, jti, until)
+
+    return is_replay
 
 
-class ReplayCache:
-    """``jti`` values seen, per issuer, kept until their token expires (one app instance).
+def _cds_issuers(request: Request, state: AppState) -> dict[str, Any]:
+    cached: dict[str, Any] | None = getattr(request.app.state, "glutemed_cds_issuers", None)
+    if cached is None:
+        cached = state.settings.cds_issuer_keys()
+        request.app.state.glutemed_cds_issuers = cached
+    return cached
 
-    Each server worker has its own cache; a token replayed to another worker within its
-    lifetime is not caught (keep CDS client token lifetimes short, as the specification asks).
+
+def _cds_base_url(request: Request, state: AppState) -> str:
+    """The public base URL CDS tokens are addressed to and card links point at.
+
+    Outside development it must be configured: taken from the request, a client could choose
+    it with the Host header (a token for another site would be accepted, and cards would link
+    there).
     """
-
-    def __init__(self, size: int = 100_000) -> None:
-        self.size = size
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, iss: str, jti: str, exp: int) -> bool:
-        """Record ``(iss, jti)``; return True if it was seen before and has not expired."""
-        now = time.time()
-        with self._lock:
-            if len(self._seen) >= self.size or len(self._seen) % 1024 == 0:
-                self._seen = {k: v for k, v in self._seen.items() if v >= now}
-            key = (iss, jti)
-            if key in self._seen and self._seen[key] >= now:
-                return True
-            # keep at least a minute so clock leeway cannot reopen the window
-            self._seen[key] = max(float(exp), now + 60.0)
-            return False
-
-
-def _cds_state(request: Request) -> dict[str, Any]:
-    app_state = request.app.state
-    data: dict[str, Any] | None = getattr(app_state, "glutemed_cds", None)
-    if data is None:
-        data = {"replay": ReplayCache(), "issuers": None}
-        app_state.glutemed_cds = data
-    return data
+    if state.settings.public_base_url or state.settings.environment == "development":
+        return _base_url(request, state)
+    raise FeatureUnavailableError(
+        "CDS Hooks need the app's public URL",
+        [
+            Problem(
+                "GLUTEMED_PUBLIC_BASE_URL",
+                "the app's public base URL, e.g. https://glutemed.example.org",
+                "none configured",
+                "set it to the URL the EHR calls; the server will not guess it from requests",
+            )
+        ],
+    )
 
 
 def _authenticate(request: Request, state: AppState, url: str) -> dict[str, Any]:
     """Verify the CDS client's bearer JWT (unless authentication is switched off)."""
     if not state.settings.cds_require_auth:
         return {}
-    cds = _cds_state(request)
-    if cds["issuers"] is None:
-        cds["issuers"] = state.settings.cds_issuer_keys()
-    issuers: dict[str, Any] = cds["issuers"]
+    issuers = _cds_issuers(request, state)
     header = request.headers.get("authorization", "")
     if not issuers:
         raise CdsAuthenticationError(
@@ -164,7 +155,7 @@ def _authenticate(request: Request, state: AppState, url: str) -> dict[str, Any]
             "CDS client authentication failed: no bearer token",
             [Problem("Authorization", "Bearer <JWT>", "no bearer token")],
         )
-    return verify_client_jwt(header, service_url=url, issuers=issuers, is_replay=cds["replay"])
+    return verify_client_jwt(header, service_url=url, issuers=issuers, is_replay=_first_use(state))
 
 
 def _unknown_service(service_id: str) -> NotFoundError:
@@ -184,12 +175,12 @@ async def cds_discovery() -> JSONResponse:
 
 @cds_router.post("/{service_id}", summary="Call a CDS service (patient-view, order-select)")
 async def cds_call(service_id: str, request: Request, state: State) -> JSONResponse:
-    base = _base_url(request, state)
-    _authenticate(request, state, f"{base}/cds-services/{service_id}")
+    base = _cds_base_url(request, state)
+    await run_in_threadpool(_authenticate, request, state, f"{base}/cds-services/{service_id}")
     service = _SERVICES.get(service_id)
     if service is None:
         raise _unknown_service(service_id)
-    body = await _body(request, state)
+    body = await request.body()
     result = await run_in_threadpool(
         service,
         body,
@@ -207,11 +198,13 @@ def _store_feedback(state: AppState, service_id: str, entries: Any, client: str)
 
 @cds_router.post("/{service_id}/feedback", summary="Feedback on a service's cards")
 async def cds_feedback(service_id: str, request: Request, state: State) -> Response:
-    base = _base_url(request, state)
-    claims = _authenticate(request, state, f"{base}/cds-services/{service_id}/feedback")
+    base = _cds_base_url(request, state)
+    claims = await run_in_threadpool(
+        _authenticate, request, state, f"{base}/cds-services/{service_id}/feedback"
+    )
     if service_id not in _SERVICES:
         raise _unknown_service(service_id)
-    body = await _body(request, state)
+    body = await request.body()
     entries = feedback(service_id, body)
     await run_in_threadpool(
         _store_feedback, state, service_id, entries, str(claims.get("iss") or "")
@@ -275,7 +268,9 @@ class CdsCorsMiddleware:
 
 def _export(state: AppState, db: Any, actor: store.Actor, patient_id: int) -> dict[str, Any]:
     record = store.patient_record(db, actor, patient_id)
-    return export_bundle(record, kb=state.kb)
+    bundle = export_bundle(record, kb=state.kb)
+    audit_access(db, actor, "export", "patients", patient_id, "FHIR bundle")
+    return bundle
 
 
 @fhir_router.get(
@@ -327,7 +322,7 @@ def _import_outcome(patient_id: int, n_visits: int, warnings: list[Problem]) -> 
 )
 async def import_fhir(request: Request, state: State, auth: CurrentAuth) -> Response:
     auth.actor.require_write()
-    body = await _body(request, state)
+    body = await request.body()
 
     def work() -> tuple[int, int, list[Problem]]:
         result = import_bundle(body, kb=state.kb)

@@ -285,6 +285,7 @@ def patient_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, patient_id: int
 ) -> Response:
     patient = store.get_patient(db, auth.actor, patient_id)
+    svc.audit_access(db, auth.actor, "read", "patients", patient.id)
     events = timeline_events(state, db, auth.actor, patient_id)
     treatments = [
         treatment_out(state, t) for t in store.list_treatments_given(db, auth.actor, patient_id)

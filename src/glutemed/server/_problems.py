@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glutemed.errors import (
@@ -53,6 +54,7 @@ from glutemed.store import (
 
 __all__ = [
     "FHIR_JSON",
+    "error_response",
     "install_problem_handlers",
     "is_fhir_path",
     "operation_outcome_response",
@@ -179,7 +181,9 @@ def _route(request: Request) -> str:
     return str(getattr(route, "path", "?"))
 
 
-async def _glutemed_error(request: Request, exc: Exception) -> Response:
+async def error_response(request: Request, exc: Exception) -> Response:
+    """Return a glutemed error as the client expects it: problem+json, an OperationOutcome
+    under ``/fhir`` and ``/cds-services``, the error page (or the login page) for a browser."""
     assert isinstance(exc, GlutemedError)
     status = status_for(exc)
     if isinstance(exc, LoginRequiredError) and wants_html(request):
@@ -249,6 +253,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, exc.status_code, detail, [], headers=exc.headers)
 
 
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    """A uniqueness or reference constraint the services did not foresee: 409, never a 500."""
+    log.warning("%s %s -> 409 %s", request.method, _route(request), type(exc).__name__)
+    error = ConflictError(
+        "the change conflicts with a record saved at the same time",
+        [
+            Problem(
+                "record", "a change that fits the stored records", "a conflict", "reload and retry"
+            )
+        ],
+    )
+    return await error_response(request, error)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("%s %s -> 500 %s", request.method, _route(request), type(exc).__name__)
     if is_fhir_path(request.url.path):
@@ -259,7 +277,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem+json (or the error page)."""
-    app.add_exception_handler(GlutemedError, _glutemed_error)
+    app.add_exception_handler(GlutemedError, error_response)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -19,6 +19,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
     kb = state.kb
     visit = store.get_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
+    svc.audit_access(db, actor, "export", "visits", visit.id, "clinician report")
     assessment = store.latest_assessment(db, actor, visit.id)
     plan = store.latest_care_plan(db, actor, visit.id)
     clinic = db.get(store.Clinic, actor.clinic_id)
@@ -131,4 +132,5 @@ def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int
             care, recommendations=[r for r in care.recommendations if r.id in keep]
         )
     html: str = render(case, care, state.kb)
+    svc.audit_access(db, actor, "export", "visits", visit.id, "patient handout")
     return html

@@ -4,8 +4,10 @@ With no configuration it serves on 127.0.0.1:8000 from the embedded SQLite datab
 per-user data directory, created and migrated at start-up. The secret key comes from
 ``secret_key``, else ``GLUTEMED_SECRET_KEY``, else a random key generated on first start and
 kept in ``<data dir>/secret_key`` (mode 0600). Cookies are ``Secure`` unless the app listens on a
-loopback address only; on a network address put a TLS-terminating proxy in front or pass
-``ssl_certfile``/``ssl_keyfile``.
+loopback address only without a proxy in front (``GLUTEMED_TRUSTED_PROXIES``); on a network
+address put a TLS-terminating proxy in front or pass ``ssl_certfile``/``ssl_keyfile``. uvicorn's
+own proxy-header handling is off: the app believes forwarded headers from the configured proxies
+only.
 
 uvicorn's own access log is off: it would write query strings (patient search words) to the log.
 The app logs method, route template, status and duration instead.
@@ -105,9 +107,12 @@ def run(
     overrides: dict[str, Any] = {"database_url": url, "secret_key": key, "auto_migrate": False}
     if environment:
         overrides["environment"] = environment
-    if "GLUTEMED_COOKIE_SECURE" not in os.environ:
-        overrides["cookie_secure"] = tls or host not in _LOOPBACK
     settings = Settings.from_env(**overrides)
+    if "GLUTEMED_COOKIE_SECURE" not in os.environ:
+        # plain HTTP only on loopback without a proxy; a TLS-terminating proxy in front
+        # (trusted_proxies) means the browser speaks HTTPS, so the cookies are Secure
+        secure = tls or host not in _LOOPBACK or bool(settings.trusted_proxies.strip())
+        settings = settings.with_changes(cookie_secure=secure)
     store.upgrade_to_head(url)
     if host not in _LOOPBACK and not tls:
         log.warning(
@@ -127,7 +132,7 @@ def run(
         log_config=_log_config(log_level),
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes forwarded headers from trusted_proxies only
         server_header=False,
         http=protocol_path(),
     )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from glutemed import store
 from glutemed._checks import check_option, short_repr
-from glutemed.errors import GlutemedError, InputValueError, Problem
+from glutemed.errors import GlutemedError, InputValueError, MotionDataError, Problem
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning import Case, assess, case_from_dict, validate_case
 from glutemed.store import Actor
@@ -38,6 +38,7 @@ __all__ = [
     "analyse_movement",
     "assess_case",
     "assess_case_json",
+    "audit_access",
     "build_case",
     "cached_assessment_json",
     "create_visit_with_assessment",
@@ -57,6 +58,14 @@ log = logging.getLogger("glutemed.server")
 
 MOTION_TASKS = ("walk", "single_leg_stance", "single_leg_squat")
 MOTION_SUFFIXES = (".c3d", ".trc", ".csv", ".json")
+
+
+def audit_access(
+    db: Any, actor: store.Actor, action: str, entity_type: str, entity_id: int, what: str = ""
+) -> None:
+    """Audit a view or export of a record and commit it (the request itself only reads)."""
+    store.record_access(db, actor, action, entity_type, entity_id, what)
+    db.commit()
 
 
 class FeatureUnavailableError(GlutemedError):
@@ -547,7 +556,13 @@ def analyse_movement(
         kwargs: dict[str, Any] = {"task": task, "plot": plot_path, "kb": kb}
         if sampling_rate_hz:
             kwargs["sampling_rate_hz"] = sampling_rate_hz
-        result = analyse(path, **kwargs)
+        try:
+            result = analyse(path, **kwargs)
+        except RecursionError:  # a parser recursing into absurdly nested input (e.g. JSON)
+            raise MotionDataError(
+                "cannot read the movement file",
+                [Problem("file", "a movement file of ordinary structure", "far deeper nesting")],
+            ) from None
         out: dict[str, Any] = json.loads(json.dumps(result.to_dict(), default=str))
         png = plot_path.read_bytes() if plot_path.exists() else None
         if png is None:

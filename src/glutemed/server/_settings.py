@@ -15,8 +15,13 @@ Environment variables
 ``GLUTEMED_LOGIN_MAX_FAILURES``  wrong passwords before throttling (default 5)
 ``GLUTEMED_LOGIN_WINDOW_S``      throttling window in seconds (default 900)
 ``GLUTEMED_MAX_UPLOAD_BYTES``    largest movement file accepted (default 50 MB)
+``GLUTEMED_MAX_BODY_BYTES``      largest JSON or form request body (default 1 MB)
+``GLUTEMED_MAX_FHIR_BYTES``      largest FHIR Bundle or CDS Hooks request (default 4 MB)
 ``GLUTEMED_AUTO_MIGRATE``        ``1``/``0``: migrate the database at start-up (default 1)
 ``GLUTEMED_KB_FOLDER``           a knowledge-base folder (default: the bundled one)
+``GLUTEMED_TRUSTED_PROXIES``     addresses or networks of reverse proxies whose X-Forwarded-For
+                                 and X-Forwarded-Proto are believed, e.g. ``10.0.0.5,10.1.0.0/16``
+                                 (default: none, not even 127.0.0.1)
 ``GLUTEMED_PUBLIC_BASE_URL``     the app's public URL, e.g. ``https://glutemed.example.org``
                                  (card links and the ``aud`` of CDS client tokens; default: the
                                  URL of the request)
@@ -30,6 +35,7 @@ Environment variables
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -114,10 +120,19 @@ class Settings:
         the window.
     max_upload_bytes
         Largest movement file accepted.
+    max_body_bytes
+        Largest JSON or form request body (checked while it streams in; 413 beyond).
+    max_fhir_bytes
+        Largest request body of ``POST /fhir`` and the CDS Hooks services.
     auto_migrate
         Migrate the database to the newest schema when the app starts.
     kb_folder
         A knowledge-base folder to use instead of the bundled one.
+    trusted_proxies
+        Comma-separated IP addresses or networks of the reverse proxies in front of the app.
+        Only requests from them may set the client address (``X-Forwarded-For``, used by the
+        login throttle) and the scheme (``X-Forwarded-Proto``). Empty: no forwarded header is
+        believed.
     public_base_url
         The app's public base URL (behind a proxy). CDS cards link to it and a CDS client's
         token must be addressed (``aud``) to ``{public_base_url}/cds-services/{id}``; default:
@@ -140,8 +155,11 @@ class Settings:
     login_max_failures: int = 5
     login_window_s: int = 900
     max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_fhir_bytes: int = 4 * 1024 * 1024
     auto_migrate: bool = True
     kb_folder: str = ""
+    trusted_proxies: str = ""
     public_base_url: str = ""
     cds_issuers: str = field(default="", repr=False)
     cds_require_auth: bool | None = None
@@ -182,10 +200,25 @@ class Settings:
             ("login_max_failures", 1),
             ("login_window_s", 1),
             ("max_upload_bytes", 1024),
+            ("max_body_bytes", 1024),
+            ("max_fhir_bytes", 1024),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 problems.append(Problem(name, f"a whole number >= {low}", short_repr(value)))
+        for entry in (e.strip() for e in self.trusted_proxies.split(",")):
+            if not entry:
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        "trusted_proxies",
+                        "IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16",
+                        short_repr(entry),
+                    )
+                )
         base = self.public_base_url
         if base and not base.startswith(("https://", "http://")):
             problems.append(Problem("public_base_url", "an absolute http(s) URL", short_repr(base)))

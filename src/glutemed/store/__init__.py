@@ -16,6 +16,7 @@ from glutemed.store._auth import (
     authenticate,
     create_user,
     end_session,
+    first_use_of_token,
     get_or_create_clinic,
     hash_password,
     list_users,
@@ -32,6 +33,7 @@ from glutemed.store._db import (
     make_engine,
     make_sessionmaker,
     normalise_database_url,
+    require_existing_database,
     session_scope,
     upgrade_to_head,
 )
@@ -54,6 +56,7 @@ from glutemed.store._models import (
     AuditEvent,
     Base,
     CarePlanRecord,
+    CdsTokenUse,
     Clinic,
     MovementAnalysis,
     OutcomeEntry,
@@ -63,6 +66,7 @@ from glutemed.store._models import (
     Visit,
 )
 from glutemed.store._repo import (
+    READ_ACTIONS,
     SEXES,
     TREATMENT_RESPONSES,
     add_assessment,
@@ -89,6 +93,7 @@ from glutemed.store._repo import (
     list_outcomes,
     list_treatments_given,
     list_visits,
+    record_access,
     search_patients,
     snapshot,
     update_outcome,
@@ -99,6 +104,7 @@ from glutemed.store._repo import (
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "READ_ACTIONS",
     "ROLES",
     "SEXES",
     "TREATMENT_RESPONSES",
@@ -108,6 +114,7 @@ __all__ = [
     "AuthenticationError",
     "Base",
     "CarePlanRecord",
+    "CdsTokenUse",
     "Clinic",
     "ConflictError",
     "MovementAnalysis",
@@ -136,6 +143,7 @@ __all__ = [
     "default_database_url",
     "end_session",
     "export_patient_bundle",
+    "first_use_of_token",
     "get_assessment",
     "get_care_plan",
     "get_movement",
@@ -160,7 +168,9 @@ __all__ = [
     "make_sessionmaker",
     "normalise_database_url",
     "patient_record",
+    "record_access",
     "record_cds_feedback",
+    "require_existing_database",
     "save_imported_record",
     "search_patients",
     "session_actor",

@@ -1,10 +1,17 @@
 """Accounts, password hashing, login throttling and login sessions.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106 recommended parameters).
-Failed logins are recorded in the database, keyed by a hash of the user name, so the throttle
-holds across server workers and restarts: after ``max_failures`` wrong passwords within
-``window_s`` seconds the account refuses every login attempt (right or wrong) until the oldest of
-those failures is ``window_s`` old.
+Failed logins are recorded in the database (only hashes of user name and address), so the
+throttle holds across server workers and restarts. It slows guessing without locking owners out:
+
+* per account **and** client address: after ``max_failures`` wrong passwords within ``window_s``
+  seconds, each further attempt from that address for that account waits an exponential backoff
+  (4 s, 8 s, 16 s, ... up to ``window_s``) after the latest failure;
+* per account from any address, and per address for any account: the same backoff after
+  ``4 * max_failures`` failures, but capped at one minute, so a colleague guessing from another
+  workstation (or many accounts tried behind one proxy) delays the owner by a minute at most.
+
+A successful login clears the failures of that account from that address.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from glutemed.store._errors import (
 from glutemed.store._models import (
     ROLES,
     AuditEvent,
+    CdsTokenUse,
     Clinic,
     LoginFailure,
     SessionRecord,
@@ -45,6 +53,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "end_session",
+    "first_use_of_token",
     "get_or_create_clinic",
     "hash_password",
     "list_users",
@@ -222,7 +231,13 @@ def _insert_user(
         clinic_id=clinic.id,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:  # taken by a concurrent request since the check above
+        raise ConflictError(
+            "user name already taken",
+            [Problem("username", "a user name not in use", short_repr(name))],
+        ) from None
     session.refresh(user)
     session.add(
         AuditEvent(
@@ -298,11 +313,16 @@ def create_user(
 
 
 def list_users(database_url: str | None = None) -> list[UserInfo]:
-    """Return every account (for ``glutemed users list``)."""
-    from glutemed.store._db import default_database_url
+    """Return every account (for ``glutemed users list``); never creates a database.
 
-    url = database_url or default_database_url()
-    upgrade_to_head(url)
+    Raises
+    ------
+    NotFoundError
+        If there is no glutemed database at ``database_url``.
+    """
+    from glutemed.store._db import require_existing_database
+
+    url = require_existing_database(database_url)
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
@@ -348,32 +368,46 @@ def users_of_clinic(session: Session, actor: Actor) -> list[UserInfo]:
     return [_info(u) for u in rows]
 
 
+#: First backoff once a throttle's limit is reached, in seconds; it doubles with each failure.
+BACKOFF_START_S = 4
+#: Longest wait the account-wide and address-wide throttles impose, in seconds.
+SHARED_BACKOFF_CAP_S = 60
+
+
 def _throttle(
-    session: Session, key: str, limit: int, window_s: int, now: dt.datetime, field: str
+    session: Session,
+    key: str,
+    limit: int,
+    window_s: int,
+    now: dt.datetime,
+    field: str,
+    cap_s: int,
 ) -> None:
     since = now - dt.timedelta(seconds=window_s)
-    recent = list(
-        session.scalars(
-            sa.select(LoginFailure.at)
-            .where(LoginFailure.key == key, LoginFailure.at > since)
-            .order_by(LoginFailure.at.desc())
-            .limit(limit)
+    count, latest = session.execute(
+        sa.select(sa.func.count(), sa.func.max(LoginFailure.at)).where(
+            LoginFailure.key == key, LoginFailure.at > since
         )
-    )
-    if len(recent) >= limit:
-        oldest = min(recent)
-        wait = max(int((oldest + dt.timedelta(seconds=window_s) - now).total_seconds()) + 1, 1)
+    ).one()
+    if not count or count < limit or latest is None:
+        return
+    if latest.tzinfo is None:  # SQLite returns naive UTC datetimes
+        latest = latest.replace(tzinfo=dt.UTC)
+    backoff = min(BACKOFF_START_S * 2 ** min(count - limit, 30), cap_s)
+    wait = backoff - (now - latest).total_seconds()
+    if wait > 0:
+        retry = max(int(wait + 0.999), 1)
         raise ThrottledError(
             "too many failed logins",
             [
                 Problem(
                     field,
                     f"fewer than {limit} wrong passwords in {window_s // 60} minutes",
-                    f"{len(recent)} wrong passwords",
-                    f"try again in {wait} s",
+                    f"{count} wrong passwords",
+                    f"try again in {retry} s",
                 )
             ],
-            retry_after_s=wait,
+            retry_after_s=retry,
         )
 
 
@@ -387,32 +421,41 @@ def authenticate(
     client: str | None = None,
     now: dt.datetime | None = None,
 ) -> Actor:
-    """Check a login; throttle after ``max_failures`` wrong passwords in ``window_s`` seconds.
+    """Check a login; slow down guessing after ``max_failures`` wrong passwords.
 
-    Failures are counted per user name (``max_failures``) and, when ``client`` (the client's
-    address) is given, per client (``4 * max_failures``, against guessing many user names).
-    Only hashes of the user name and address are stored. The caller commits the session
-    (failures are recorded even when this raises).
+    Failures are counted per user name and client address (``max_failures``), per user name
+    and per client address (``4 * max_failures``, with a backoff of at most a minute); see the
+    module documentation. Only hashes of the user name and address are stored. The caller
+    commits the session (failures are recorded even when this raises).
 
     Raises
     ------
     ThrottledError
-        While the account or the client is throttled (even for the right password).
+        While a backoff runs (even for the right password), with ``retry_after_s``.
     AuthenticationError
         For an unknown user, a wrong password or an inactive account.
     """
     now = now or utcnow()
     name = (username or "").strip().lower()[:80]
-    key = _failure_key("user", name)
-    keys = [key]
-    _throttle(session, key, max_failures, window_s, now, "username")
+    pair_key = _failure_key("pair", f"{name}\x00{client or ''}")
+    account_key = _failure_key("user", name)
+    keys = [pair_key, account_key]
+    _throttle(session, pair_key, max_failures, window_s, now, "username", window_s)
+    shared_cap = min(SHARED_BACKOFF_CAP_S, window_s)
+    _throttle(session, account_key, 4 * max_failures, window_s, now, "username", shared_cap)
     if client:
         client_key = _failure_key("client", client)
         keys.append(client_key)
-        _throttle(session, client_key, 4 * max_failures, window_s, now, "client")
+        _throttle(session, client_key, 4 * max_failures, window_s, now, "client", shared_cap)
     user = session.scalar(sa.select(User).where(User.username == name))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not ok or not user.is_active:
+        session.execute(  # failures older than the window no longer count
+            sa.delete(LoginFailure).where(
+                LoginFailure.key.in_(keys),
+                LoginFailure.at <= now - dt.timedelta(seconds=window_s),
+            )
+        )
         for k in keys:
             session.add(LoginFailure(key=k, at=now))
         session.add(
@@ -429,7 +472,7 @@ def authenticate(
             "wrong user name or password",
             [Problem("password", "the right user name and password", "a mismatch")],
         )
-    session.execute(sa.delete(LoginFailure).where(LoginFailure.key == key))
+    session.execute(sa.delete(LoginFailure).where(LoginFailure.key == pair_key))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     session.add(
@@ -466,19 +509,67 @@ def start_session(session: Session, actor: Actor, session_id: str, ttl_s: int) -
 
 def session_actor(session: Session, session_id: str) -> Actor | None:
     """Return the user of a live session, or None if unknown, expired or deactivated."""
+    # plain columns, not the User entity (which loads its clinic too): this runs on every request
     row = session.execute(
-        sa.select(SessionRecord.expires_at, User)
+        sa.select(
+            SessionRecord.expires_at,
+            User.is_active,
+            User.id,
+            User.username,
+            User.clinic_id,
+            User.role,
+            User.display_name,
+        )
         .join(User, User.id == SessionRecord.user_id)
         .where(SessionRecord.id == session_id)
     ).first()
     if row is None:
         return None
-    expires_at, user = row
-    if expires_at <= utcnow() or not user.is_active:
+    expires_at, is_active, user_id, username, clinic_id, role, display_name = row
+    if expires_at <= utcnow() or not is_active:
         return None
-    return _actor(user)
+    return Actor(user_id, username, clinic_id, role, display_name)
 
 
 def end_session(session: Session, session_id: str) -> None:
-    """Delete a login session (logout)."""
+    """Delete a login session (logout), in the audit log as ``logout`` of its user."""
+    row = session.execute(
+        sa.select(SessionRecord.user_id, User.clinic_id)
+        .join(User, User.id == SessionRecord.user_id)
+        .where(SessionRecord.id == session_id)
+    ).first()
     session.execute(sa.delete(SessionRecord).where(SessionRecord.id == session_id))
+    if row is not None:
+        user_id, clinic_id = row
+        session.add(
+            AuditEvent(
+                user_id=user_id,
+                clinic_id=clinic_id,
+                action="logout",
+                entity_type="user",
+                entity_id=user_id,
+            )
+        )
+        session.flush()
+
+
+def first_use_of_token(session: Session, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
+    """Record a CDS client token (``iss`` + ``jti``) until it expires; False if seen before.
+
+    The record is in the database, so every server worker shares it and it survives restarts.
+    Only a hash of issuer and ``jti`` is kept. Expired records are removed on the way. Call it in
+    a session of its own and commit: a token recorded at the same moment by another worker
+    makes the insert fail, and this function then rolls the session back and returns False.
+    """
+    now = utcnow()
+    key = hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
+    session.execute(sa.delete(CdsTokenUse).where(CdsTokenUse.expires_at < now))
+    if session.get(CdsTokenUse, key) is not None:
+        return False
+    session.add(CdsTokenUse(key=key, expires_at=expires_at))
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        return False
+    return True

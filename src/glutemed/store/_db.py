@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from glutemed._checks import short_repr
-from glutemed.errors import InputValueError, Problem
+from glutemed.errors import InputValueError, NotFoundError, Problem
 
 __all__ = [
     "current_revision",
@@ -33,6 +33,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "normalise_database_url",
+    "require_existing_database",
     "session_scope",
     "upgrade_to_head",
 ]
@@ -223,3 +224,49 @@ def upgrade_to_head(url: str | None = None) -> str:
     head = head_revision()
     log.info("database schema at revision %s", head)
     return head
+
+
+def require_existing_database(url: str | None = None) -> str:
+    """Return the URL of an existing glutemed database (migrated to the newest schema).
+
+    For read-only commands (``users list``, ``fhir export``): unlike :func:`upgrade_to_head` it
+    never creates a database.
+
+    Raises
+    ------
+    NotFoundError
+        If the SQLite file does not exist, or the database has no glutemed schema.
+    """
+    raw = url or default_database_url()
+    hint = "create the first account with `glutemed users create NAME --admin`, or check the URL"
+    try:
+        parsed = make_url(raw)
+    except sa.exc.ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+        if on_disk and not Path(path).expanduser().is_file():
+            raise NotFoundError(
+                "no glutemed database",
+                [
+                    Problem(
+                        "database_url",
+                        "an existing database",
+                        f"no file {Path(path).name}",
+                        hint,
+                    )
+                ],
+            )
+    url = normalise_database_url(raw)
+    if current_revision(url) is None:
+        raise NotFoundError(
+            "no glutemed database",
+            [
+                Problem(
+                    "database_url", "a database with glutemed's tables", "an empty database", hint
+                )
+            ],
+        )
+    upgrade_to_head(url)
+    return url

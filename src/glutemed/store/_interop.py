@@ -47,6 +47,7 @@ from glutemed.store._db import (
     default_database_url,
     make_engine,
     make_sessionmaker,
+    require_existing_database,
     session_scope,
     upgrade_to_head,
 )
@@ -65,6 +66,7 @@ from glutemed.store._repo import (
     list_movements,
     list_outcomes,
     list_visits,
+    record_access,
 )
 
 __all__ = [
@@ -166,7 +168,7 @@ def patient_record(session: Session, actor: Actor, patient_id: int) -> PatientRe
         )
     return PatientRecord(
         id=str(patient.id),
-        birth_year=None if patient.birth_date is None else patient.birth_date.year,
+        birth_year=patient.birth_year if patient.birth_date is None else patient.birth_date.year,
         sex=patient.sex if patient.sex in ("female", "male", "other") else "unknown",
         visits=out,
     )
@@ -287,8 +289,8 @@ def save_imported_record(
     Notes
     -----
     The patient is stored pseudonymously: family name ``Imported``, given name ``FHIR <id>``
-    (the sending system's pseudonymous id), the birth year in the notes when only the year is
-    known. Each visit's case is validated and assessed again with this installation's engine
+    (the sending system's pseudonymous id), the birth year (also in the notes) when only the
+    year is known. Each visit's case is validated and assessed again with this installation's engine
     and knowledge base (the sender's probabilities are not copied), and a care plan is
     proposed when :mod:`glutemed.pathway` is available.
 
@@ -316,6 +318,9 @@ def save_imported_record(
             "notes": " ".join(notes),
         },
     )
+    if record.birth_date is None and record.birth_year is not None:
+        patient.birth_year = record.birth_year
+        session.flush()
     plan_fn = _feature("glutemed.pathway", "plan")
     n_scores = 0
     seen_scores: set[tuple[str, dt.date]] = set()
@@ -502,17 +507,17 @@ def export_patient_bundle(
     Raises
     ------
     NotFoundError
-        Unknown user, or no such patient in the user's clinic.
+        No database, unknown user, or no such patient in the user's clinic.
     InputValueError
         No ``username`` and not exactly one administrator.
     """
-    url = database_url or default_database_url()
-    upgrade_to_head(url)
+    url = require_existing_database(database_url)
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             actor = _cli_actor(session, username)
             record = patient_record(session, actor, int(patient_id))
+            record_access(session, actor, "export", "patients", int(patient_id), "FHIR bundle")
     finally:
         engine.dispose()
     return export_bundle(record, kb=kb)

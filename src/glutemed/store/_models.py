@@ -172,6 +172,19 @@ class LoginFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CdsTokenUse(Base):
+    """A CDS Hooks client token seen once: a hash of its issuer and ``jti``, kept until it expires.
+
+    Shared by every server worker and kept across restarts, so a token cannot be replayed to
+    another worker or after a restart.
+    """
+
+    __tablename__ = "cds_token_uses"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class Patient(_Versioned, Base):
     __tablename__ = "patients"
     __table_args__ = (
@@ -188,6 +201,8 @@ class Patient(_Versioned, Base):
     given_name: Mapped[str] = mapped_column(sa.String(120), default="")
     family_name: Mapped[str] = mapped_column(sa.String(120))
     birth_date: Mapped[dt.date | None] = mapped_column(default=None)
+    #: The birth year when only the year is known (a pseudonymous import); ``birth_date`` wins.
+    birth_year: Mapped[int | None] = mapped_column(default=None)
     sex: Mapped[str] = mapped_column(sa.String(10), default="unknown")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     archived: Mapped[bool] = mapped_column(default=False)

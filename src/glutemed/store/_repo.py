@@ -163,6 +163,20 @@ def _audit(
     )
 
 
+#: Largest id a database row can have (signed 64-bit, SQLite and PostgreSQL ``bigint``).
+MAX_ROW_ID = 2**63 - 1
+
+
+def _check_id(what: str, ident: Any) -> None:
+    """Raise NotFoundError for an id no row can have (not a positive 64-bit integer).
+
+    Such an id would otherwise reach the database driver: OverflowError on SQLite, a data error
+    on PostgreSQL.
+    """
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 1 <= ident <= MAX_ROW_ID:
+        raise _not_found(what, ident)
+
+
 def _not_found(what: str, ident: Any) -> NotFoundError:
     return NotFoundError(
         f"{what} not found",
@@ -205,6 +219,11 @@ def _flush(session: Session, what: str) -> None:
         raise ConflictError(
             f"the {what} was changed by someone else while you saved",
             [Problem("version", "an unchanged record", "a concurrent update", "reload and retry")],
+        ) from None
+    except sa.exc.IntegrityError:  # e.g. a record number taken meanwhile by another request
+        raise ConflictError(
+            f"the {what} conflicts with a record saved at the same time",
+            [Problem(what, "values not used by another record", "a duplicate", "reload and retry")],
         ) from None
 
 
@@ -464,10 +483,22 @@ def _unique_identifier(
     if exclude is not None:
         stmt = stmt.where(Patient.id != exclude)
     if session.scalar(stmt) is not None:
-        raise ConflictError(
-            "record number already used",
-            [Problem("identifier", "a record number not used by another patient", "a duplicate")],
-        )
+        raise _duplicate_identifier()
+
+
+def _duplicate_identifier() -> ConflictError:
+    return ConflictError(
+        "record number already used",
+        [Problem("identifier", "a record number not used by another patient", "a duplicate")],
+    )
+
+
+def _flush_patient(session: Session) -> None:
+    """Flush; a record number taken by a concurrent request in the meantime is a conflict."""
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        raise _duplicate_identifier() from None
 
 
 def create_patient(session: Session, actor: Actor, data: Mapping[str, Any]) -> Patient:
@@ -483,7 +514,7 @@ def create_patient(session: Session, actor: Actor, data: Mapping[str, Any]) -> P
         clinic_id=actor.clinic_id, created_by=actor.user_id, updated_by=actor.user_id, **values
     )
     session.add(patient)
-    session.flush()
+    _flush_patient(session)
     session.refresh(patient)
     _set_terms(session, patient)
     _audit(
@@ -494,6 +525,7 @@ def create_patient(session: Session, actor: Actor, data: Mapping[str, Any]) -> P
 
 def get_patient(session: Session, actor: Actor, patient_id: int) -> Patient:
     """Return a patient of the actor's clinic (NotFoundError otherwise)."""
+    _check_id("patient", patient_id)
     patient = session.get(Patient, patient_id)
     if patient is None or patient.clinic_id != actor.clinic_id:
         raise _not_found("patient", patient_id)
@@ -549,6 +581,7 @@ def create_visit(
 
 def get_visit(session: Session, actor: Actor, visit_id: int) -> Visit:
     """Return a visit of a patient of the actor's clinic."""
+    _check_id("visit", visit_id)
     row = session.execute(
         sa.select(Visit, Patient.clinic_id)
         .join(Patient, Patient.id == Visit.patient_id)
@@ -644,6 +677,7 @@ def add_assessment(
 
 def get_assessment(session: Session, actor: Actor, assessment_id: int) -> AssessmentRecord:
     """Return a stored assessment of the actor's clinic."""
+    _check_id("assessment", assessment_id)
     record = session.get(AssessmentRecord, assessment_id)
     if record is None:
         raise _not_found("assessment", assessment_id)
@@ -705,6 +739,7 @@ def add_care_plan(
 
 def get_care_plan(session: Session, actor: Actor, plan_id: int) -> CarePlanRecord:
     """Return a stored care plan of the actor's clinic."""
+    _check_id("care_plan", plan_id)
     record = session.get(CarePlanRecord, plan_id)
     if record is None:
         raise _not_found("care_plan", plan_id)
@@ -808,6 +843,7 @@ def add_treatment_given(
 
 def get_treatment_given(session: Session, actor: Actor, record_id: int) -> TreatmentGiven:
     """Return a treatment record of the actor's clinic."""
+    _check_id("treatment", record_id)
     record = session.get(TreatmentGiven, record_id)
     if record is None:
         raise _not_found("treatment", record_id)
@@ -892,6 +928,7 @@ def add_outcome(
 
 def get_outcome(session: Session, actor: Actor, outcome_id: int) -> OutcomeEntry:
     """Return an outcome record of the actor's clinic."""
+    _check_id("outcome", outcome_id)
     record = session.get(OutcomeEntry, outcome_id)
     if record is None:
         raise _not_found("outcome", outcome_id)
@@ -976,6 +1013,7 @@ def add_movement(
 
 def get_movement(session: Session, actor: Actor, movement_id: int) -> MovementAnalysis:
     """Return a movement analysis of the actor's clinic."""
+    _check_id("movement", movement_id)
     record = session.get(MovementAnalysis, movement_id)
     if record is None:
         raise _not_found("movement", movement_id)
@@ -1019,10 +1057,40 @@ def history(session: Session, actor: Actor, entity_type: str, entity_id: int) ->
     return list(
         session.scalars(
             sa.select(AuditEvent)
-            .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+            .where(
+                AuditEvent.entity_type == entity_type,
+                AuditEvent.entity_id == entity_id,
+                AuditEvent.action.not_in(READ_ACTIONS),
+            )
             .order_by(AuditEvent.id)
         )
     )
+
+
+#: Audit actions of reads: in the audit log, not in a record's edit history.
+READ_ACTIONS = ("read", "export")
+
+
+def record_access(
+    session: Session, actor: Actor, action: str, entity_type: str, entity_id: int, what: str = ""
+) -> None:
+    """Audit that ``actor`` viewed (``read``) or exported (``export``) a record (flushes).
+
+    ``what`` names the export (``"FHIR bundle"``, ``"clinician report"``, ...); the event holds
+    no record content.
+    """
+    check_option("action", action, READ_ACTIONS)
+    session.add(
+        AuditEvent(
+            user_id=actor.user_id,
+            clinic_id=actor.clinic_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            changes={"what": [None, what]} if what else {},
+        )
+    )
+    session.flush()
 
 
 def audit_events(
