@@ -9,8 +9,8 @@ Prints a table and one JSON line. Run from the project root::
    256 parameter draws of the interval, one batch).
 2. The CLI as a user runs it: ``glutemed assess <example> --json`` as a whole process, and
    ``glutemed assess-batch cases.parquet -o out.parquet`` on N synthetic cases (each finding of the
-   network recorded with probability 0.15, positive or negative with equal chance; setting, age and
-   sex drawn at random), timed from the command's start to its end, with its peak memory
+   network recorded with probability 0.07, about 10 findings a case, positive or negative with
+   equal chance - the published cases record 7 on average; setting, age and sex at random), timed from the command's start to its end, with its peak memory
    (``ru_maxrss`` of the child).
 3. The same network in pgmpy (``DiscreteBayesianNetwork`` + ``VariableElimination``): every
    leaky noisy-OR finding is written exactly as a chain of two-parent OR nodes over per-parent
@@ -97,8 +97,8 @@ def _synthetic_table(kb: object, n: int, path: Path, seed: int = 7) -> None:
     for f in binary:
         u = rng.random(n)
         col = np.full(n, "", dtype=object)
-        col[u < 0.075] = "positive"
-        col[(u >= 0.075) & (u < 0.15)] = "negative"
+        col[u < 0.035] = "positive"
+        col[(u >= 0.035) & (u < 0.07)] = "negative"
         data[f] = col
     pd.DataFrame(data).to_parquet(path, index=False)
 
@@ -157,7 +157,7 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
                     nxt, 2, [[1, 0, 0, 0], [0, 1, 1, 1]], evidence=[cur, act], evidence_card=[2, 2]
                 )
             )
-            edges += [(cur, nxt), (act, nxt)]
+            edges.extend([(cur, nxt), (act, nxt)])
             nodes.update({act, nxt})
             cur = nxt
         return cur

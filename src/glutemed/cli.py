@@ -427,41 +427,65 @@ def assess_cmd(
         out.print(f"[bold]{escape(c.label)}[/]  (setting: {c.setting})")
     for flag in data["red_flags"]:
         out.print(
-            f"[bold white on red] RED FLAG [/] [bold]{escape(flag['name'])}[/] "
+            f"[bold white on red] MUST NOT MISS [/] [bold]{escape(flag['name'])}[/] "
             f"({flag['urgency'].replace('_', ' ')}): {escape(flag['action'])}"
         )
-        out.print(f"   because {escape(flag['reason'])}")
-    if data["conditions"]:
-        table = Table(title="Differential (each condition separately; they can coexist)")
+        out.print(f"   because its {escape(flag['reason'])}")
+    by_id = {c["id"]: c for c in data["conditions"]}
+    shown = [e for e in data["differential"] if (e["probability"] or 0) >= 0.02][:12]
+    if shown:
+        table = Table(title="Differential (conditions can coexist; ranked by probability)")
+        table.add_column("#", justify="right")
         table.add_column("condition")
         table.add_column("pre", justify="right")
         table.add_column("post", justify="right")
         table.add_column("95 % interval", justify="right")
         table.add_column("")
-        for cond in data["conditions"]:
-            lo, hi = cond["interval"]
+        for e in shown:
+            cond = by_id["gtps" if e["variable"] == "gluteal_tendon" else e["id"]]
+            lo, hi = cond["interval"] or (cond["probability"], cond["probability"])
+            name = e["label"] + (" [red](must not miss)[/]" if e["must_not_miss"] else "")
             table.add_row(
-                escape(cond["name"]),
-                f"{cond['prior']:.0%}",
+                str(e["rank"]),
+                name if e["must_not_miss"] else escape(name),
+                f"{cond['prior']:.0%}" + ("*" if cond["prior_is_assumption"] else ""),
                 f"[bold]{cond['probability']:.0%}[/]",
                 f"{lo:.0%}-{hi:.0%}",
                 _bar(cond["probability"]),
             )
         out.print(table)
-        for cond in data["conditions"]:
+        nested = [
+            by_id[k]
+            for k in (
+                "gtps",
+                "gluteal_tendinopathy",
+                "gluteal_tendon_tear",
+                "gluteal_tendon_full_thickness_tear",
+            )
+        ]
+        out.print(
+            "Gluteal tendon: "
+            + "; ".join(f"{escape(c['name'])} {c['probability']:.0%}" for c in nested)
+        )
+        out.print("[dim]* pre-test probability is a labelled assumption (no case-mix study)[/]")
+        for e in shown[:3]:
+            cond = by_id["gtps" if e["variable"] == "gluteal_tendon" else e["id"]]
             lines = [x for x in cond["contributions"] if x["counted"]][:explain]
             if lines:
                 out.print(f"[bold]{escape(cond['name'])}[/]")
                 for x in lines:
                     out.print(f"  • {escape(x['explanation'])}")
-    for cond in data["unranked_conditions"]:
-        if any(x["counted"] for x in cond["contributions"]):
-            out.print(
-                f"[yellow]{escape(cond['name'])}[/]: combined LR {cond['combined_lr']:.3g}; "
-                f"{escape(cond['note'])}"
+    watch = [m for m in data["must_not_miss"] if not m["above_threshold"]][:3]
+    if watch:
+        out.print(
+            "[bold]Must-not-miss, below threshold:[/] "
+            + "; ".join(
+                f"{escape(m['name'])} {m['probability']:.1%} (threshold {m['threshold']:.0%})"
+                for m in watch
             )
+        )
     if data["next_tests"]:
-        table = Table(title="Most useful next tests")
+        table = Table(title="Most useful next tests (information gain per burden)")
         table.add_column("test")
         table.add_column("informs")
         table.add_column("now", justify="right")
@@ -471,13 +495,19 @@ def assess_cmd(
         for t in data["next_tests"]:
             table.add_row(
                 escape(t["name"]),
-                t["condition"],
+                escape(t["condition_name"]),
                 f"{t['current']:.0%}",
                 f"{t['if_positive']:.0%}",
                 f"{t['if_negative']:.0%}",
                 f"{t['value']:.3f}",
             )
         out.print(table)
+    ref = data["referral"]
+    if ref.get("refer"):
+        out.print(
+            f"[bold]Referral:[/] {escape(ref['to'])} ({ref['urgency'].replace('_', ' ')}): "
+            f"{escape(ref['reason'])}"
+        )
     img = data["imaging"]
     out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])} (urgency: {img['urgency']})")
     for r in img["reasons"]:
@@ -833,8 +863,14 @@ def motion_cmd(
 
     with _errors():
         options = _motion_options(rate, image_size, knee_width)
-        result = analyse_file(file, task=task.replace("-", "_"), plot=plot,
-                              keypoint_model=keypoints, vertical_axis=vertical_axis, **options)
+        result = analyse_file(
+            file,
+            task=task.replace("-", "_"),
+            plot=plot,
+            keypoint_model=keypoints,
+            vertical_axis=vertical_axis,
+            **options,
+        )
     data = result.to_dict()
     if json_out:
         _emit_json(data)

@@ -168,3 +168,13 @@ def test_recorded_mri_is_used_not_reordered(kb) -> None:
         imaging={"us_tear": "positive"},
     )
     assert assess(case_us, kb).imaging["modality"] == "mri"
+
+
+def test_failed_conservative_care_of_any_kind_leads_to_imaging(kb) -> None:
+    case = Case(
+        findings={"lateral_hip_pain": "positive", "symptom_duration_over_3_months": "positive"},
+        treatments_tried=[{"id": "conservative_care_unspecified", "response": "none"}],
+    )
+    img = assess(case, kb).imaging
+    assert img["modality"] == "mri"
+    assert "conservative care (type not recorded)" in img["reasons"][0]["text"]

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glutemed.knowledge import KnowledgeBase
-from glutemed.reasoning._case import Case
+from glutemed.reasoning._case import HISTORY_ONLY_TREATMENTS, Case
 
 __all__ = [
     "COMPETING_PROBABILITY",
@@ -47,6 +47,11 @@ __all__ = [
 
 def _pos(case: Case, fid: str) -> bool:
     return case.observed().get(fid) == "positive"
+
+
+def _treatment_name(kb: KnowledgeBase, tid: str) -> str:
+    entry = kb.treatments.get(tid)
+    return entry.name if entry is not None else HISTORY_ONLY_TREATMENTS[tid]
 
 
 def _src(kb: KnowledgeBase, sid: str, locator: str) -> dict[str, str]:
@@ -155,10 +160,11 @@ def imaging_advice(
     failed = [
         t
         for t in case.treatments_tried
-        if t.response in ("none", "worse") and t.id in kb.treatments
+        if t.response in ("none", "worse")
+        and (t.id in kb.treatments or t.id in HISTORY_ONLY_TREATMENTS)
     ]
     if failed:
-        names = ", ".join(kb.treatments[t.id].name for t in failed)
+        names = ", ".join(_treatment_name(kb, t.id).lower() for t in failed)
         reasons.append(
             {
                 "text": f"No response to {names}: look for a tear or another diagnosis" + alt + ".",

@@ -55,6 +55,7 @@ from glutemed.knowledge import (
 
 __all__ = [
     "MAX_BRANCHES",
+    "MAX_ENUMERATED",
     "N_DRAWS",
     "CompiledNetwork",
     "Evidence",
@@ -68,10 +69,15 @@ N_DRAWS = 256
 _SEED = 20_261_201
 #: Largest number of positive multi-cause factors summed exactly in one case (2^K terms).
 MAX_BRANCHES = 18
+#: Largest number of yes/no conditions enumerated jointly when K exceeds MAX_BRANCHES.
+MAX_ENUMERATED = 22
 #: Widest spread (SD on the logit scale) given to a probability, whatever its n.
 _MAX_LOGIT_SD = 1.5
 _EPS = 1e-6
 _CHUNK_ELEMENTS = 4_000_000
+#: Largest condition number (sum of |terms| / |sum|) accepted from the alternating Quickscore
+#: sum in double precision: beyond it about 1e-12 of relative accuracy is no longer assured.
+_MAX_CONDITION = 1e4
 
 FloatArray = NDArray[np.float64]
 
@@ -173,7 +179,8 @@ class CompiledNetwork:
 
     def model_findings(self) -> list[str]:
         """Every finding id the network uses."""
-        return sorted({*self.factors, *self.member_of, *self.tables, *self.expands})
+        noisy = {f for f, fac in self.factors.items() if fac.kind == "noisy_or"}
+        return sorted({*noisy, *self.member_of, *self.tables, *self.expands})
 
 
 def _state_values(
@@ -615,14 +622,19 @@ def _bits(k: int) -> FloatArray:
 def infer(ev: Evidence) -> InferenceResult:
     """Exact posterior marginals of every variable for a batch with a common K.
 
+    Quickscore (``2^K`` terms) up to :data:`MAX_BRANCHES` factors; beyond that, exact
+    enumeration over the tendon states and the yes/no conditions that the factors involve
+    (:func:`_infer_enumerate`), which is cheaper when many factors share few causes.
+
     Raises
     ------
     ValueError
-        If K exceeds :data:`MAX_BRANCHES`.
+        If both exact methods would exceed their limits (more than :data:`MAX_ENUMERATED`
+        conditions involved in more than :data:`MAX_BRANCHES` factors).
     """
     k = ev.n_branches
     if k > MAX_BRANCHES:
-        raise ValueError(f"{k} positive multi-cause findings exceed the exact limit {MAX_BRANCHES}")
+        return _infer_enumerate(ev)
     n = ev.w_t.shape[0]
     if k == 0:
         zt = ev.w_t.sum(axis=1)
@@ -630,34 +642,117 @@ def infer(ev: Evidence) -> InferenceResult:
         log_pe = np.log(zt) + np.log(zb).sum(axis=1) + ev.log_const
         return InferenceResult(ev.w_t / zt[:, None], ev.w_b1 / zb, log_pe)
     bits = _bits(k)
-    m = bits.shape[0]
     n_s = ev.w_t.shape[1]
     n_b = ev.w_b1.shape[1]
-    per_case = m * (n_s + 2 * n_b)
+    per_case = bits.shape[0] * (n_s + 2 * n_b)
     step = max(1, _CHUNK_ELEMENTS // per_case)
     post_t = np.empty((n, n_s))
     post_b = np.empty((n, n_b))
     log_pe = np.empty(n)
+    cond = np.empty(n)
     for a in range(0, n, step):
         b = min(n, a + step)
-        lt = np.einsum("mk,nks->nms", bits, ev.logq_t[a:b])  # (n, m, S)
-        lb = np.einsum("mk,nkb->nmb", bits, ev.logq_b[a:b])  # (n, m, B)
-        # coefficient of each subset: prod beta over S, prod alpha over the rest
-        al = ev.alpha[a:b][:, None, :]
-        be = ev.beta[a:b][:, None, :]
-        coef = np.prod(np.where(bits[None] > 0, be, al), axis=2)  # (n, m)
-        et = ev.w_t[a:b][:, None, :] * np.exp(lt)  # (n, m, S)
-        zt = et.sum(axis=2)  # (n, m)
-        eb = ev.w_b1[a:b][:, None, :] * np.exp(lb)  # (n, m, B)
-        zb = ev.w_b0[a:b][:, None, :] + eb  # (n, m, B)
-        prod_b = np.prod(zb, axis=2)  # (n, m)
-        total = (coef * zt * prod_b).sum(axis=1)  # (n,)
-        num_t = np.einsum("nm,nms->ns", coef * prod_b, et)
-        num_b = np.einsum("nm,nmb->nb", coef * zt * prod_b, eb / zb)
-        safe = np.where(total > 0, total, np.nan)
-        post_t[a:b] = num_t / safe[:, None]
-        post_b[a:b] = num_b / safe[:, None]
-        log_pe[a:b] = np.log(np.abs(safe)) + ev.log_const[a:b]
+        post_t[a:b], post_b[a:b], log_pe[a:b], cond[a:b] = _quickscore(ev, a, b, bits, np.float64)
+    # The alternating sum loses digits when P(evidence) is tiny next to its terms: such rows are
+    # recomputed exactly by enumeration (all terms positive), or in extended precision.
+    bad = np.nonzero(~(cond < _MAX_CONDITION))[0]
+    for r in bad:
+        one = _rows(ev, r)
+        try:
+            res = _infer_enumerate(one)
+            post_t[r], post_b[r], log_pe[r] = res.post_t[0], res.post_b[0], res.log_pe[0]
+        except ValueError:
+            pt, pb, lp, _ = _quickscore(one, 0, 1, bits.astype(np.longdouble), np.longdouble)
+            post_t[r], post_b[r], log_pe[r] = pt[0], pb[0], lp[0]
+    np.clip(post_t, 0.0, 1.0, out=post_t)
+    np.clip(post_b, 0.0, 1.0, out=post_b)
+    return InferenceResult(post_t, post_b, log_pe)
+
+
+def _rows(ev: Evidence, r: int) -> Evidence:
+    sl = slice(r, r + 1)
+    return Evidence(
+        ev.w_t[sl], ev.w_b0[sl], ev.w_b1[sl], ev.alpha[sl], ev.beta[sl], ev.logq_t[sl],
+        ev.logq_b[sl], ev.log_const[sl],
+    )
+
+
+def _quickscore(
+    ev: Evidence, a: int, b: int, bits: np.ndarray, dtype: Any
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Quickscore for rows a:b: posteriors, log P(evidence) and the sum's condition number."""
+    lt = np.einsum("mk,nks->nms", bits, ev.logq_t[a:b].astype(dtype))  # (n, m, S)
+    lb = np.einsum("mk,nkb->nmb", bits, ev.logq_b[a:b].astype(dtype))  # (n, m, B)
+    # coefficient of each subset: prod beta over S, prod alpha over the rest
+    al = ev.alpha[a:b].astype(dtype)[:, None, :]
+    be = ev.beta[a:b].astype(dtype)[:, None, :]
+    coef = np.prod(np.where(bits[None] > 0, be, al), axis=2)  # (n, m)
+    et = ev.w_t[a:b].astype(dtype)[:, None, :] * np.exp(lt)  # (n, m, S)
+    zt = et.sum(axis=2)  # (n, m)
+    eb = ev.w_b1[a:b].astype(dtype)[:, None, :] * np.exp(lb)  # (n, m, B)
+    zb = ev.w_b0[a:b].astype(dtype)[:, None, :] + eb  # (n, m, B)
+    prod_b = np.prod(zb, axis=2)  # (n, m)
+    terms = coef * zt * prod_b
+    total = terms.sum(axis=1)  # (n,)
+    cond = np.abs(terms).sum(axis=1) / np.abs(total)
+    num_t = np.einsum("nm,nms->ns", coef * prod_b, et)
+    num_b = np.einsum("nm,nmb->nb", terms, eb / zb)
+    safe = np.where(total > 0, total, np.nan)
+    return (
+        (num_t / safe[:, None]).astype(np.float64),
+        (num_b / safe[:, None]).astype(np.float64),
+        (np.log(np.abs(safe)) + ev.log_const[a:b]).astype(np.float64),
+        cond.astype(np.float64),
+    )
+
+
+def _infer_enumerate(ev: Evidence) -> InferenceResult:
+    """Exact marginals by enumerating the conditions coupled by the exact-sum factors.
+
+    The yes/no conditions that no factor involves stay independent (their weights are their
+    posteriors); the others (set U) are enumerated jointly with the tendon variable, in chunks.
+    """
+    n, n_s = ev.w_t.shape
+    n_b = ev.w_b1.shape[1]
+    post_t = np.empty((n, n_s))
+    post_b = np.empty((n, n_b))
+    log_pe = np.empty(n)
+    for r in range(n):
+        lq_b = ev.logq_b[r]  # (K, B)
+        lq_t = ev.logq_t[r]  # (K, S)
+        used = np.nonzero(np.any(lq_b != 0.0, axis=0))[0]
+        u = len(used)
+        if u > MAX_ENUMERATED:
+            raise ValueError(
+                f"{ev.n_branches} positive findings with several causes involve {u} conditions: "
+                f"beyond the exact limits ({MAX_BRANCHES} findings or {MAX_ENUMERATED} conditions)"
+            )
+        alpha, beta = ev.alpha[r], ev.beta[r]
+        w0, w1 = ev.w_b0[r], ev.w_b1[r]
+        acc_t = np.zeros(n_s)
+        acc_b = np.zeros(u)
+        total = 0.0
+        step = 1 << min(u, 16)
+        for start in range(0, 1 << u, step):
+            codes = np.arange(start, min(start + step, 1 << u))
+            x = ((codes[:, None] >> np.arange(u)[None, :]) & 1).astype(np.float64)  # (C, U)
+            log_w = (x * np.log(w1[used]) + (1 - x) * np.log(w0[used])).sum(axis=1)  # (C,)
+            lq = x @ lq_b[:, used].T  # (C, K)
+            # factor product for every (config, tendon state): (C, S)
+            fac = np.ones((len(codes), n_s))
+            for k in range(ev.n_branches):
+                fac *= alpha[k] + beta[k] * np.exp(lq[:, k : k + 1] + lq_t[k][None, :])
+            joint = np.exp(log_w)[:, None] * ev.w_t[r][None, :] * fac  # (C, S)
+            total += float(joint.sum())
+            acc_t += joint.sum(axis=0)
+            acc_b += (x * joint.sum(axis=1, keepdims=True)).sum(axis=0)
+        rest = np.ones(n_b, dtype=bool)
+        rest[used] = False
+        zb_rest = (w0 + w1)[rest]
+        post_t[r] = acc_t / total
+        post_b[r] = w1 / (w0 + w1)
+        post_b[r, used] = acc_b / total
+        log_pe[r] = np.log(total) + np.log(zb_rest).sum() + ev.log_const[r]
     np.clip(post_t, 0.0, 1.0, out=post_t)
     np.clip(post_b, 0.0, 1.0, out=post_b)
     return InferenceResult(post_t, post_b, log_pe)

@@ -144,14 +144,27 @@ def _table_batches(source: Path, chunk: int) -> Iterator[Any]:
     """Yield pandas frames of at most ``chunk`` rows from a CSV or Parquet table (all text)."""
     import pandas as pd
 
-    if source.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+    try:
+        if source.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(source)
-        for batch in pf.iter_batches(batch_size=chunk):
-            yield batch.to_pandas().astype("string").fillna("")
-    else:
-        yield from pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=chunk)
+            batches: Iterator[Any] = (
+                b.to_pandas().astype("string").fillna("")
+                for b in pq.ParquetFile(source).iter_batches(batch_size=chunk)
+            )
+        else:
+            batches = iter(pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=chunk))
+        while True:
+            try:
+                frame = next(batches)
+            except StopIteration:
+                return
+            yield frame
+    except (OSError, ValueError) as exc:
+        raise DataFileError(
+            f"cannot read table {source.name}",
+            [Problem(source.name, "a CSV or Parquet table", f"{type(exc).__name__}: {exc}"[:200])],
+        ) from None
 
 
 def assess_table(
@@ -270,11 +283,6 @@ def assess_table(
             n += len(records)
             if progress is not None:
                 progress(len(records))
-    except (OSError, ValueError) as exc:
-        raise DataFileError(
-            f"cannot read table {source.name}",
-            [Problem(source.name, "a CSV or Parquet table", type(exc).__name__)],
-        ) from None
     finally:
         if writer is not None:
             writer.close()
