@@ -221,7 +221,9 @@ def test_report_and_admin_pages(pages: Any) -> None:
     vid = r.headers["location"].rsplit("/", 1)[1]
     letter = admin.get(f"/visits/{vid}/report?to=surgeon")
     assert letter.status_code == 200 and "Referral letter" in letter.text
-    assert "Pat Page, born 1966-02-03" in letter.text
+    assert "Pat Page, born 3 February 1966" in letter.text
+    assert f'href="/visits/{vid}"' in letter.text and 'data-action="print"' in letter.text
+    assert f"/api/v1/visits/{vid}/report.pdf?to=surgeon" in letter.text
     assert "Users of" in admin.get("/admin/users").text
     assert "Audit log" in admin.get("/admin/audit").text
     clinician = pages()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,6 +40,8 @@ from glutemed.server._security import (
 __all__ = ["router"]
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+#: The app's own script (print buttons, the visit form's section summaries); no inline script.
+_PRINT_SCRIPT = "/static/app.js"
 
 
 async def _form(request: Request) -> FormData:
@@ -833,13 +836,31 @@ def movement_page(
 def report_page(state: State, auth: CurrentAuth, db: DB, visit_id: int, to: str = "gp") -> Response:
     from glutemed.report import clinician_report_html
 
-    html = clinician_report_html(report_data(state, db, auth.actor, visit_id), letter_to=to)
+    html = clinician_report_html(
+        report_data(state, db, auth.actor, visit_id),
+        letter_to=to,
+        toolbar=[
+            ("← Back to the visit", f"/visits/{visit_id}"),
+            ("Download PDF", f"/api/v1/visits/{visit_id}/report.pdf?to={quote(to)}"),
+        ],
+        script_src=_PRINT_SCRIPT,
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/visits/{visit_id}/handout", response_class=HTMLResponse)
 def handout_page(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    html = handout_html(state, db, auth.actor, visit_id)
+    html = handout_html(
+        state,
+        db,
+        auth.actor,
+        visit_id,
+        toolbar=[
+            ("← Back to the visit", f"/visits/{visit_id}"),
+            ("Download PDF", f"/visits/{visit_id}/handout.pdf"),
+        ],
+        script_src=_PRINT_SCRIPT,
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,6 +57,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         ids.extend(m["findings"])
     return {
         "clinic": clinic.name if clinic else "",
+        "letterhead": state.settings.letterhead_lines(),
         "author": actor.display_name or actor.username,
         "patient": {
             "given_name": patient.given_name,
@@ -74,6 +76,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         "movement": movement,
         "finding_names": {f: kb.findings[f].name for f in ids if f in kb.findings},
         "treatment_names": {t.id: t.name for t in kb.treatments.values()},
+        "sources": {s.id: s.citation for s in kb.sources.values()},
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -97,11 +100,20 @@ def handout_renderer() -> Any:
     return getattr(report, "render_handout_html", None)
 
 
-def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> str:
+def handout_html(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    *,
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> str:
     """Render the patient handout for a visit's case and its (latest) care plan.
 
     The plan is remade with :func:`glutemed.pathway.plan` for the visit date (deterministic); when
-    the clinician modified the plan, the recommendations they unticked are left out.
+    the clinician modified the plan, the recommendations they unticked are left out. ``toolbar``
+    and ``script_src`` add the screen-only links and print button of the page.
     """
     import dataclasses
 
@@ -130,5 +142,5 @@ def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int
         care = dataclasses.replace(
             care, recommendations=[r for r in care.recommendations if r.id in keep]
         )
-    html: str = render(case, care, state.kb)
+    html: str = render(case, care, state.kb, toolbar=toolbar, script_src=script_src)
     return html
