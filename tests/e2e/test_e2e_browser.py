@@ -144,19 +144,28 @@ def test_clinician_journey(server: str, browser: object) -> None:
     # enter a visit: findings from the knowledge-base form
     page.goto(patient_url)
     page.click("text=New visit")
-    expect(page.locator("#section-examination")).to_be_visible()
+    # sections are collapsed, each with a summary line; a jump link opens its section
+    history = page.locator("#section-history")
+    expect(history).to_be_visible()
+    expect(history.locator("[data-summary]")).to_have_text("nothing recorded")
+    assert page.locator("details.form-section[open]").count() == 0
+    expect(page.locator("input[name='f_lateral_hip_pain'] + span").first).to_be_hidden()
     page.select_option("#side", "left")
+    page.click("a[href='#section-history']")
+    page.locator("input[name='f_lateral_hip_pain'][value='positive'] + span").click()
+    expect(history.locator("[data-summary]")).to_have_text("1 positive")  # updated live
+    page.click("[data-action=expand-all]")
     for fid in (
-        "lateral_hip_pain",
         "palpation_greater_trochanter_tenderness",
         "resisted_hip_abduction_pain",
         "single_leg_stance_30s",
     ):
         page.locator(f"input[name='f_{fid}'][value='positive'] + span").click()
-    trendelenburg = page.locator("input[name='f_trendelenburg_sign'][value='negative'] + span")
-    if trendelenburg.count():
-        trendelenburg.click()
-    page.locator("#section-examination details.how").first.click()  # how to perform opens
+    page.locator("input[name='f_trendelenburg_sign'][value='negative'] + span").click()
+    page.locator("#section-exam_side_lying details.how").first.click()  # how to perform opens
+    expect(page.locator("#section-exam_side_lying [data-summary]")).to_have_text("2 positive")
+    _shot(page, "02a-visit-form-open")
+    page.click("[data-action=collapse-all]")
     _shot(page, "02-visit-form")
     page.click("button:has-text('Save and assess')")
 

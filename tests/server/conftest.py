@@ -198,6 +198,23 @@ def pages(sqlite_app: FastAPI) -> Iterator[Callable[..., TestClient]]:
         c.close()
 
 
+def visit_form_data(token: str) -> dict[str, str]:
+    """A filled-in visit form: lateral hip pain with the findings of gluteal tendinopathy."""
+    return {
+        "csrf_token": token,
+        "visit_date": "2026-11-03",
+        "setting": "primary_care",
+        "side": "left",
+        "mri_available": "1",
+        "factor_fit_for_surgery": "1",
+        "f_lateral_hip_pain": "positive",
+        "f_palpation_greater_trochanter_tenderness": "positive",
+        "f_resisted_hip_abduction_pain": "positive",
+        "f_single_leg_stance_30s": "positive",
+        "note": "sore on stairs",
+    }
+
+
 def page_csrf(html: str) -> str:
     """The CSRF token embedded in a page."""
     return html.split('name="csrf_token" value="')[1].split('"')[0]
@@ -216,4 +233,5 @@ def h() -> Any:
         example_case=example_case,
         make_settings=make_settings,
         page_csrf=page_csrf,
+        visit_form_data=visit_form_data,
     )

@@ -48,39 +48,69 @@ def test_login_page_and_patient_search(pages: Any) -> None:
 
 
 def test_visit_form_is_generated_from_the_knowledge_base(pages: Any) -> None:
+    import html as html_module
+
+    from glutemed.server._wording import Wording
+
     client = pages()
     html, _ = _visit_form(client, _new_patient(client))
     kb = load_kb(__import__("os").environ.get("GLUTEMED_KB_FOLDER") or None)
-    exam = [
-        f for f in kb.findings.values() if f.kind == "examination" and f'name="f_{f.id}"' in html
+    wording = Wording(kb)
+    text = html_module.unescape(html)
+    # every finding of the knowledge base can be entered (only the derived age flag is not asked)
+    missing = [
+        f.id
+        for f in kb.findings.values()
+        if f.id != "age_60_or_over"
+        and f'name="{"i_" if f.kind == "imaging" else "f_"}{f.id}"' not in html
     ]
-    assert exam, "no examination test on the form"
+    assert not missing, missing
+    exam = [f for f in kb.findings.values() if f.kind == "examination"]
     for f in exam:
-        assert f.how_to_perform[:40] in html.replace("&#39;", "'").replace("&amp;", "&").replace(
-            "&quot;", '"'
-        )
+        assert wording.text(f.how_to_perform)[:40] in text
     assert "How to perform" in html and "Red-flag screen" in html
     assert 'name="f_age_60_or_over"' not in html  # derived from the age, never asked
     assert not any(f'name="f_{m}"' in html for m in kb.movement_measures)
+    # sections collapsed, with a summary line and jump links
+    opening = r'<details class="card form-section[^"]*" id="(section-[a-z_]+)" *>'
+    sections = re.findall(opening, html)
+    assert len(sections) >= 5 and all(f'href="#{s}"' in html for s in sections)
+    assert html.count("data-summary>nothing recorded<") == len(sections)
 
 
-def test_visit_post_shows_assessment_and_plan(pages: Any) -> None:
+def test_visit_form_sections_follow_the_layout_and_take_unknown_kinds() -> None:
+    from types import SimpleNamespace
+
+    from glutemed.server._forms import load_layout
+
+    layout = load_layout()
+
+    def finding(kind: str, how: str = "", modality: str | None = None) -> Any:
+        return SimpleNamespace(kind=kind, how_to_perform=how, modality=modality)
+
+    assert layout.section_of(finding("history"), red_flag=True) == "red_flags"
+    assert layout.section_of(finding("history"), red_flag=False) == "history"
+    assert layout.section_of(finding("examination", "Patient side-lying; ..."), False) == (
+        "exam_side_lying"
+    )
+    assert layout.section_of(finding("examination", "Patient supine. Lift."), False) == (
+        "exam_supine"
+    )
+    assert layout.section_of(finding("examination", "The patient stands on"), False) == (
+        "exam_standing"
+    )
+    assert layout.section_of(finding("examination", "Resisted adduction."), False) == "exam_other"
+    assert layout.section_of(finding("imaging", modality="mri"), False) == "imaging_mri"
+    assert layout.section_of(finding("imaging", modality="ct"), False) == "imaging_other"
+    assert layout.section_of(finding("blood"), False) == "bloods"
+    assert layout.section_of(finding("genetics"), False) == "other"  # a kind nobody planned
+
+
+def test_visit_post_shows_assessment_and_plan(pages: Any, h: Any) -> None:
     client = pages()
     patient_url = _new_patient(client)
     _, token = _visit_form(client, patient_url)
-    data = {
-        "csrf_token": token,
-        "visit_date": "2026-11-03",
-        "setting": "primary_care",
-        "side": "left",
-        "mri_available": "1",
-        "factor_fit_for_surgery": "1",
-        "f_lateral_hip_pain": "positive",
-        "f_palpation_greater_trochanter_tenderness": "positive",
-        "f_resisted_hip_abduction_pain": "positive",
-        "f_single_leg_stance_30s": "positive",
-        "note": "sore on stairs",
-    }
+    data = h.visit_form_data(token)
     r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
     visit = client.get(r.headers["location"]).text
@@ -115,7 +145,44 @@ def test_visit_form_errors_name_the_field(pages: Any) -> None:
         data={"csrf_token": token, "visit_date": "03/11/2026", "f_lateral_hip_pain": "yes"},
     )
     assert r.status_code == 422
-    assert "<code>visit_date</code>" in r.text and "<code>f_lateral_hip_pain</code>" in r.text
+    # each problem is named by its label, beside its field, and the typed values are kept
+    assert '<a href="#field-visit_date">Visit date</a>' in r.text
+    link = '<a href="#field-f_lateral_hip_pain">Lateral hip pain (presenting complaint)</a>'
+    assert link in r.text
+    date_box = r.text.split('id="field-visit_date"', 1)[1].split("</div>", 1)[0]
+    assert 'value="03/11/2026"' in date_box and 'class="field-error"' in date_box
+    hip = r.text.split('id="field-f_lateral_hip_pain"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'class="field-error"' in hip and "expected one of not done, positive, negative" in hip
+    assert "<code>" not in r.text
+
+
+def test_visit_date_is_required_and_not_in_the_future(pages: Any) -> None:
+    import datetime as dt
+
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    base = {"csrf_token": token, "f_lateral_hip_pain": "positive", "note": "kept"}
+    r = client.post(f"{patient_url}/visits", data=base)
+    assert r.status_code == 422 and "Visit date</a>: expected the date of the visit" in r.text
+    assert ">kept</textarea>" in r.text  # the typed values come back
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    r = client.post(f"{patient_url}/visits", data=base | {"visit_date": future})
+    assert r.status_code == 422 and "today or earlier" in r.text and future in r.text
+    visits = client.get(f"/api/v1/patients/{patient_url.rsplit('/', 1)[1]}/visits").json()
+    assert visits == []
+
+
+def test_empty_visit_asks_before_saving(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    data = {"csrf_token": token, "visit_date": "2026-11-03"}
+    r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
+    assert r.status_code == 200 and "No finding is recorded" in r.text
+    assert 'name="confirm" value="1"' in r.text
+    r = client.post(f"{patient_url}/visits", data=data | {"confirm": "1"}, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_patient_edit_conflict_is_shown_not_overwritten(pages: Any) -> None:
@@ -215,7 +282,7 @@ def test_report_and_admin_pages(pages: Any) -> None:
     _, token = _visit_form(admin, patient_url)
     r = admin.post(
         f"{patient_url}/visits",
-        data={"csrf_token": token, "f_lateral_hip_pain": "positive"},
+        data={"csrf_token": token, "visit_date": "2026-11-03", "f_lateral_hip_pain": "positive"},
         follow_redirects=False,
     )
     vid = r.headers["location"].rsplit("/", 1)[1]

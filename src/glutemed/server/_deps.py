@@ -27,6 +27,7 @@ from glutemed.server._security import (
     tokens_equal,
 )
 from glutemed.server._settings import Settings
+from glutemed.server._wording import Wording
 
 __all__ = [
     "DB",
@@ -62,6 +63,15 @@ class AppState:
     kb: KnowledgeBase
     templates: Jinja2Templates
     session_cache: SessionCache = field(default_factory=lambda: SessionCache())
+    wording: Wording = field(init=False)
+
+    def __post_init__(self) -> None:
+        # every page says names, not ids: the templates get the knowledge base's wording
+        self.wording = Wording(self.kb)
+        env = self.templates.env
+        env.filters["clin"] = self.wording.text
+        env.filters["field_label"] = self.wording.label
+        env.globals["wording"] = self.wording
 
 
 class LoginRequiredError(GlutemedError):

@@ -27,6 +27,7 @@ from glutemed.server._forms import (
     case_from_form,
     form_sections,
     form_values_from_case,
+    section_summaries,
 )
 from glutemed.server._reports import handout_html, handout_links, report_data
 from glutemed.server._security import (
@@ -84,8 +85,13 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _errors(exc: GlutemedError) -> dict[str, Any]:
-    return {"message": exc.message, "problems": [p.as_dict() for p in exc.problems]}
+def _errors(state: Any, exc: GlutemedError) -> dict[str, Any]:
+    """An error for a form that re-renders: the message, and each problem beside its field."""
+    problems = state.wording.problems(exc)
+    by_field: dict[str, str] = {}
+    for p in problems:
+        by_field.setdefault(p["field"], p["text"])
+    return {"message": state.wording.text(exc.message), "problems": problems, "by_field": by_field}
 
 
 def _str(form: FormData, key: str) -> str:
@@ -173,7 +179,7 @@ def login_submit(request: Request, state: State, db: DB, form: Form) -> Response
             None,
             "login.html",
             status_code=status,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             login_csrf=login_csrf_token(state.settings.secret_key, pre),
             next=_safe_next(_str(form, "next")),
             username=username,
@@ -264,7 +270,7 @@ def create_patient(
             status_code=422,
             patient=None,
             values=values,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     except store.ConflictError as exc:
@@ -276,7 +282,7 @@ def create_patient(
             status_code=409,
             patient=None,
             values=values,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     db.commit()
@@ -360,7 +366,7 @@ def edit_patient(
             status_code=422,
             patient=patient,
             values={**values, "version": _str(form, "version")},
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     db.commit()
@@ -396,19 +402,70 @@ def treatment_response(auth: CurrentAuth, db: DB, form: Form, record_id: int) ->
 # --------------------------------------------------------------------------- visits
 
 
-def _visit_form_context(state: Any, db: Any, auth: Auth, patient: store.Patient) -> dict[str, Any]:
+def _visit_form_page(
+    request: Request,
+    state: Any,
+    db: Any,
+    auth: Auth,
+    patient: store.Patient,
+    *,
+    visit: store.Visit | None,
+    values: dict[str, Any],
+    errors: dict[str, Any] | None = None,
+    warnings: list[dict[str, str]] | None = None,
+    conflict: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The visit form (new or edit), re-rendered with the values typed and any problems."""
     conditions = [
         c for c in state.kb.conditions.values() if c.in_differential and c.role != "red_flag"
     ]
-    return {
-        "patient": patient,
-        "sections": form_sections(state.kb),
-        "factors": CASE_FACTORS,
-        "settings": ("community", "primary_care", "specialist"),
-        "conditions": conditions,
-        "treatments": [
+    sections = form_sections(state.kb)
+    by_field = (errors or {}).get("by_field") or {}
+    return _render(
+        request,
+        state,
+        auth,
+        "visit_form.html",
+        status_code=status_code,
+        visit=visit,
+        values=values,
+        errors=errors,
+        warnings=warnings or [],
+        conflict=conflict,
+        patient=patient,
+        sections=sections,
+        summaries=section_summaries(sections, values, by_field),
+        pretest_error=any(k.startswith("pretest_") for k in by_field),
+        factors=CASE_FACTORS,
+        settings=("community", "primary_care", "specialist"),
+        conditions=conditions,
+        today=dt.date.today().isoformat(),
+        treatments=[
             treatment_out(state, t) for t in store.list_treatments_given(db, auth.actor, patient.id)
         ],
+    )
+
+
+def _visit_warnings(form: FormData, case: dict[str, Any]) -> list[dict[str, str]]:
+    """Soft checks the clinician confirms with "Save anyway" (none once confirmed)."""
+    if _str(form, "confirm"):
+        return []
+    if not case.get("findings") and not case.get("imaging"):
+        return [
+            {
+                "field": "findings",
+                "text": "No finding is recorded: the assessment would rest on the pre-test "
+                "probabilities alone. Record what you found, or save anyway.",
+            }
+        ]
+    return []
+
+
+def _saved_values(visit: store.Visit) -> dict[str, Any]:
+    return form_values_from_case(visit.case) | {
+        "visit_date": visit.visit_date.isoformat(),
+        "note": visit.note,
     }
 
 
@@ -429,16 +486,7 @@ def new_visit_page(
     if previous:  # carry the setting and side forward
         values["setting"] = previous[0].case.get("setting", "primary_care")
         values["side"] = previous[0].case.get("side", "unknown")
-    return _render(
-        request,
-        state,
-        auth,
-        "visit_form.html",
-        visit=None,
-        values=values,
-        conflict=None,
-        **_visit_form_context(state, db, auth, patient),
-    )
+    return _visit_form_page(request, state, db, auth, patient, visit=None, values=values)
 
 
 @router.post("/patients/{patient_id}/visits", response_class=HTMLResponse)
@@ -450,25 +498,29 @@ def create_visit(
         "age_years": svc.age_at(patient.birth_date, dt.date.today()),
         "sex": patient.sex,
     }
+    values = _form_dict(form)
     try:
-        case, visit_date, note = case_from_form(state.kb, _form_dict(form), patient=demographics)
+        case, visit_date, note = case_from_form(state.kb, values, patient=demographics)
+        warnings = _visit_warnings(form, case)
+        if warnings:
+            return _visit_form_page(
+                request, state, db, auth, patient, visit=None, values=values, warnings=warnings
+            )
         visit, _, _ = svc.create_visit_with_assessment(
             db, auth.actor, state.kb, patient_id, visit_date=visit_date, case=case, note=note
         )
     except InputValueError as exc:
         db.rollback()
-        values = _form_dict(form)
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=422,
+            patient,
             visit=None,
             values=values,
-            errors=_errors(exc),
-            conflict=None,
-            **_visit_form_context(state, db, auth, patient),
+            errors=_errors(state, exc),
+            status_code=422,
         )
     db.commit()
     return _see_other(f"/visits/{visit.id}")
@@ -511,19 +563,8 @@ def edit_visit_page(
     auth.actor.require_write()
     visit = store.get_visit(db, auth.actor, visit_id)
     patient = store.get_patient(db, auth.actor, visit.patient_id)
-    values = form_values_from_case(visit.case) | {
-        "visit_date": visit.visit_date.isoformat(),
-        "note": visit.note,
-    }
-    return _render(
-        request,
-        state,
-        auth,
-        "visit_form.html",
-        visit=visit,
-        values=values,
-        conflict=None,
-        **_visit_form_context(state, db, auth, patient),
+    return _visit_form_page(
+        request, state, db, auth, patient, visit=visit, values=_saved_values(visit)
     )
 
 
@@ -537,8 +578,14 @@ def edit_visit(
         "age_years": svc.age_at(patient.birth_date, visit.visit_date),
         "sex": patient.sex,
     }
+    values = _form_dict(form)
     try:
-        case, visit_date, note = case_from_form(state.kb, _form_dict(form), patient=demographics)
+        case, visit_date, note = case_from_form(state.kb, values, patient=demographics)
+        warnings = _visit_warnings(form, case)
+        if warnings:
+            return _visit_form_page(
+                request, state, db, auth, patient, visit=visit, values=values, warnings=warnings
+            )
         # keep what the form does not show (treatments and outcomes are rebuilt from the records)
         svc.update_visit_case(
             db,
@@ -553,34 +600,29 @@ def edit_visit(
     except store.ConflictError as exc:
         db.rollback()
         visit = store.get_visit(db, auth.actor, visit_id)
-        values = form_values_from_case(visit.case) | {
-            "visit_date": visit.visit_date.isoformat(),
-            "note": visit.note,
-        }
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=409,
+            patient,
             visit=visit,
-            values=values,
+            values=_saved_values(visit),
             conflict={"current_version": exc.current_version or visit.version},
-            **_visit_form_context(state, db, auth, patient),
+            status_code=409,
         )
     except InputValueError as exc:
         db.rollback()
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=422,
+            patient,
             visit=visit,
-            values=_form_dict(form),
-            errors=_errors(exc),
-            conflict=None,
-            **_visit_form_context(state, db, auth, patient),
+            values=values,
+            errors=_errors(state, exc),
+            status_code=422,
         )
     db.commit()
     return _see_other(f"/visits/{visit_id}")
@@ -646,10 +688,15 @@ def _charts(state: Any, series: dict[str, dict[str, Any]]) -> list[dict[str, Any
         if inst is None:
             continue
         pts = [(dt.date.fromisoformat(d), v) for d, v in item["points"]]
+        trajectory = item.get("trajectory")
+        if trajectory and trajectory.get("threshold_source"):  # the band's tooltip: no keys
+            trajectory = trajectory | {
+                "threshold_source": state.wording.text(trajectory["threshold_source"])
+            }
         out.append(
             {
                 "instrument": iid,
-                "svg": outcome_chart_svg(inst, pts, trajectory=item.get("trajectory")),
+                "svg": outcome_chart_svg(inst, pts, trajectory=trajectory),
                 "change": item.get("change"),
                 "trajectory": item.get("trajectory"),
             }
@@ -758,7 +805,7 @@ def add_outcome(
             db,
             patient_id,
             instrument=instrument,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             status_code=422,
         )
     db.commit()
@@ -936,7 +983,7 @@ def create_user(request: Request, state: State, auth: CurrentAuth, db: DB, form:
             status_code=422,
             users=users,
             clinic_name="",
-            errors=_errors(exc),
+            errors=_errors(state, exc),
         )
     db.commit()
     return _see_other("/admin/users")

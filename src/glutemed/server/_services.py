@@ -40,6 +40,7 @@ __all__ = [
     "assess_case_json",
     "build_case",
     "cached_assessment_json",
+    "check_visit_date",
     "create_visit_with_assessment",
     "feature_available",
     "generate_plan",
@@ -273,6 +274,32 @@ def generate_plan(
     )
 
 
+#: A visit may be dated at most this far after the server's today (time zones ahead of it).
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def check_visit_date(visit_date: dt.date, *, today: dt.date | None = None) -> None:
+    """Refuse a visit date in the future (beyond one day for time zones ahead of the server).
+
+    Raises
+    ------
+    InputValueError
+        Naming ``visit_date``.
+    """
+    limit = (today or dt.date.today()) + _FUTURE_SLACK
+    if visit_date > limit:
+        raise InputValueError(
+            "the visit date is in the future",
+            [
+                Problem(
+                    "visit_date",
+                    "the date the visit took place (today or earlier)",
+                    visit_date.isoformat(),
+                )
+            ],
+        )
+
+
 def create_visit_with_assessment(
     db: Session,
     actor: Actor,
@@ -289,6 +316,7 @@ def create_visit_with_assessment(
     The case is validated before anything is stored, so an invalid case stores nothing.
     """
     actor.require_write()
+    check_visit_date(visit_date)
     patient = store.get_patient(db, actor, patient_id)
     full = build_case(db, actor, patient, visit_date, case)
     parsed, result = assess_case(kb, full)
@@ -313,6 +341,8 @@ def update_visit_case(
     note: str | None = None,
 ) -> tuple[store.Visit, store.AssessmentRecord | None, store.CarePlanRecord | None]:
     """Edit a visit (optimistic locking); a changed case is re-assessed and a new plan proposed."""
+    if visit_date is not None:
+        check_visit_date(visit_date)
     visit = store.get_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
     changes: dict[str, Any] = {}
