@@ -11,6 +11,8 @@ import html as html_module
 import re
 from typing import Any
 
+import pytest
+
 from glutemed.knowledge import load_kb
 
 #: What must not reach a reader, with the reason (shown when the test fails).
@@ -120,3 +122,72 @@ def test_no_internals_on_any_page(pages: Any, h: Any) -> None:
     get("/admin/nonexistent")
     problems = {url: bits for url, text in seen.items() if (bits := raw_bits(text))}
     assert not problems, "\n".join(f"{u}:\n  " + "\n  ".join(b[:6]) for u, b in problems.items())
+
+
+def _patient_and_visit(client: Any, h: Any) -> tuple[str, str, str]:
+    new = client.get("/patients/new").text
+    r = client.post(
+        "/patients",
+        data={"csrf_token": _csrf(new), "family_name": "Kept", "sex": "male"},
+        follow_redirects=False,
+    )
+    patient_url = r.headers["location"]
+    token = _csrf(client.get(f"{patient_url}/visits/new").text)
+    r = client.post(f"{patient_url}/visits", data=h.visit_form_data(token), follow_redirects=False)
+    return patient_url, r.headers["location"], token
+
+
+def test_failed_treatment_entry_keeps_the_form(pages: Any, h: Any) -> None:
+    client = pages()
+    patient_url, _, token = _patient_and_visit(client, h)
+    page = client.get(patient_url).text
+    assert '<option value="" selected>Choose a treatment…</option>' in page  # no silent default
+    r = client.post(
+        f"{patient_url}/treatments",
+        data={"csrf_token": token, "treatment_id": "", "given_on": "2026-10-01", "dose": "3x/wk"},
+    )
+    assert r.status_code == 422 and "<html" in r.text
+    box = r.text.split('id="field-treatment_id"', 1)[1].split("</div>", 1)[0]
+    assert 'class="field-error"' in box and "a treatment from the list" in box
+    assert 'value="3x/wk"' in r.text and 'value="2026-10-01"' in r.text
+    assert not raw_bits(r.text), raw_bits(r.text)
+
+
+def test_failed_movement_upload_keeps_the_form(pages: Any, h: Any) -> None:
+    client = pages()
+    _, visit_url, token = _patient_and_visit(client, h)
+    if 'id="movement-form"' not in client.get(visit_url).text:
+        pytest.skip("movement analysis is not installed: the visit page has no upload form")
+    r = client.post(
+        f"{visit_url}/movement",
+        data={"csrf_token": token, "task": "single_leg_squat", "sampling_rate_hz": "30"},
+        files={"file": ("notes.txt", b"hello", "text/plain")},
+    )
+    assert r.status_code == 422 and "Not saved" in r.text
+    box = r.text.split('id="field-file"', 1)[1].split("</div>", 1)[0]
+    assert 'class="field-error"' in box
+    assert '<option value="single_leg_squat" selected>' in r.text and 'value="30"' in r.text
+    assert not raw_bits(r.text), raw_bits(r.text)
+
+
+def test_login_error_is_one_plain_sentence(sqlite_app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(sqlite_app, headers={"accept": "text/html"}) as client:
+        token = _csrf(client.get("/login").text)
+        r = client.post(
+            "/login",
+            data={"csrf_token": token, "username": "nobody", "password": "wrong", "next": "/"},
+        )
+    assert r.status_code == 401
+    assert "Could not log in: wrong user name or password" in visible_text(r.text)
+    assert "mismatch" not in r.text and not raw_bits(r.text)
+
+
+def test_error_pages_have_a_working_back_link(pages: Any) -> None:
+    client = pages()
+    for url in ("/patients/999999", "/admin/users"):
+        r = client.get(url)
+        assert r.status_code in (403, 404)
+        assert "javascript:" not in r.text and 'data-action="back"' in r.text
+        assert not raw_bits(r.text), raw_bits(r.text)

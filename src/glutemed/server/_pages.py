@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from glutemed import store
-from glutemed.errors import GlutemedError, InputValueError, Problem
+from glutemed._checks import short_repr
+from glutemed.errors import DataFileError, GlutemedError, InputValueError, Problem
 from glutemed.server import _services as svc
 from glutemed.server._api import set_session_cookie, timeline_events, treatment_out
 from glutemed.server._charts import outcome_chart_svg
@@ -179,7 +180,8 @@ def login_submit(request: Request, state: State, db: DB, form: Form) -> Response
             None,
             "login.html",
             status_code=status,
-            errors=_errors(state, exc),
+            # one plain sentence: which of the two was wrong is not said (nor which field)
+            errors={"title": "Could not log in", "message": exc.message, "problems": []},
             login_csrf=login_csrf_token(state.settings.secret_key, pre),
             next=_safe_next(_str(form, "next")),
             username=username,
@@ -293,6 +295,21 @@ def create_patient(
 def patient_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, patient_id: int
 ) -> Response:
+    return _patient_page(request, state, auth, db, patient_id)
+
+
+def _patient_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    patient_id: int,
+    *,
+    treatment_values: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The patient page; a failed treatment entry comes back with its values and problems."""
     patient = store.get_patient(db, auth.actor, patient_id)
     events = timeline_events(state, db, auth.actor, patient_id)
     treatments = [
@@ -306,6 +323,7 @@ def patient_page(
         state,
         auth,
         "patient.html",
+        status_code=status_code,
         patient=patient,
         age=svc.age_at(patient.birth_date, dt.date.today()),
         events=events,
@@ -314,6 +332,8 @@ def patient_page(
         charts=charts,
         kb_treatments=sorted(state.kb.treatments.values(), key=lambda t: (t.stage, t.name)),
         today=dt.date.today().isoformat(),
+        tx=treatment_values or {"given_on": dt.date.today().isoformat(), "response": "unknown"},
+        errors=errors,
     )
 
 
@@ -377,15 +397,35 @@ def edit_patient(
 
 
 @router.post("/patients/{patient_id}/treatments")
-def add_treatment(state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int) -> Response:
-    tid = _str(form, "treatment_id")
-    if tid not in state.kb.treatments:
-        raise InputValueError(
-            "unknown treatment",
-            [Problem("treatment_id", "a treatment of the knowledge base", repr(tid)[:60])],
-        )
+def add_treatment(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int
+) -> Response:
     data = {k: _str(form, k) for k in ("treatment_id", "given_on", "dose", "response", "weeks")}
-    store.add_treatment_given(db, auth.actor, patient_id, data)
+    try:
+        if data["treatment_id"] not in state.kb.treatments:
+            raise InputValueError(
+                "choose a treatment",
+                [
+                    Problem(
+                        "treatment_id",
+                        "a treatment from the list",
+                        short_repr(data["treatment_id"]),
+                    )
+                ],
+            )
+        store.add_treatment_given(db, auth.actor, patient_id, data)
+    except InputValueError as exc:
+        db.rollback()
+        return _patient_page(
+            request,
+            state,
+            auth,
+            db,
+            patient_id,
+            treatment_values=data,
+            errors=_errors(state, exc),
+            status_code=422,
+        )
     db.commit()
     return _see_other(f"/patients/{patient_id}#treatments")
 
@@ -530,6 +570,21 @@ def create_visit(
 def visit_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, visit_id: int
 ) -> Response:
+    return _visit_page(request, state, auth, db, visit_id)
+
+
+def _visit_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    visit_id: int,
+    *,
+    movement_values: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The visit page; a failed movement upload comes back with its choices and problems."""
     visit = store.get_visit(db, auth.actor, visit_id)
     patient = store.get_patient(db, auth.actor, visit.patient_id)
     assessments = store.list_assessments(db, auth.actor, visit_id)
@@ -539,6 +594,7 @@ def visit_page(
         state,
         auth,
         "visit.html",
+        status_code=status_code,
         visit=visit,
         patient=patient,
         assessment=assessments[0] if assessments else None,
@@ -553,6 +609,8 @@ def visit_page(
         treatment_names={t.id: t.name for t in state.kb.treatments.values()},
         kb_treatments=sorted(state.kb.treatments.values(), key=lambda t: (t.stage, t.name)),
         handout_links=handout_links(visit_id),
+        mv=movement_values or {"task": "walk"},
+        errors=errors,
     )
 
 
@@ -815,17 +873,45 @@ def add_outcome(
 # --------------------------------------------------------------------------- movement
 
 
-@router.post("/visits/{visit_id}/movement")
-def upload_movement(state: State, auth: CurrentAuth, db: DB, form: Form, visit_id: int) -> Response:
+@router.post("/visits/{visit_id}/movement", response_class=HTMLResponse)
+def upload_movement(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, visit_id: int
+) -> Response:
+    values = {
+        "task": _str(form, "task") or "walk",
+        "sampling_rate_hz": _str(form, "sampling_rate_hz"),
+    }
+    try:
+        record = _store_upload(state, auth, db, form, visit_id, values)
+    except (InputValueError, DataFileError) as exc:
+        db.rollback()
+        status = 413 if isinstance(exc, svc.UploadTooLargeError) else 422
+        return _visit_page(
+            request,
+            state,
+            auth,
+            db,
+            visit_id,
+            movement_values=values,
+            errors=_errors(state, exc),
+            status_code=status,
+        )
+    db.commit()
+    return _see_other(f"/movement/{record.id}")
+
+
+def _store_upload(
+    state: Any, auth: Auth, db: Any, form: FormData, visit_id: int, values: dict[str, Any]
+) -> Any:
     upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InputValueError("no file", [Problem("file", "a movement file", "nothing")])
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InputValueError("no file chosen", [Problem("file", "a movement file", "nothing")])
     upload.file.seek(0, 2)
     size = upload.file.tell()
     upload.file.seek(0)
     if size > state.settings.max_upload_bytes:
         raise svc.UploadTooLargeError(
-            "file too large",
+            "the file is too large",
             [
                 Problem(
                     "file",
@@ -835,25 +921,23 @@ def upload_movement(state: State, auth: CurrentAuth, db: DB, form: Form, visit_i
             ],
         )
     data = upload.file.read()
-    rate_text = _str(form, "sampling_rate_hz")
+    rate_text = values["sampling_rate_hz"]
     try:
         rate = float(rate_text) if rate_text else None
     except ValueError:
         raise InputValueError(
-            "invalid frame rate", [Problem("sampling_rate_hz", "a number", repr(rate_text)[:40])]
+            "invalid frame rate", [Problem("sampling_rate_hz", "a number", short_repr(rate_text))]
         ) from None
-    record = svc.store_movement(
+    return svc.store_movement(
         db,
         auth.actor,
         state.kb,
         visit_id,
         data=data,
         file_name=upload.filename or "upload",
-        task=_str(form, "task") or "walk",
+        task=values["task"],
         sampling_rate_hz=rate,
     )
-    db.commit()
-    return _see_other(f"/movement/{record.id}")
 
 
 @router.get("/movement/{movement_id}", response_class=HTMLResponse)
