@@ -215,6 +215,20 @@ def visit_form_data(token: str) -> dict[str, str]:
     }
 
 
+def patient_with_visit(client: Any, **patient: str) -> tuple[str, str, str]:
+    """Through the pages: a new patient and a visit (:func:`visit_form_data`).
+
+    Returns the patient's URL, the visit's URL and the page CSRF token.
+    """
+    fields = {"family_name": "Visited", "birth_date": "1960-01-01", "sex": "female", **patient}
+    token = page_csrf(client.get("/patients/new").text)
+    r = client.post("/patients", data={"csrf_token": token, **fields}, follow_redirects=False)
+    patient_url = str(r.headers["location"])
+    token = page_csrf(client.get(f"{patient_url}/visits/new").text)
+    r = client.post(f"{patient_url}/visits", data=visit_form_data(token), follow_redirects=False)
+    return patient_url, str(r.headers["location"]), token
+
+
 def page_csrf(html: str) -> str:
     """The CSRF token embedded in a page."""
     return html.split('name="csrf_token" value="')[1].split('"')[0]
@@ -234,4 +248,5 @@ def h() -> Any:
         make_settings=make_settings,
         page_csrf=page_csrf,
         visit_form_data=visit_form_data,
+        patient_with_visit=patient_with_visit,
     )

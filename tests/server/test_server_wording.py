@@ -124,22 +124,9 @@ def test_no_internals_on_any_page(pages: Any, h: Any) -> None:
     assert not problems, "\n".join(f"{u}:\n  " + "\n  ".join(b[:6]) for u, b in problems.items())
 
 
-def _patient_and_visit(client: Any, h: Any) -> tuple[str, str, str]:
-    new = client.get("/patients/new").text
-    r = client.post(
-        "/patients",
-        data={"csrf_token": _csrf(new), "family_name": "Kept", "sex": "male"},
-        follow_redirects=False,
-    )
-    patient_url = r.headers["location"]
-    token = _csrf(client.get(f"{patient_url}/visits/new").text)
-    r = client.post(f"{patient_url}/visits", data=h.visit_form_data(token), follow_redirects=False)
-    return patient_url, r.headers["location"], token
-
-
 def test_failed_treatment_entry_keeps_the_form(pages: Any, h: Any) -> None:
     client = pages()
-    patient_url, _, token = _patient_and_visit(client, h)
+    patient_url, _, token = h.patient_with_visit(client)
     page = client.get(patient_url).text
     assert '<option value="" selected>Choose a treatment…</option>' in page  # no silent default
     r = client.post(
@@ -155,7 +142,7 @@ def test_failed_treatment_entry_keeps_the_form(pages: Any, h: Any) -> None:
 
 def test_failed_movement_upload_keeps_the_form(pages: Any, h: Any) -> None:
     client = pages()
-    _, visit_url, token = _patient_and_visit(client, h)
+    _, visit_url, token = h.patient_with_visit(client)
     if 'id="movement-form"' not in client.get(visit_url).text:
         pytest.skip("movement analysis is not installed: the visit page has no upload form")
     r = client.post(

@@ -127,6 +127,9 @@ class VisitPatch(_In):
     visit_date: dt.date | None = None
     case: Case | None = None
     note: str | None = Field(default=None, max_length=8000)
+    reason: str = Field(
+        default="", max_length=2000, description="Why the visit is corrected (kept in its history)."
+    )
 
 
 class Versions(BaseModel):
@@ -229,6 +232,23 @@ class TreatmentOut(BaseModel):
     note: str
     response: str
     version: int
+    void_reason: str | None = Field(
+        default=None, description="Why the record was voided (None: in use)."
+    )
+
+
+class VoidIn(_In):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the record is void.")
+    version: int | None = Field(
+        default=None, description="The version read (required for records that have one)."
+    )
+
+
+class VoidOut(BaseModel):
+    entity_type: str
+    entity_id: int
+    voided_at: dt.datetime
+    void_reason: str
 
 
 class OutcomeIn(_In):
@@ -280,6 +300,9 @@ class TimelineEvent(BaseModel):
     id: int
     summary: str
     link: str
+    void_reason: str | None = Field(
+        default=None, description="Why the record was voided (None: in use)."
+    )
 
 
 class Timeline(BaseModel):
@@ -358,6 +381,7 @@ def treatment_out(state: Any, t: store.TreatmentGiven) -> TreatmentOut:
         note=t.note,
         response=t.response,
         version=t.version,
+        void_reason=t.void_reason if t.voided else None,
     )
 
 
@@ -656,7 +680,11 @@ def timeline_events(
 ) -> list[TimelineEvent]:
     """Return a patient's visits, treatments, outcomes and movement analyses, newest first."""
     events: list[TimelineEvent] = []
-    for v in store.list_visits(db, actor, patient_id):
+
+    def voided(record: Any) -> str | None:
+        return str(record.void_reason) if record.voided_at is not None else None
+
+    for v in store.list_visits(db, actor, patient_id, include_voided=True):
         a = store.latest_assessment(db, actor, v.id)
         summary = "visit"
         if a is not None:
@@ -668,10 +696,15 @@ def timeline_events(
                 summary = f"{top['name']} {top['probability']:.0%}"
         events.append(
             TimelineEvent(
-                date=v.visit_date, kind="visit", id=v.id, summary=summary, link=f"/visits/{v.id}"
+                date=v.visit_date,
+                kind="visit",
+                id=v.id,
+                summary=summary,
+                link=f"/visits/{v.id}",
+                void_reason=voided(v),
             )
         )
-        for m in store.list_movements(db, actor, v.id):
+        for m in store.list_movements(db, actor, v.id, include_voided=True):
             events.append(
                 TimelineEvent(
                     date=v.visit_date,
@@ -679,9 +712,10 @@ def timeline_events(
                     id=m.id,
                     summary=f"movement: {m.task}",
                     link=f"/movement/{m.id}",
+                    void_reason=voided(m) or voided(v),
                 )
             )
-    for t in store.list_treatments_given(db, actor, patient_id):
+    for t in store.list_treatments_given(db, actor, patient_id, include_voided=True):
         tx = state.kb.treatments.get(t.treatment_id)
         events.append(
             TimelineEvent(
@@ -690,9 +724,10 @@ def timeline_events(
                 id=t.id,
                 summary=f"{tx.name if tx else t.treatment_id} (response: {t.response})",
                 link=f"/patients/{patient_id}#treatment-{t.id}",
+                void_reason=voided(t),
             )
         )
-    for o in store.list_outcomes(db, actor, patient_id):
+    for o in store.list_outcomes(db, actor, patient_id, include_voided=True):
         inst = state.kb.instruments.get(o.instrument)
         total = "subscales only" if o.total is None else f"{o.total:g}"
         events.append(
@@ -702,6 +737,7 @@ def timeline_events(
                 id=o.id,
                 summary=f"{inst.name if inst else o.instrument}: {total}",
                 link=f"/patients/{patient_id}/outcomes",
+                void_reason=voided(o),
             )
         )
     order = {"visit": 0, "movement": 1, "treatment": 2, "outcome": 3}
@@ -780,6 +816,7 @@ def patch_visit(
         visit_date=body.visit_date,
         case=None if body.case is None else body.case.model_dump(mode="json", exclude_unset=True),
         note=body.note,
+        reason=body.reason,
     )
     db.commit()
     return visit_detail(state, db, auth.actor, visit_id)
@@ -1054,6 +1091,35 @@ def store_not_found(what: str, ident: int) -> Exception:
     from glutemed.errors import NotFoundError
 
     return NotFoundError(f"{what} not found", [Problem(f"{what}", "an existing plot", str(ident))])
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+@router.post(
+    "/records/{entity_type}/{entity_id}/void",
+    response_model=VoidOut,
+    tags=["corrections"],
+    summary="Void a record entered in error (kept, struck through, left out of computations)",
+)
+def void_record(
+    entity_type: str, entity_id: int, body: VoidIn, auth: CurrentAuth, db: DB
+) -> VoidOut:
+    record = store.void_record(
+        db,
+        auth.actor,
+        entity_type,
+        entity_id,
+        reason=body.reason,
+        expected_version=body.version,
+    )
+    db.commit()
+    return VoidOut(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        voided_at=record.voided_at,
+        void_reason=record.void_reason,
+    )
 
 
 # --------------------------------------------------------------------------- reports

@@ -18,7 +18,13 @@ from starlette.datastructures import FormData, UploadFile
 
 from glutemed import store
 from glutemed._checks import short_repr
-from glutemed.errors import DataFileError, GlutemedError, InputValueError, Problem
+from glutemed.errors import (
+    DataFileError,
+    GlutemedError,
+    InputValueError,
+    NotFoundError,
+    Problem,
+)
 from glutemed.server import _services as svc
 from glutemed.server._api import set_session_cookie, timeline_events, treatment_out
 from glutemed.server._charts import outcome_chart_svg
@@ -313,7 +319,8 @@ def _patient_page(
     patient = store.get_patient(db, auth.actor, patient_id)
     events = timeline_events(state, db, auth.actor, patient_id)
     treatments = [
-        treatment_out(state, t) for t in store.list_treatments_given(db, auth.actor, patient_id)
+        treatment_out(state, t)
+        for t in store.list_treatments_given(db, auth.actor, patient_id, include_voided=True)
     ]
     charts = _charts(
         state, svc.outcome_series(state.kb, store.list_outcomes(db, auth.actor, patient_id))
@@ -440,6 +447,11 @@ def treatment_response(auth: CurrentAuth, db: DB, form: Form, record_id: int) ->
 
 
 # --------------------------------------------------------------------------- visits
+
+
+def _user_name(db: Any, user_id: int | None) -> str:
+    user = None if user_id is None else db.get(store.User, user_id)
+    return "" if user is None else str(user.display_name or user.username)
 
 
 def _visit_form_page(
@@ -603,7 +615,8 @@ def _visit_page(
         plan_unavailable=None
         if svc.feature_available("pathway")
         else "Care plans are not available in this installation (glutemed.pathway is missing).",
-        movements=store.list_movements(db, auth.actor, visit_id),
+        movements=store.list_movements(db, auth.actor, visit_id, include_voided=True),
+        voided_by=_user_name(db, visit.voided_by),
         motion_available=svc.feature_available("motion"),
         condition_names={c.id: c.name for c in state.kb.conditions.values()},
         treatment_names={t.id: t.name for t in state.kb.treatments.values()},
@@ -639,6 +652,12 @@ def edit_visit(
     values = _form_dict(form)
     try:
         case, visit_date, note = case_from_form(state.kb, values, patient=demographics)
+        reason = _str(form, "reason")
+        if not reason:  # a correction of a saved visit says why, in its history
+            raise InputValueError(
+                "say why the visit is corrected",
+                [Problem("reason", "why the visit is corrected (kept in its history)", "nothing")],
+            )
         warnings = _visit_warnings(form, case)
         if warnings:
             return _visit_form_page(
@@ -654,6 +673,7 @@ def edit_visit(
             visit_date=visit_date,
             case=case,
             note=note,
+            reason=reason,
         )
     except store.ConflictError as exc:
         db.rollback()
@@ -787,8 +807,8 @@ def _outcomes_page(
     status_code: int = 200,
 ) -> Response:
     patient = store.get_patient(db, auth.actor, patient_id)
-    entries = store.list_outcomes(db, auth.actor, patient_id)
-    charts = _charts(state, svc.outcome_series(state.kb, entries))
+    entries = store.list_outcomes(db, auth.actor, patient_id, include_voided=True)
+    charts = _charts(state, svc.outcome_series(state.kb, [e for e in entries if not e.voided]))
     return _render(
         request,
         state,
@@ -960,6 +980,117 @@ def movement_page(
     )
 
 
+# --------------------------------------------------------------------------- corrections
+
+
+def _void_target(state: Any, db: Any, auth: Auth, entity_type: str, entity_id: int) -> Any:
+    """The record to void, how a clinician names it, and where to go back to."""
+    if entity_type not in store.VOIDABLE_TYPES:
+        raise NotFoundError(
+            "no such kind of record",
+            [Problem("entity_type", "a record that can be voided", short_repr(entity_type))],
+        )
+    actor = auth.actor
+    if entity_type == "visits":
+        v = store.get_visit(db, actor, entity_id)
+        return v, f"Visit of {v.visit_date.isoformat()}", f"/patients/{v.patient_id}"
+    if entity_type == "treatments_given":
+        t = store.get_treatment_given(db, actor, entity_id)
+        name = state.wording.name(t.treatment_id)
+        return (
+            t,
+            f"{name}, started {t.given_on.isoformat()}",
+            f"/patients/{t.patient_id}#treatments",
+        )
+    if entity_type == "outcomes":
+        o = store.get_outcome(db, actor, entity_id)
+        total = "" if o.total is None else f" {o.total:g}"
+        label = f"{state.wording.name(o.instrument)}{total} on {o.measured_on.isoformat()}"
+        return o, label, f"/patients/{o.patient_id}/outcomes"
+    m = store.get_movement(db, actor, entity_id)
+    return (
+        m,
+        f"Movement analysis: {m.task.replace('_', ' ')}, {m.file_name}",
+        f"/visits/{m.visit_id}",
+    )
+
+
+def _void_page(
+    request: Request,
+    state: Any,
+    db: Any,
+    auth: Auth,
+    entity_type: str,
+    entity_id: int,
+    *,
+    reason: str = "",
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    record, label, back = _void_target(state, db, auth, entity_type, entity_id)
+    return _render(
+        request,
+        state,
+        auth,
+        "void.html",
+        status_code=status_code,
+        record=record,
+        label=label,
+        back=back,
+        action=f"/records/{entity_type}/{entity_id}/void",
+        history=f"/history/{entity_type}/{entity_id}",
+        reason=reason,
+        errors=errors,
+    )
+
+
+@router.get("/records/{entity_type}/{entity_id}/void", response_class=HTMLResponse)
+def void_page(
+    request: Request, state: State, auth: CurrentAuth, db: DB, entity_type: str, entity_id: int
+) -> Response:
+    auth.actor.require_write()
+    return _void_page(request, state, db, auth, entity_type, entity_id)
+
+
+@router.post("/records/{entity_type}/{entity_id}/void", response_class=HTMLResponse)
+def void_submit(
+    request: Request,
+    state: State,
+    auth: CurrentAuth,
+    db: DB,
+    form: Form,
+    entity_type: str,
+    entity_id: int,
+) -> Response:
+    reason = _str(form, "reason")
+    _, _, back = _void_target(state, db, auth, entity_type, entity_id)
+    try:
+        store.void_record(
+            db,
+            auth.actor,
+            entity_type,
+            entity_id,
+            reason=reason,
+            expected_version=_int(form, "version"),
+        )
+    except (InputValueError, store.ConflictError) as exc:
+        db.rollback()
+        status = 409 if isinstance(exc, store.ConflictError) else 422
+        return _void_page(
+            request,
+            state,
+            db,
+            auth,
+            entity_type,
+            entity_id,
+            reason=reason,
+            errors=_errors(state, exc),
+            status_code=status,
+        )
+    db.commit()
+    return _see_other(back)
+
+
 # --------------------------------------------------------------------------- reports, admin
 
 
@@ -1024,11 +1155,82 @@ def history_page(
         state,
         auth,
         "history.html",
-        events=events,
+        rows=[_history_row(state, e) for e in events],
         users=users,
-        entity_type=entity_type,
+        record=_RECORD_NAMES.get(entity_type, entity_type.replace("_", " ")),
         entity_id=entity_id,
     )
+
+
+_RECORD_NAMES = {
+    "patients": "Patient",
+    "visits": "Visit",
+    "assessments": "Assessment",
+    "care_plans": "Care plan",
+    "treatments_given": "Treatment",
+    "outcomes": "Outcome",
+    "movement_analyses": "Movement analysis",
+}
+_ACTIONS = {"create": "entered", "update": "corrected", "void": "voided", "decide": "decided"}
+#: Bookkeeping columns a reader of the history does not need.
+_HIDDEN_CHANGES = frozenset({"reason", "voided_by", "voided_at", "updated_by", "created_by"})
+
+
+def _case_changes(state: Any, before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """A visit's case change as one line per finding, factor or setting that changed."""
+    old = before if isinstance(before, dict) else {}
+    new = after if isinstance(after, dict) else {}
+    out: list[tuple[str, str, str]] = []
+    for group in ("findings", "imaging"):
+        a, b = old.get(group) or {}, new.get(group) or {}
+        for fid in sorted(set(a) | set(b)):
+            if a.get(fid) != b.get(fid):
+                out.append(
+                    (
+                        state.wording.name(fid),
+                        state.wording.text(a.get(fid, "not recorded")),
+                        state.wording.text(b.get(fid, "not recorded")),
+                    )
+                )
+    for key in ("setting", "side", "mri_available", "mri_contraindicated"):
+        if old.get(key) != new.get(key):
+            out.append(
+                (
+                    state.wording.label(key),
+                    state.wording.text(old.get(key)),
+                    state.wording.text(new.get(key)),
+                )
+            )
+    return out
+
+
+def _history_row(state: Any, event: Any) -> dict[str, Any]:
+    """One audited write in words: who, what, the reason, and each change as before -> after."""
+    changes: list[tuple[str, str, str]] = []
+    for key, value in (event.changes or {}).items():
+        if key in _HIDDEN_CHANGES:
+            continue
+        pair = value if isinstance(value, list | tuple) and len(value) == 2 else (None, value)
+        if key == "case":
+            changes.extend(_case_changes(state, pair[0], pair[1]))
+        elif isinstance(pair[1], dict | list) or isinstance(pair[0], dict | list):
+            changes.append((state.wording.label(key), "", "changed"))
+        else:
+            changes.append(
+                (state.wording.label(key), state.wording.text(pair[0]), state.wording.text(pair[1]))
+            )
+    reason = (event.changes or {}).get("reason")
+    if isinstance(reason, list | tuple):
+        reason = reason[-1]
+    return {
+        "at": event.at,
+        "user_id": event.user_id,
+        "action": _ACTIONS.get(event.action, state.wording.text(event.action)),
+        "voided": event.action == "void",
+        "version": event.entity_version,
+        "reason": reason or "",
+        "changes": changes,
+    }
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

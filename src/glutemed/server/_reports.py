@@ -15,10 +15,23 @@ from glutemed.server._deps import AppState
 __all__ = ["handout_html", "handout_links", "handout_renderer", "report_data"]
 
 
+def _usable_visit(db: Session, actor: store.Actor, visit_id: int) -> store.Visit:
+    """A visit that letters and handouts may report: not one that was voided."""
+    from glutemed.errors import Problem
+
+    visit = store.get_visit(db, actor, visit_id)
+    if visit.voided_at is not None:
+        raise store.ConflictError(
+            "the visit was voided: it is not reported",
+            [Problem("visit_id", "a visit in use", "a voided visit", "report a later visit")],
+        )
+    return visit
+
+
 def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> dict[str, Any]:
     """Return the data of :func:`glutemed.report.clinician_report_html` for a visit."""
     kb = state.kb
-    visit = store.get_visit(db, actor, visit_id)
+    visit = _usable_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
     assessment = store.latest_assessment(db, actor, visit.id)
     plan = store.latest_care_plan(db, actor, visit.id)
@@ -133,7 +146,7 @@ def handout_html(
                 )
             ],
         )
-    visit = store.get_visit(db, actor, visit_id)
+    visit = _usable_visit(db, actor, visit_id)
     case = case_from_dict(dict(visit.case))
     care = plan_fn(case, kb=state.kb, today=visit.visit_date)
     stored = store.latest_care_plan(db, actor, visit_id)

@@ -339,8 +339,12 @@ def update_visit_case(
     visit_date: dt.date | None = None,
     case: Mapping[str, Any] | None = None,
     note: str | None = None,
+    reason: str = "",
 ) -> tuple[store.Visit, store.AssessmentRecord | None, store.CarePlanRecord | None]:
-    """Edit a visit (optimistic locking); a changed case is re-assessed and a new plan proposed."""
+    """Edit a visit (optimistic locking); a changed case is re-assessed and a new plan proposed.
+
+    ``reason`` (why the visit is corrected) is kept with the change in the visit's history.
+    """
     if visit_date is not None:
         check_visit_date(visit_date)
     visit = store.get_visit(db, actor, visit_id)
@@ -359,7 +363,7 @@ def update_visit_case(
     if note is not None:
         changes["note"] = note
     before_case = visit.case
-    visit = store.update_visit(db, actor, visit_id, changes, expected_version)
+    visit = store.update_visit(db, actor, visit_id, changes, expected_version, reason=reason)
     record = plan = None
     if parsed is not None and result is not None and visit.case != before_case:
         record = store.add_assessment(db, actor, visit.id, case=visit.case, result=result)

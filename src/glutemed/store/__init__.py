@@ -65,6 +65,7 @@ from glutemed.store._models import (
 from glutemed.store._repo import (
     SEXES,
     TREATMENT_RESPONSES,
+    VOIDABLE_TYPES,
     add_assessment,
     add_care_plan,
     add_movement,
@@ -95,6 +96,7 @@ from glutemed.store._repo import (
     update_patient,
     update_treatment_given,
     update_visit,
+    void_record,
 )
 
 __all__ = [
@@ -102,6 +104,7 @@ __all__ = [
     "ROLES",
     "SEXES",
     "TREATMENT_RESPONSES",
+    "VOIDABLE_TYPES",
     "Actor",
     "AssessmentRecord",
     "AuditEvent",
@@ -174,4 +177,5 @@ __all__ = [
     "upgrade_to_head",
     "users_of_clinic",
     "verify_password",
+    "void_record",
 ]
