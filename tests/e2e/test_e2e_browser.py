@@ -1,8 +1,11 @@
 """End to end in headless Chromium (Playwright's Python API) on a tablet-sized screen.
 
 A real uvicorn server on loopback with a fresh SQLite database; the browser logs in, creates a
-patient, enters a visit, sees the assessment and the care plan, accepts the plan, records two
-questionnaires and sees the chart. Screenshots go to ``artifacts/e2e/`` (git-ignored).
+patient, enters a visit in the sectioned form, sees the assessment and the care plan, accepts the
+plan, uploads a movement trial (when the shared reference file is there), records two
+questionnaires and sees the chart, opens the letter (and its PDF) and the handout and comes back,
+exports the record as FHIR and corrects the visit with a reason. Screenshots go to
+``artifacts/e2e/`` (git-ignored).
 
 Uses the system Chromium (``chromium`` on PATH, Debian's package); it never downloads a browser.
 Skipped, with the reason, when Chromium or Playwright is missing.
@@ -113,6 +116,7 @@ def test_clinician_journey(server: str, browser: object) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
 
     # log in
     page.goto(f"{server}/patients")
@@ -218,5 +222,44 @@ def test_clinician_journey(server: str, browser: object) -> None:
     expect(page.locator(".timeline")).to_contain_text("visit")
     expect(page.locator(".timeline")).to_contain_text("outcome")
     _shot(page, "06-timeline")
+
+    # the letter: on screen with back and print, and as a PDF
+    page.goto(visit_url)
+    page.click("text=Letter to the GP")
+    expect(page.locator("h1")).to_have_text("Letter to the general practitioner")
+    expect(page.locator("nav.toolbar button[data-action=print]")).to_be_visible()
+    _shot(page, "08-letter")
+    pdf_href = page.locator("nav.toolbar a", has_text="Download PDF").get_attribute("href")
+    pdf = page.request.get(f"{server}{pdf_href}")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    (ARTIFACTS / "08-letter.pdf").write_bytes(pdf.body())
+    page.click("text=Back to the visit")
+    expect(page).to_have_url(visit_url)
+
+    # the patient handout, then back
+    page.click("text=Patient handout")
+    expect(page.locator("nav.toolbar")).to_be_visible()
+    _shot(page, "09-handout")
+    page.click("text=Back to the visit")
+    expect(page).to_have_url(visit_url)
+
+    # FHIR export from the patient page
+    page.goto(patient_url)
+    with page.expect_download() as download:
+        page.click("text=Export record (FHIR)")
+    bundle = download.value.path()
+    assert bundle is not None and b'"resourceType"' in Path(bundle).read_bytes()
+
+    # a correction of the visit: a reason is asked, and the history shows it
+    page.goto(visit_url)
+    page.click("text=Correct findings")
+    page.click("[data-action=expand-all]")
+    page.locator("input[name='f_faber_test'][value='negative'] + span").click()
+    page.fill("#reason", "FABER done after the first save")
+    page.click("button:has-text('Save and assess')")
+    expect(page).to_have_url(visit_url)
+    page.goto(visit_url.replace("/visits/", "/history/visits/"))
+    expect(page.locator("table")).to_contain_text("FABER done after the first save")
+    _shot(page, "10-correction-history")
     context.close()
     assert not errors, errors

@@ -132,6 +132,12 @@ def home() -> RedirectResponse:
     return _see_other("/patients")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    # pages without the icon link (letters, handout) make browsers ask for /favicon.ico
+    return RedirectResponse("/static/favicon.svg", status_code=301)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, state: State, next: str = "/patients") -> Response:
     pre = request.cookies.get(PRELOGIN_COOKIE) or new_token()
