@@ -118,6 +118,8 @@ def test_no_internals_on_any_page(pages: Any, h: Any) -> None:
     get("/patients")
     get("/admin/users")
     get("/admin/audit")
+    get("/account")
+    get(f"/records/visits/{vid}/void")
     get("/patients/999999")  # 404
     get("/admin/nonexistent")
     problems = {url: bits for url, text in seen.items() if (bits := raw_bits(text))}

@@ -69,6 +69,25 @@ class UserIn(_In):
     display_name: str = ""
 
 
+class PasswordChangeIn(_In):
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+class PasswordResetIn(_In):
+    new_password: str = Field(max_length=1000)
+
+
+class UserPatch(_In):
+    role: Literal["admin", "clinician", "read_only"] | None = None
+    display_name: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class SignedOutOut(BaseModel):
+    sessions_ended: int
+
+
 class PatientIn(_In):
     family_name: str = Field(min_length=1, max_length=120)
     given_name: str = Field(default="", max_length=120)
@@ -544,6 +563,73 @@ def create_user(body: UserIn, auth: CurrentAuth, db: DB) -> UserOut:
     )
     db.commit()
     return UserOut.model_validate(info, from_attributes=True)
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    tags=["admin"],
+    summary="Change an account's role, name or active flag (deactivating ends its sessions)",
+)
+def update_user(user_id: int, body: UserPatch, state: State, auth: CurrentAuth, db: DB) -> UserOut:
+    info = store.update_account(
+        db,
+        auth.actor,
+        user_id,
+        role=body.role,
+        display_name=body.display_name,
+        active=body.active,
+    )
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return UserOut.model_validate(info, from_attributes=True)
+
+
+@router.post(
+    "/users/{user_id}/password",
+    status_code=204,
+    tags=["admin"],
+    summary="Reset an account's password (its sessions end)",
+)
+def reset_user_password(
+    user_id: int, body: PasswordResetIn, state: State, auth: CurrentAuth, db: DB
+) -> Response:
+    store.reset_password(db, auth.actor, user_id, body.new_password)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    tags=["auth"],
+    summary="Change your own password (your other sessions end)",
+)
+def change_password(body: PasswordChangeIn, state: State, auth: CurrentAuth, db: DB) -> Response:
+    store.change_own_password(
+        db,
+        auth.actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session_id=auth.session_id,
+    )
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/sign-out-everywhere",
+    response_model=SignedOutOut,
+    tags=["auth"],
+    summary="End every other login session of your account",
+)
+def sign_out_everywhere(state: State, auth: CurrentAuth, db: DB) -> SignedOutOut:
+    ended = store.end_user_sessions(db, auth.actor, keep_session_id=auth.session_id)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    return SignedOutOut(sessions_ended=ended)
 
 
 @router.get(

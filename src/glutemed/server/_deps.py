@@ -143,6 +143,12 @@ class SessionCache:
     def forget(self, session_id: str) -> None:
         self._data.pop(session_id, None)
 
+    def forget_user(self, user_id: int, *, keep: str = "") -> None:
+        """Forget every cached session of an account (but ``keep``), e.g. after a reset."""
+        for sid, (actor, _) in list(self._data.items()):
+            if actor.user_id == user_id and sid != keep:
+                self._data.pop(sid, None)
+
 
 def _lookup_session(state: AppState, session_id: str) -> store.Actor | None:
     with state.sessions() as db:

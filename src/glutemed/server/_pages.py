@@ -1239,8 +1239,16 @@ def _history_row(state: Any, event: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Response:
+def _users_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    *,
+    errors: dict[str, Any] | None = None,
+    flash: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     users = store.users_of_clinic(db, auth.actor)
     clinic = db.get(store.Clinic, auth.actor.clinic_id)
     return _render(
@@ -1248,9 +1256,19 @@ def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Res
         state,
         auth,
         "admin_users.html",
+        status_code=status_code,
         users=users,
         clinic_name=clinic.name if clinic else "",
+        roles=(("clinician", "clinician"), ("read_only", "read-only"), ("admin", "admin")),
+        errors=errors,
+        flash=flash,
+        min_length=store.MIN_PASSWORD_LENGTH,
     )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Response:
+    return _users_page(request, state, auth, db)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -1266,19 +1284,128 @@ def create_user(request: Request, state: State, auth: CurrentAuth, db: DB, form:
         )
     except (InputValueError, store.ConflictError) as exc:
         db.rollback()
-        users = store.users_of_clinic(db, auth.actor)
-        return _render(
-            request,
-            state,
-            auth,
-            "admin_users.html",
-            status_code=422,
-            users=users,
-            clinic_name="",
-            errors=_errors(state, exc),
-        )
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
     db.commit()
     return _see_other("/admin/users")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def _account_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    *,
+    errors: dict[str, Any] | None = None,
+    flash: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return _render(
+        request,
+        state,
+        auth,
+        "account.html",
+        status_code=status_code,
+        errors=errors,
+        flash=flash,
+        min_length=store.MIN_PASSWORD_LENGTH,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, state: State, auth: CurrentAuth) -> Response:
+    return _account_page(request, state, auth)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def account_password(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form
+) -> Response:
+    new = str(form.get("new_password") or "")
+    try:
+        if new != str(form.get("confirm_password") or ""):
+            raise InputValueError(
+                "the two new passwords differ",
+                [Problem("confirm_password", "the new password typed again", "a different one")],
+            )
+        store.change_own_password(
+            db,
+            auth.actor,
+            current_password=str(form.get("current_password") or ""),
+            new_password=new,
+            keep_session_id=auth.session_id,
+        )
+    except InputValueError as exc:
+        db.rollback()
+        return _account_page(request, state, auth, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    done = "Password changed. Your other sessions were signed out."
+    return _account_page(request, state, auth, flash={"kind": "ok", "text": done})
+
+
+@router.post("/account/sign-out-everywhere", response_class=HTMLResponse)
+def account_sign_out_everywhere(
+    request: Request, state: State, auth: CurrentAuth, db: DB
+) -> Response:
+    ended = store.end_user_sessions(db, auth.actor, keep_session_id=auth.session_id)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    text = (
+        f"Signed out on {ended} other device{'' if ended == 1 else 's'}; this one stays signed in."
+    )
+    return _account_page(request, state, auth, flash={"kind": "ok", "text": text})
+
+
+@router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
+def admin_user_active(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    active = _str(form, "active") == "1"
+    try:
+        store.update_account(db, auth.actor, user_id, active=active)
+    except store.PermissionDeniedError as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=403)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return _see_other("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/edit", response_class=HTMLResponse)
+def admin_user_edit(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    try:
+        store.update_account(
+            db,
+            auth.actor,
+            user_id,
+            role=_str(form, "role") or None,
+            display_name=_str(form, "display_name"),
+        )
+    except (InputValueError, store.PermissionDeniedError) as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return _see_other("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def admin_user_password(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    try:
+        store.reset_password(db, auth.actor, user_id, str(form.get("new_password") or ""))
+    except InputValueError as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    done = {"kind": "ok", "text": "Password reset; the account's sessions were signed out."}
+    return _users_page(request, state, auth, db, flash=done)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

@@ -8,6 +8,12 @@ The records layer is used by :mod:`glutemed.server`; the command line uses :func
 :func:`list_users` and :func:`upgrade_to_head`.
 """
 
+from glutemed.store._accounts import (
+    change_own_password,
+    end_user_sessions,
+    reset_password,
+    update_account,
+)
 from glutemed.store._auth import (
     MIN_PASSWORD_LENGTH,
     Actor,
@@ -62,6 +68,7 @@ from glutemed.store._models import (
     User,
     Visit,
 )
+from glutemed.store._passwords import COMMON_PASSWORDS_CHECKED, check_password
 from glutemed.store._repo import (
     SEXES,
     TREATMENT_RESPONSES,
@@ -100,6 +107,7 @@ from glutemed.store._repo import (
 )
 
 __all__ = [
+    "COMMON_PASSWORDS_CHECKED",
     "MIN_PASSWORD_LENGTH",
     "ROLES",
     "SEXES",
@@ -130,6 +138,8 @@ __all__ = [
     "add_user",
     "audit_events",
     "authenticate",
+    "change_own_password",
+    "check_password",
     "create_patient",
     "create_user",
     "create_visit",
@@ -138,6 +148,7 @@ __all__ = [
     "default_data_dir",
     "default_database_url",
     "end_session",
+    "end_user_sessions",
     "export_patient_bundle",
     "get_assessment",
     "get_care_plan",
@@ -164,12 +175,14 @@ __all__ = [
     "normalise_database_url",
     "patient_record",
     "record_cds_feedback",
+    "reset_password",
     "save_imported_record",
     "search_patients",
     "session_actor",
     "session_scope",
     "snapshot",
     "start_session",
+    "update_account",
     "update_outcome",
     "update_patient",
     "update_treatment_given",

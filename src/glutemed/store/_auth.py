@@ -36,6 +36,7 @@ from glutemed.store._models import (
     User,
     utcnow,
 )
+from glutemed.store._passwords import MIN_PASSWORD_LENGTH, check_password
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -54,7 +55,6 @@ __all__ = [
     "verify_password",
 ]
 
-MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("glutemed-timing-equaliser")
 
@@ -217,7 +217,7 @@ def _insert_user(
     user = User(
         username=name,
         display_name=(display_name or "").strip()[:200],
-        password_hash=hash_password(password),
+        password_hash=hash_password(check_password(password, username=name)),
         role=role,
         clinic_id=clinic.id,
     )
