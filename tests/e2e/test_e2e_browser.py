@@ -158,6 +158,9 @@ def test_clinician_journey(server: str, browser: object) -> None:
     page.click("a[href='#section-history']")
     page.locator("input[name='f_lateral_hip_pain'][value='positive'] + span").click()
     expect(history.locator("[data-summary]")).to_have_text("1 positive")  # updated live
+    live = page.locator("#live-assessment")
+    expect(live).to_contain_text("Next best test:")  # the engine's suggestion, as one types
+    before = live.inner_text()
     page.click("[data-action=expand-all]")
     for fid in (
         "palpation_greater_trochanter_tenderness",
@@ -168,6 +171,7 @@ def test_clinician_journey(server: str, browser: object) -> None:
     page.locator("input[name='f_trendelenburg_sign'][value='negative'] + span").click()
     page.locator("#section-exam_side_lying details.how").first.click()  # how to perform opens
     expect(page.locator("#section-exam_side_lying [data-summary]")).to_have_text("2 positive")
+    expect(live).not_to_have_text(before)  # the probabilities moved with the findings
     _shot(page, "02a-visit-form-open")
     page.click("[data-action=collapse-all]")
     _shot(page, "02-visit-form")

@@ -295,3 +295,31 @@ def test_report_and_admin_pages(pages: Any) -> None:
     assert "Audit log" in admin.get("/admin/audit").text
     clinician = pages()
     assert clinician.get("/admin/audit").status_code == 403
+
+
+def test_visit_form_live_panel_updates_without_storing(pages: Any, h: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    html, token = _visit_form(client, patient_url)
+    assert 'hx-post="' + patient_url + '/visits/preview"' in html and 'id="live-assessment"' in html
+    preview = f"{patient_url}/visits/preview"
+    empty = client.post(preview, data={"csrf_token": token}, headers={"HX-Request": "true"})
+    full = client.post(preview, data=h.visit_form_data(token), headers={"HX-Request": "true"})
+    assert empty.status_code == full.status_code == 200 and "<html" not in full.text
+    assert "Next best test:" in full.text and "%" in full.text
+
+    def top(text: str) -> float:
+        return float(re.search(r"<strong>(\d+) %</strong>", text).group(1))  # type: ignore[union-attr]
+
+    assert top(full.text) > top(empty.text)  # the findings moved the probabilities
+    flag = client.post(
+        preview,
+        data={
+            "csrf_token": token,
+            "f_unable_to_weight_bear": "positive",
+            "f_trauma_or_fall": "positive",
+        },
+    )
+    assert "Red flag:" in flag.text
+    pid = patient_url.rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/patients/{pid}/visits").json() == []  # nothing stored

@@ -584,6 +584,39 @@ def create_visit(
     return _see_other(f"/visits/{visit.id}")
 
 
+@router.post("/patients/{patient_id}/visits/preview", response_class=HTMLResponse)
+def visit_preview(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int
+) -> Response:
+    """The live panel of the visit form: probabilities and the next best test as findings change.
+
+    Nothing is stored; a form that cannot be read yet (e.g. no date) shows what it can.
+    """
+    patient = store.get_patient(db, auth.actor, patient_id)
+    values = _form_dict(form)
+    values["visit_date"] = values.get("visit_date") or dt.date.today().isoformat()
+    when = dt.date.today()
+    demographics = {"age_years": svc.age_at(patient.birth_date, when), "sex": patient.sex}
+    result: dict[str, Any] | None = None
+    problem = ""
+    try:
+        case, visit_date, _ = case_from_form(state.kb, values, patient=demographics)
+        full = svc.build_case(db, auth.actor, patient, visit_date, case)
+        _, result = svc.assess_case(state.kb, full)
+    except InputValueError as exc:
+        problem = state.wording.text(exc.message)
+    condition_names = {c.id: c.name for c in state.kb.conditions.values()}
+    return _render(
+        request,
+        state,
+        auth,
+        "_live.html",
+        result=result,
+        problem=problem,
+        condition_names=condition_names,
+    )
+
+
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, visit_id: int
