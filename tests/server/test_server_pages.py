@@ -323,3 +323,24 @@ def test_visit_form_live_panel_updates_without_storing(pages: Any, h: Any) -> No
     assert "Red flag:" in flag.text
     pid = patient_url.rsplit("/", 1)[1]
     assert client.get(f"/api/v1/patients/{pid}/visits").json() == []  # nothing stored
+
+
+def test_patient_list_pages_beyond_fifty(pages: Any) -> None:
+    import uuid
+
+    client = pages()
+    family = "Pager" + uuid.uuid4().hex[:6]
+    token = _csrf(client.get("/patients/new").text)
+    for i in range(53):
+        client.post(
+            "/patients",
+            data={"csrf_token": token, "family_name": family, "given_name": f"P{i:02d}"},
+            follow_redirects=False,
+        )
+    first = client.get(f"/patients/rows?q={family}", headers={"HX-Request": "true"}).text
+    assert first.count('class="link"') == 50 and "Show the next" in first
+    more = re.search(r'hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    second = client.get(more, headers={"HX-Request": "true"}).text
+    assert second.count('class="link"') == 3 and "Show the next" not in second
+    assert "No patient matches" not in second
+    assert "P52" in second and "P00" not in second

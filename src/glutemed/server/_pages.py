@@ -230,18 +230,38 @@ def logout(auth: Annotated[Auth | None, Depends(optional_auth)], state: State, d
 
 @router.get("/patients", response_class=HTMLResponse)
 def patients_page(
-    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = ""
+    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = "", offset: int = 0
 ) -> Response:
-    rows, more = store.search_patients(db, auth.actor, q[:200])
-    return _render(request, state, auth, "patients.html", patients=rows, more=more, q=q)
+    return _patient_list(request, state, auth, db, "patients.html", q, offset)
 
 
 @router.get("/patients/rows", response_class=HTMLResponse)
 def patient_rows(
-    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = ""
+    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = "", offset: int = 0
 ) -> Response:
-    rows, more = store.search_patients(db, auth.actor, q[:200])
-    return _render(request, state, auth, "_patient_rows.html", patients=rows, more=more, q=q)
+    return _patient_list(request, state, auth, db, "_patient_rows.html", q, offset)
+
+
+#: Patients per page of the list (the last row offers the next page).
+_PAGE_SIZE = 50
+
+
+def _patient_list(
+    request: Request, state: Any, auth: Auth, db: Any, template: str, q: str, offset: int
+) -> Response:
+    offset = max(0, offset)
+    rows, more = store.search_patients(db, auth.actor, q[:200], limit=_PAGE_SIZE, offset=offset)
+    return _render(
+        request,
+        state,
+        auth,
+        template,
+        patients=rows,
+        more=more,
+        q=q,
+        offset=offset,
+        next_offset=offset + len(rows),
+    )
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
