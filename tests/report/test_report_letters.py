@@ -165,3 +165,37 @@ def test_letter_pdf_has_font_page_numbers_and_renders(
     )
     images = sorted(ARTIFACTS.glob(f"{name}-{to}-*.png"))
     assert len(images) == pages and all(p.stat().st_size > 10_000 for p in images)
+
+
+def _png() -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 1.5))
+    ax.plot([0, 1, 2], [0, 4, -2])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def test_letter_prints_the_movement_picture(rkb: KnowledgeBase) -> None:
+    data = _letter_data(rkb, "tendinopathy", "accepted")
+    data["movement"][0]["picture_png"] = _png()
+    html = clinician_report_html(data)
+    assert '<img class="movement" src="data:image/png;base64,' in html
+    data["movement"][0]["picture_png"] = b"not a png"
+    assert "<img" not in clinician_report_html(data)
+    pdfimages = _poppler("pdfimages")
+    data["movement"][0]["picture_png"] = _png()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = ARTIFACTS / "movement-picture.pdf"
+    pdf.write_bytes(clinician_report_pdf(data))
+    listing = subprocess.run(
+        [pdfimages, "-list", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    assert len(listing.strip().splitlines()) >= 3  # header, rule, one image

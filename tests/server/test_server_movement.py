@@ -94,3 +94,6 @@ def test_movement_page_shows_verdict_strides_and_obliquity(pages: Any, h: Any) -
     assert 'colspan="2"' in obliquity and "—" not in obliquity and "°" in obliquity
     assert "± 0.0 " not in page
     assert not raw_bits(page), raw_bits(page)
+    vid = visit_url.rsplit("/", 1)[1]
+    letter = client.get(f"/visits/{vid}/report?to=gp").text
+    assert "Movement analysis" in letter and 'src="data:image/png;base64,' in letter

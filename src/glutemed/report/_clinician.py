@@ -19,7 +19,8 @@ script can produce it::
 ``plan``              ``{"status", "generated": CarePlan.to_dict(), "decision"}`` (or None)
 ``treatments``        ``[{"name", "given_on", "response", "dose"}]``
 ``outcomes``          ``{instrument: {"name", "points", "change"}}`` (as the server summarises them)
-``movement``          ``[{"task", "findings", "measures"}]``
+``movement``          ``[{"task", "findings", "measures", "picture_png"}]`` (``picture_png``:
+                      optional PNG bytes of the trial's plot or still frame, printed in the letter)
 ``finding_names``     ``{finding id: name}`` for the findings in the case
 ``treatment_names``   ``{treatment id: name}``
 ``sources``           ``{source id: full citation}`` of the knowledge base: cited sources become
@@ -35,6 +36,7 @@ knowledge-base versions of the assessment and plan it reports.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,6 +73,7 @@ sup { font-size: 7pt; color: #1f4e79; }
 ol.refs { font-size: 8pt; color: #333; padding-left: 16pt; }
 ol.refs li { margin: 1pt 0; }
 .signature { margin-top: 14pt; }
+img.movement { width: 100%; max-width: 170mm; margin: 4pt 0; page-break-inside: avoid; }
 footer { margin-top: 16pt; border-top: 1px solid #999; padding-top: 4pt; font-size: 8pt; color: #444; }
 @media screen { body { max-width: 780px; margin: 2em auto; } }
 """
@@ -145,7 +148,7 @@ The ranked differential is withheld until the red flag is dealt with.</div>
 
 {% if movement %}
 <h2>Movement analysis</h2>
-<ul>{% for m in movement %}<li>{{ m }}</li>{% endfor %}</ul>
+<ul>{% for m in movement %}<li>{{ m.text }}{% if m.picture %}<br><img class="movement" src="{{ m.picture }}" alt="{{ m.text }}">{% endif %}</li>{% endfor %}</ul>
 {% endif %}
 
 {% if visit.note %}<h2>Clinical note</h2><p>{{ visit.note }}</p>{% endif %}
@@ -465,7 +468,15 @@ def _context(
             f"{prose(names.get(k, k))} {_words(v)}" for k, v in (m.get("findings") or {}).items()
         ]
         task = _words(m.get("task")).capitalize() or "Movement"
-        movement.append(f"{task}: " + ("; ".join(parts) if parts else "no finding derived") + ".")
+        png = m.get("picture_png") or b""
+        movement.append(
+            {
+                "text": f"{task}: " + ("; ".join(parts) if parts else "no finding derived") + ".",
+                "picture": "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+                if isinstance(png, bytes) and png.startswith(b"\x89PNG")
+                else "",
+            }
+        )
     treatments = [
         {
             "name": t.get("name", ""),

@@ -261,6 +261,7 @@ def _patient_list(
         q=q,
         offset=offset,
         next_offset=offset + len(rows),
+        page_size=_PAGE_SIZE,
     )
 
 

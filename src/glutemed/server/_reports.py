@@ -61,6 +61,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
             "task": m.task,
             "findings": m.result.get("findings") or {},
             "measures": m.result.get("measures") or {},
+            "picture_png": m.plot_png or b"",
         }
         for m in store.list_movements(db, actor, visit.id)
     ]
