@@ -70,7 +70,7 @@ from glutemed.store._repo import patient_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "src" / "glutemed" / "examples" / "cases"
-PASSWORD = "benchmark password 1234"
+PASSWORD = "load test passphrase 1234"  # the password policy refuses one with the user name
 
 #: Name syllables of the synthetic patients (few syllables: many patients share a prefix, which
 #: makes the search harder than with real names).
