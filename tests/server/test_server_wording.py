@@ -180,3 +180,26 @@ def test_error_pages_have_a_working_back_link(pages: Any) -> None:
         assert r.status_code in (403, 404)
         assert "javascript:" not in r.text and 'data-action="back"' in r.text
         assert not raw_bits(r.text), raw_bits(r.text)
+
+
+def test_wording_turns_keys_into_words() -> None:
+    import os
+
+    from glutemed.server._wording import Wording
+
+    w = Wording(load_kb(os.environ.get("GLUTEMED_KB_FOLDER") or None))
+    assert w.text("Kinsella 2024 (dx_r7; diagnosis.md §3 and §1a rows (SR/MA, pooled))") == (
+        "Kinsella 2024"
+    )
+    assert w.text("LR 16.7 [Kinsella 2024, diagnosis.md §1a; implied by 59 % -> 96 %]") == (
+        "LR 16.7 [Kinsella 2024; implied by 59 % → 96 %]"
+    )
+    assert w.text("below the MCID [Chronic pain (Farrar 2001), tx_r100].") == (
+        "below the MCID [Chronic pain (Farrar 2001)]."
+    )
+    assert w.text("descriptive only (threshold_source: none)") == "descriptive only"
+    assert w.text("see single_leg_stance_30s") == "see " + w.name("single_leg_stance_30s")
+    assert w.text("one of not_done, positive") == "one of not done, positive"
+    assert w.label("f_lateral_hip_pain") == w.name("lateral_hip_pain")
+    assert w.label("birth_date") == "Date of birth" and w.text(False) == "no"
+    assert w.label("pretest_gtps").startswith("Your pre-test estimate for ")

@@ -60,6 +60,8 @@ _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 #: A dossier locator inside a citation: "diagnosis.md §3 and §1a cluster rows (...)" up to the
 #: next separator at the same bracket depth.
 _DOSSIER = re.compile(r"\b[\w-]+\.md\b")
+#: A parenthesised "field_name: value" left in a text.
+_FIELD_DUMP = re.compile(r"\s*\(\s*[a-z][a-z0-9]*(?:_[a-z0-9]+)+\s*:[^()]*\)")
 
 
 def _strip_balanced(text: str, start: int) -> int:
@@ -119,6 +121,7 @@ class Wording:
         text = str(value)
         text = self._drop_dossier_locators(text)
         text = self._drop_source_keys(text)
+        text = _FIELD_DUMP.sub("", text)  # "(threshold_source: none)": a field, not prose
         text = _SNAKE.sub(lambda m: self.name(m.group(0)), text)
         text = text.replace(" -> ", " → ").replace("->", "→")
         text = re.sub(r"\(\s*[;,]?\s*\)|\[\s*[;,]?\s*\]", "", text)
