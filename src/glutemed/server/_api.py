@@ -1225,19 +1225,9 @@ def report_pdf(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report import clinician_report_pdf
-    from glutemed.server._reports import report_data
+    from glutemed.server._reports import letter_response
 
-    data = report_data(state, db, auth.actor, visit_id)
-    pdf = clinician_report_pdf(data, letter_to=to)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="glutemed-visit-{visit_id}-{to}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return letter_response(state, db, auth.actor, visit_id, to, fmt="pdf")
 
 
 @router.get(
@@ -1254,15 +1244,9 @@ def report_html(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report import clinician_report_html
-    from glutemed.server._reports import report_data
+    from glutemed.server._reports import letter_response
 
-    data = report_data(state, db, auth.actor, visit_id)
-    return Response(
-        clinician_report_html(data, letter_to=to),
-        media_type="text/html",
-        headers={"Cache-Control": "no-store"},
-    )
+    return letter_response(state, db, auth.actor, visit_id, to, fmt="html")
 
 
 @router.get(
@@ -1273,7 +1257,6 @@ def report_html(
     summary="Patient handout (HTML, from glutemed.report)",
 )
 def handout_html_api(visit_id: int, state: State, auth: CurrentAuth, db: DB) -> Response:
-    from glutemed.server._reports import handout_html
+    from glutemed.server._reports import handout_response
 
-    html = handout_html(state, db, auth.actor, visit_id)
-    return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return handout_response(state, db, auth.actor, visit_id, fmt="html")

@@ -36,7 +36,7 @@ from glutemed.server._forms import (
     form_values_from_case,
     section_summaries,
 )
-from glutemed.server._reports import handout_html, handout_links, report_data
+from glutemed.server._reports import handout_links, handout_response, letter_response
 from glutemed.server._security import (
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
@@ -1156,49 +1156,44 @@ def void_submit(
 
 @router.get("/visits/{visit_id}/report", response_class=HTMLResponse)
 def report_page(state: State, auth: CurrentAuth, db: DB, visit_id: int, to: str = "gp") -> Response:
-    from glutemed.report import clinician_report_html
-
-    html = clinician_report_html(
-        report_data(state, db, auth.actor, visit_id),
-        letter_to=to,
+    return letter_response(
+        state,
+        db,
+        auth.actor,
+        visit_id,
+        to,
+        fmt="html",
         toolbar=[
             ("← Back to the visit", f"/visits/{visit_id}"),
             ("Download PDF", f"/api/v1/visits/{visit_id}/report.pdf?to={quote(to)}"),
         ],
         script_src=_PRINT_SCRIPT,
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def _handout_toolbar(visit_id: int) -> list[tuple[str, str]]:
+    return [
+        ("← Back to the visit", f"/visits/{visit_id}"),
+        ("Download PDF", f"/visits/{visit_id}/handout.pdf"),
+    ]
 
 
 @router.get("/visits/{visit_id}/handout", response_class=HTMLResponse)
 def handout_page(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    html = handout_html(
+    return handout_response(
         state,
         db,
         auth.actor,
         visit_id,
-        toolbar=[
-            ("← Back to the visit", f"/visits/{visit_id}"),
-            ("Download PDF", f"/visits/{visit_id}/handout.pdf"),
-        ],
+        fmt="html",
+        toolbar=_handout_toolbar(visit_id),
         script_src=_PRINT_SCRIPT,
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/visits/{visit_id}/handout.pdf")
 def handout_pdf(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    from weasyprint import HTML  # type: ignore[import-untyped]
-
-    pdf = HTML(string=handout_html(state, db, auth.actor, visit_id)).write_pdf()
-    return Response(
-        bytes(pdf or b""),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="handout-visit-{visit_id}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return handout_response(state, db, auth.actor, visit_id, fmt="pdf")
 
 
 @router.get("/history/{entity_type}/{entity_id}", response_class=HTMLResponse)

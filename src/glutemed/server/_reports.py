@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from glutemed import store
 from glutemed.server import _services as svc
 from glutemed.server._deps import AppState
 
-__all__ = ["handout_html", "handout_links", "handout_renderer", "report_data"]
+__all__ = [
+    "handout_html",
+    "handout_links",
+    "handout_renderer",
+    "handout_response",
+    "letter_response",
+    "report_data",
+]
 
 
 def _usable_visit(db: Session, actor: store.Actor, visit_id: int) -> store.Visit:
@@ -158,3 +166,63 @@ def handout_html(
         )
     html: str = render(case, care, state.kb, toolbar=toolbar, script_src=script_src)
     return html
+
+
+def _document(body: bytes | str, fmt: str, filename: str) -> Response:
+    if fmt == "pdf":
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{filename}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return Response(body, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def letter_response(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    to: str,
+    *,
+    fmt: Literal["html", "pdf"],
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> Response:
+    """The letter of a visit as HTML (``toolbar``/``script_src`` for the page) or PDF.
+
+    One action for the JSON API's ``report.html``/``report.pdf`` and the page.
+    """
+    from glutemed.report import clinician_report_html, clinician_report_pdf
+
+    data = report_data(state, db, actor, visit_id)
+    if fmt == "pdf":
+        return _document(
+            clinician_report_pdf(data, letter_to=to), "pdf", f"glutemed-visit-{visit_id}-{to}"
+        )
+    html = clinician_report_html(data, letter_to=to, toolbar=toolbar, script_src=script_src)
+    return _document(html, "html", "")
+
+
+def handout_response(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    *,
+    fmt: Literal["html", "pdf"],
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> Response:
+    """The patient handout of a visit as HTML or PDF (one action for the API and the page)."""
+    html = handout_html(state, db, actor, visit_id, toolbar=toolbar, script_src=script_src)
+    if fmt == "pdf":
+        from weasyprint import HTML  # type: ignore[import-untyped]
+
+        return _document(
+            bytes(HTML(string=html).write_pdf() or b""), "pdf", f"handout-visit-{visit_id}"
+        )
+    return _document(html, "html", "")
