@@ -111,6 +111,23 @@ def test_no_internals_on_any_page(pages: Any, h: Any) -> None:
     get(f"{patient_url}/outcomes")
     get(patient_url)
     get(f"/visits/{vid}/edit")
+    # a red-flag visit and a visit with a full-thickness tear on MRI and a failed programme
+    for extra in (
+        {"f_unable_to_weight_bear": "positive", "f_trauma_or_fall": "positive"},
+        {
+            "f_abductor_weakness": "positive",
+            "f_trendelenburg_sign": "positive",
+            "i_mri_tear_thickness": "full",
+            "i_mri_tendon_retraction": "positive",
+            "i_mri_goutallier_fuchs_grade": "grade_3",
+        },
+    ):
+        r = admin.post(
+            f"{patient_url}/visits", data=data | extra | {"confirm": "1"}, follow_redirects=False
+        )
+        other = r.headers["location"]
+        get(other)
+        get(f"/visits/{other.rsplit('/', 1)[1]}/report?to=surgeon")
     for to in ("gp", "surgeon", "record"):
         get(f"/visits/{vid}/report?to={to}")
     get(f"/visits/{vid}/handout")
