@@ -14,6 +14,7 @@ Skipped, with the reason, when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -168,7 +169,13 @@ def test_clinician_journey(server: str, browser: object) -> None:
         "single_leg_stance_30s",
     ):
         page.locator(f"input[name='f_{fid}'][value='positive'] + span").click()
-    page.locator("input[name='f_trendelenburg_sign'][value='negative'] + span").click()
+    # keyboard: focus a finding, N chooses negative, Enter goes on to the next finding
+    page.locator("input[name='f_trendelenburg_sign'][value='not_done']").focus()
+    page.keyboard.press("n")
+    expect(page.locator("input[name='f_trendelenburg_sign'][value='negative']")).to_be_checked()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.name") != "f_trendelenburg_sign"
+    expect(page).to_have_url(re.compile(r"/visits/new(#.*)?$"))  # Enter did not submit it
     page.locator("#section-exam_side_lying details.how").first.click()  # how to perform opens
     expect(page.locator("#section-exam_side_lying [data-summary]")).to_have_text("2 positive")
     expect(live).not_to_have_text(before)  # the probabilities moved with the findings

@@ -2,7 +2,9 @@
    Content-Security-Policy allows scripts from the app only).
    - [data-action=print]  prints the page
    - [data-action=back]   goes back in the browser history (the link's href is the fallback)
-   - details.form-section  the visit form's sections: a live summary of what has been entered */
+   - details.form-section  the visit form's sections: a live summary of what has been entered
+   - on a finding of the visit form, the keys P, N and 0 choose positive, negative and not
+     recorded, and Enter after them moves to the next finding */
 (function () {
   "use strict";
 
@@ -41,6 +43,33 @@
       : "";
     section.classList.toggle("has-entries", parts.length > 0);
   }
+
+  var KEYS = { p: "positive", n: "negative", "0": "not_done" };
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var fs = event.target.closest ? event.target.closest("fieldset[data-finding]") : null;
+    if (!fs) { return; }
+    var value = KEYS[event.key.toLowerCase()];
+    if (value) {
+      var input = fs.querySelector("input[type=radio][value='" + value + "']");
+      if (input) {
+        event.preventDefault();
+        input.checked = true;
+        input.focus();
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    } else if (event.key === "Enter" && event.target.type === "radio") {
+      event.preventDefault();  /* never submit the whole visit from a finding */
+      var all = Array.prototype.slice.call(document.querySelectorAll("fieldset[data-finding]"));
+      var next = all[all.indexOf(fs) + 1];
+      if (next) {
+        var section = next.closest("details");
+        if (section) { section.open = true; }
+        (next.querySelector("input:checked") || next.querySelector("input")).focus();
+      }
+    }
+  });
 
   function init() {
     document.querySelectorAll("details.form-section").forEach(function (section) {
