@@ -79,3 +79,24 @@ def test_handout_page_has_back_and_print(pages: Any) -> None:
     assert f'href="/visits/{vid}"' in page.text and 'data-action="print"' in page.text
     assert '<script src="/static/app.js"></script>' in page.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_handout_pdf_renders_in_the_right_font(pages: Any, h: Any) -> None:
+    tools = [shutil.which(t) for t in ("pdffonts", "pdftoppm")]
+    if None in tools:
+        pytest.skip("poppler-utils (pdffonts, pdftoppm) is not installed")
+    pdffonts, pdftoppm = (str(t) for t in tools)
+    client: TestClient = pages()
+    _, visit_url, _ = h.patient_with_visit(client)
+    r = client.get(f"{visit_url}/handout.pdf")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    out = Path(__file__).resolve().parents[2] / "artifacts" / "letters"
+    out.mkdir(parents=True, exist_ok=True)
+    pdf = out / "handout.pdf"
+    pdf.write_bytes(r.content)
+    fonts = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "DejaVu-Sans" in fonts and "Serif" not in fonts, fonts
+    for old in out.glob("handout-*.png"):
+        old.unlink()
+    subprocess.run([pdftoppm, "-r", "60", "-png", str(pdf), str(out / "handout")], check=True)
+    assert any(p.stat().st_size > 10_000 for p in out.glob("handout-*.png"))
