@@ -344,3 +344,24 @@ def test_patient_list_pages_beyond_fifty(pages: Any) -> None:
     assert second.count('class="link"') == 3 and "Show the next" not in second
     assert "No patient matches" not in second
     assert "P52" in second and "P00" not in second
+
+
+def test_outcome_note_names_the_activities_and_carries_over(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    token = _csrf(client.get(f"{patient_url}/outcomes").text)
+    form = {"csrf_token": token, "instrument": "psfs", "measured_on": "2026-10-01"}
+    items = {f"item_activity_{i}": "4" for i in (1, 2, 3)}
+    r = client.post(
+        f"{patient_url}/outcomes",
+        data=form | items | {"note": "1 stairs, 2 walking 30 min, 3 lying on the left"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(f"{patient_url}/outcomes?instrument=psfs").text
+    assert "1 stairs, 2 walking 30 min, 3 lying on the left</span>" in page  # in the table
+    assert 'value="1 stairs, 2 walking 30 min, 3 lying on the left"' in page  # carried over
+    fields = client.get(f"{patient_url}/outcomes/fields?instrument=psfs").text
+    assert "Carried over from the last entry" in fields
+    pid = patient_url.rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/patients/{pid}/outcomes").json()[0]["note"].startswith("1 stairs")

@@ -280,6 +280,9 @@ class OutcomeIn(_In):
         default=None, description="A total scored elsewhere (checked against the range)."
     )
     visit_id: int | None = None
+    note: str = Field(
+        default="", max_length=2000, description="e.g. the activities named on the PSFS"
+    )
 
 
 class OutcomePatch(_In):
@@ -300,6 +303,8 @@ class OutcomeOut(BaseModel):
     score: dict[str, Any]
     version: int
     versions: Versions
+    note: str = ""
+    void_reason: str | None = None
 
 
 class AuditOut(BaseModel):
@@ -416,6 +421,8 @@ def outcome_out(o: store.OutcomeEntry) -> OutcomeOut:
         score=o.score,
         version=o.version,
         versions=Versions(**_versions(o)),
+        note=o.note,
+        void_reason=o.void_reason if o.voided else None,
     )
 
 
@@ -1055,6 +1062,7 @@ def add_outcome(
         answers=body.answers,
         total=body.total,
         visit_id=body.visit_id,
+        note=body.note,
     )
     db.commit()
     return outcome_out(o)

@@ -842,7 +842,14 @@ def _charts(state: Any, series: dict[str, dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _outcome_context(state: Any, instrument: str | None) -> dict[str, Any]:
+def _last_notes(entries: list[Any]) -> dict[str, str]:
+    """The latest note of each questionnaire (the PSFS activities carry over to the next entry)."""
+    return {e.instrument: e.note for e in entries if e.note and not e.voided}
+
+
+def _outcome_context(
+    state: Any, instrument: str | None, last_notes: dict[str, str] | None = None
+) -> dict[str, Any]:
     instruments = list(state.kb.instruments.values())
     selected = state.kb.instruments.get(instrument or "") or next(
         (i for i in instruments if i.id == "visa_g"), instruments[0]
@@ -852,6 +859,7 @@ def _outcome_context(state: Any, instrument: str | None) -> dict[str, Any]:
         "selected": selected,
         "scoring_available": svc.feature_available("questionnaires"),
         "instrument_names": {i.id: i.name for i in instruments},
+        "last_note": (last_notes or {}).get(selected.id, ""),
     }
 
 
@@ -880,7 +888,7 @@ def _outcomes_page(
         charts=charts,
         errors=errors,
         today=dt.date.today().isoformat(),
-        **_outcome_context(state, instrument),
+        **_outcome_context(state, instrument, _last_notes(entries)),
     )
 
 
@@ -895,9 +903,9 @@ def outcomes_page(
 def outcome_fields(
     request: Request, state: State, auth: CurrentAuth, db: DB, patient_id: int, instrument: str = ""
 ) -> Response:
-    store.get_patient(db, auth.actor, patient_id)
+    notes = _last_notes(store.list_outcomes(db, auth.actor, patient_id))
     return _render(
-        request, state, auth, "_outcome_fields.html", **_outcome_context(state, instrument)
+        request, state, auth, "_outcome_fields.html", **_outcome_context(state, instrument, notes)
     )
 
 
@@ -933,6 +941,7 @@ def add_outcome(
             measured_on=_str(form, "measured_on") or dt.date.today().isoformat(),
             answers=answers or None,
             total=None if answers else total,
+            note=_str(form, "note"),
         )
     except InputValueError as exc:
         db.rollback()

@@ -447,8 +447,12 @@ def record_outcome(
     answers: Mapping[str, Any] | None = None,
     total: float | None = None,
     visit_id: int | None = None,
+    note: str = "",
 ) -> store.OutcomeEntry:
-    """Score item answers (or check a total) and store the result; see :func:`score_only`."""
+    """Score item answers (or check a total) and store the result; see :func:`score_only`.
+
+    ``note`` is kept with the entry (e.g. the activities the patient named on the PSFS).
+    """
     actor.require_write()
     store.get_patient(db, actor, patient_id)
     value, score = score_only(kb, instrument, answers=answers, total=total)
@@ -463,6 +467,7 @@ def record_outcome(
         versions=score.get("versions") or kb.versions(),
         answers=None if not answers else dict(answers),
         visit_id=visit_id,
+        note=note,
     )
 
 

@@ -343,6 +343,8 @@ class OutcomeEntry(_Voidable, _Versioned, _Stamped, Base):
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     total: Mapped[float | None] = mapped_column(default=None)
     score: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Free text with the entry, e.g. the activities the patient named on the PSFS.
+    note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

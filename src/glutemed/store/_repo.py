@@ -897,8 +897,12 @@ def add_outcome(
     versions: Mapping[str, Any],
     answers: Mapping[str, Any] | None = None,
     visit_id: int | None = None,
+    note: str = "",
 ) -> OutcomeEntry:
-    """Store a scored questionnaire (the caller scores it with :mod:`glutemed.questionnaires`)."""
+    """Store a scored questionnaire (the caller scores it with :mod:`glutemed.questionnaires`).
+
+    ``note``: free text kept with the entry (e.g. the activities named on the PSFS).
+    """
     actor.require_write()
     patient = get_patient(session, actor, patient_id)
     if visit_id is not None and get_visit(session, actor, visit_id).patient_id != patient.id:
@@ -911,6 +915,7 @@ def add_outcome(
         total=None if total is None else float(total),
         answers=None if answers is None else dict(answers),
         score=dict(score),
+        note=_text("note", note, 2000),
         created_by=actor.user_id,
         updated_by=actor.user_id,
         **_stamp(versions),

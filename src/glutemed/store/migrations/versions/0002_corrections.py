@@ -1,6 +1,7 @@
 """Corrections: visits, treatments given, outcomes and movement analyses can be voided.
 
 A voided record is kept (struck through in its history) with who voided it, when and why.
+Outcome entries also get a free-text note (e.g. the activities named on the PSFS).
 
 Revision ID: 0002
 Revises: 0001
@@ -36,8 +37,13 @@ def upgrade() -> None:
                 ondelete="SET NULL",
             )
 
+    with op.batch_alter_table("outcomes") as batch:
+        batch.add_column(sa.Column("note", sa.Text(), nullable=False, server_default=""))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("outcomes") as batch:
+        batch.drop_column("note")
     for table in reversed(TABLES):
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(op.f(f"fk_{table}_voided_by_users"), type_="foreignkey")
