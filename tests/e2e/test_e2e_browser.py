@@ -273,5 +273,16 @@ def test_clinician_journey(server: str, browser: object) -> None:
     page.goto(visit_url.replace("/visits/", "/history/visits/"))
     expect(page.locator("table")).to_contain_text("FABER done after the first save")
     _shot(page, "10-correction-history")
+
+    # an error page says what happened in words, and its Back button works under the CSP
+    history_url = page.url
+    seen = len(errors)
+    page.goto(f"{server}/patients/999999")
+    expect(page.locator("h1")).to_have_text("Not found")
+    assert all("404" in e for e in errors[seen:])  # the page asked for, and nothing else
+    del errors[seen:]
+    _shot(page, "11-error-page")
+    page.click("a[data-action=back]")
+    expect(page).to_have_url(history_url)
     context.close()
     assert not errors, errors
