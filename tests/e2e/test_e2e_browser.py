@@ -1,8 +1,11 @@
 """End to end in headless Chromium (Playwright's Python API) on a tablet-sized screen.
 
 A real uvicorn server on loopback with a fresh SQLite database; the browser logs in, creates a
-patient, enters a visit, sees the assessment and the care plan, accepts the plan, records two
-questionnaires and sees the chart. Screenshots go to ``artifacts/e2e/`` (git-ignored).
+patient, enters a visit in the sectioned form, sees the assessment and the care plan, accepts the
+plan, uploads a movement trial (when the shared reference file is there), records two
+questionnaires and sees the chart, opens the letter (and its PDF) and the handout and comes back,
+exports the record as FHIR and corrects the visit with a reason. Screenshots go to
+``artifacts/e2e/`` (git-ignored).
 
 Uses the system Chromium (``chromium`` on PATH, Debian's package); it never downloads a browser.
 Skipped, with the reason, when Chromium or Playwright is missing.
@@ -11,6 +14,7 @@ Skipped, with the reason, when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -113,6 +117,7 @@ def test_clinician_journey(server: str, browser: object) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
 
     # log in
     page.goto(f"{server}/patients")
@@ -144,19 +149,38 @@ def test_clinician_journey(server: str, browser: object) -> None:
     # enter a visit: findings from the knowledge-base form
     page.goto(patient_url)
     page.click("text=New visit")
-    expect(page.locator("#section-examination")).to_be_visible()
+    # sections are collapsed, each with a summary line; a jump link opens its section
+    history = page.locator("#section-history")
+    expect(history).to_be_visible()
+    expect(history.locator("[data-summary]")).to_have_text("nothing recorded")
+    assert page.locator("details.form-section[open]").count() == 0
+    expect(page.locator("input[name='f_lateral_hip_pain'] + span").first).to_be_hidden()
     page.select_option("#side", "left")
+    page.click("a[href='#section-history']")
+    page.locator("input[name='f_lateral_hip_pain'][value='positive'] + span").click()
+    expect(history.locator("[data-summary]")).to_have_text("1 positive")  # updated live
+    live = page.locator("#live-assessment")
+    expect(live).to_contain_text("Next best test:")  # the engine's suggestion, as one types
+    before = live.inner_text()
+    page.click("[data-action=expand-all]")
     for fid in (
-        "lateral_hip_pain",
         "palpation_greater_trochanter_tenderness",
         "resisted_hip_abduction_pain",
         "single_leg_stance_30s",
     ):
         page.locator(f"input[name='f_{fid}'][value='positive'] + span").click()
-    trendelenburg = page.locator("input[name='f_trendelenburg_sign'][value='negative'] + span")
-    if trendelenburg.count():
-        trendelenburg.click()
-    page.locator("#section-examination details.how").first.click()  # how to perform opens
+    # keyboard: focus a finding, N chooses negative, Enter goes on to the next finding
+    page.locator("input[name='f_trendelenburg_sign'][value='not_done']").focus()
+    page.keyboard.press("n")
+    expect(page.locator("input[name='f_trendelenburg_sign'][value='negative']")).to_be_checked()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.name") != "f_trendelenburg_sign"
+    expect(page).to_have_url(re.compile(r"/visits/new(#.*)?$"))  # Enter did not submit it
+    page.locator("#section-exam_side_lying details.how").first.click()  # how to perform opens
+    expect(page.locator("#section-exam_side_lying [data-summary]")).to_have_text("2 positive")
+    expect(live).not_to_have_text(before)  # the probabilities moved with the findings
+    _shot(page, "02a-visit-form-open")
+    page.click("[data-action=collapse-all]")
     _shot(page, "02-visit-form")
     page.click("button:has-text('Save and assess')")
 
@@ -181,7 +205,8 @@ def test_clinician_journey(server: str, browser: object) -> None:
         page.select_option("#task", "walk")
         page.click("button:has-text('Analyse and keep with this visit')")
         expect(page.locator("h1")).to_contain_text("Movement")
-        expect(page.locator("table")).to_contain_text("pelvic")
+        expect(page.locator("table.verdict")).to_contain_text("Strides measured")
+        expect(page.locator("table").last).to_contain_text("pelvic")
         expect(page.locator("img")).to_be_visible()
         _shot(page, "07-movement")
         page.goto(visit_url)
@@ -209,5 +234,55 @@ def test_clinician_journey(server: str, browser: object) -> None:
     expect(page.locator(".timeline")).to_contain_text("visit")
     expect(page.locator(".timeline")).to_contain_text("outcome")
     _shot(page, "06-timeline")
+
+    # the letter: on screen with back and print, and as a PDF
+    page.goto(visit_url)
+    page.click("text=Letter to the GP")
+    expect(page.locator("h1")).to_have_text("Letter to the general practitioner")
+    expect(page.locator("nav.toolbar button[data-action=print]")).to_be_visible()
+    _shot(page, "08-letter")
+    pdf_href = page.locator("nav.toolbar a", has_text="Download PDF").get_attribute("href")
+    pdf = page.request.get(f"{server}{pdf_href}")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    (ARTIFACTS / "08-letter.pdf").write_bytes(pdf.body())
+    page.click("text=Back to the visit")
+    expect(page).to_have_url(visit_url)
+
+    # the patient handout, then back
+    page.click("text=Patient handout")
+    expect(page.locator("nav.toolbar")).to_be_visible()
+    _shot(page, "09-handout")
+    page.click("text=Back to the visit")
+    expect(page).to_have_url(visit_url)
+
+    # FHIR export from the patient page
+    page.goto(patient_url)
+    with page.expect_download() as download:
+        page.click("text=Export record (FHIR)")
+    bundle = download.value.path()
+    assert bundle is not None and b'"resourceType"' in Path(bundle).read_bytes()
+
+    # a correction of the visit: a reason is asked, and the history shows it
+    page.goto(visit_url)
+    page.click("text=Correct findings")
+    page.click("[data-action=expand-all]")
+    page.locator("input[name='f_faber_test'][value='negative'] + span").click()
+    page.fill("#reason", "FABER done after the first save")
+    page.click("button:has-text('Save and assess')")
+    expect(page).to_have_url(visit_url)
+    page.goto(visit_url.replace("/visits/", "/history/visits/"))
+    expect(page.locator("table")).to_contain_text("FABER done after the first save")
+    _shot(page, "10-correction-history")
+
+    # an error page says what happened in words, and its Back button works under the CSP
+    history_url = page.url
+    seen = len(errors)
+    page.goto(f"{server}/patients/999999")
+    expect(page.locator("h1")).to_have_text("Not found")
+    assert all("404" in e for e in errors[seen:])  # the page asked for, and nothing else
+    del errors[seen:]
+    _shot(page, "11-error-page")
+    page.click("a[data-action=back]")
+    expect(page).to_have_url(history_url)
     context.close()
     assert not errors, errors

@@ -199,6 +199,37 @@ def pages(sqlite_app: FastAPI) -> Iterator[Callable[..., TestClient]]:
         c.close()
 
 
+def visit_form_data(token: str) -> dict[str, str]:
+    """A filled-in visit form: lateral hip pain with the findings of gluteal tendinopathy."""
+    return {
+        "csrf_token": token,
+        "visit_date": "2026-11-03",
+        "setting": "primary_care",
+        "side": "left",
+        "mri_available": "1",
+        "factor_fit_for_surgery": "1",
+        "f_lateral_hip_pain": "positive",
+        "f_palpation_greater_trochanter_tenderness": "positive",
+        "f_resisted_hip_abduction_pain": "positive",
+        "f_single_leg_stance_30s": "positive",
+        "note": "sore on stairs",
+    }
+
+
+def patient_with_visit(client: Any, **patient: str) -> tuple[str, str, str]:
+    """Through the pages: a new patient and a visit (:func:`visit_form_data`).
+
+    Returns the patient's URL, the visit's URL and the page CSRF token.
+    """
+    fields = {"family_name": "Visited", "birth_date": "1960-01-01", "sex": "female", **patient}
+    token = page_csrf(client.get("/patients/new").text)
+    r = client.post("/patients", data={"csrf_token": token, **fields}, follow_redirects=False)
+    patient_url = str(r.headers["location"])
+    token = page_csrf(client.get(f"{patient_url}/visits/new").text)
+    r = client.post(f"{patient_url}/visits", data=visit_form_data(token), follow_redirects=False)
+    return patient_url, str(r.headers["location"]), token
+
+
 def page_csrf(html: str) -> str:
     """The CSRF token embedded in a page."""
     return html.split('name="csrf_token" value="')[1].split('"')[0]
@@ -217,4 +248,6 @@ def h() -> Any:
         example_case=example_case,
         make_settings=make_settings,
         page_csrf=page_csrf,
+        visit_form_data=visit_form_data,
+        patient_with_visit=patient_with_visit,
     )

@@ -181,12 +181,14 @@ def test_stateless_assessment(api: Any, h: Any) -> None:
     assert api.get("/api/v1/patients?q=").status_code == 200  # nothing stored, nothing broken
 
 
-def test_kb_forms_list_relevant_tests_with_how_to(api: Any) -> None:
+def test_kb_forms_list_every_test_with_how_to(api: Any) -> None:
     forms = api.get("/api/v1/kb/forms").json()
     sections = {s["id"]: s for s in forms["sections"]}
-    assert "examination" in sections
-    exam = sections["examination"]["fields"]
-    assert exam and all(f["how_to_perform"] and f["positive_if"] for f in exam)
+    assert {"red_flags", "history", "exam_side_lying", "exam_supine"} <= set(sections)
+    exam = [f for s in forms["sections"] for f in s["fields"] if f["kind"] == "examination"]
+    assert exam and all(f["how_to_perform"] for f in exam)
+    ids = [f["id"] for s in forms["sections"] for f in s["fields"]]
+    assert len(ids) == len(set(ids))  # each finding in one section
     assert all(f["kind"] != "movement_measure" for s in forms["sections"] for f in s["fields"])
 
 

@@ -70,3 +70,30 @@ def test_upload_rejects_unknown_file_types(api: Any, patient: dict[str, Any], h:
     )
     assert r.status_code == 422
     assert api.get(f"/api/v1/visits/{vid}").json()["movements"] == []
+
+
+@pytest.mark.slow
+def test_movement_page_shows_verdict_strides_and_obliquity(pages: Any, h: Any) -> None:
+    from tests.server.test_server_wording import raw_bits
+
+    client = pages()
+    _, visit_url, token = h.patient_with_visit(client)
+    with C3D.open("rb") as fh:
+        r = client.post(
+            f"{visit_url}/movement",
+            data={"csrf_token": token, "task": "walk"},
+            files={"file": ("trial.c3d", fh, "application/octet-stream")},
+            follow_redirects=False,
+        )
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert "Strides measured" in page and "Verdict" in page
+    verdict = page.split("<td>Verdict</td>", 1)[1].split("</tr>", 1)[0]
+    assert verdict.count('<strong class="call-') == 2  # a call for each side
+    obliquity = page.split("Pelvic obliquity", 1)[1].split("</tr>", 1)[0]
+    assert 'colspan="2"' in obliquity and "—" not in obliquity and "°" in obliquity
+    assert "± 0.0 " not in page
+    assert not raw_bits(page), raw_bits(page)
+    vid = visit_url.rsplit("/", 1)[1]
+    letter = client.get(f"/visits/{vid}/report?to=gp").text
+    assert "Movement analysis" in letter and 'src="data:image/png;base64,' in letter

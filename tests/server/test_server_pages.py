@@ -48,39 +48,69 @@ def test_login_page_and_patient_search(pages: Any) -> None:
 
 
 def test_visit_form_is_generated_from_the_knowledge_base(pages: Any) -> None:
+    import html as html_module
+
+    from glutemed.server._wording import Wording
+
     client = pages()
     html, _ = _visit_form(client, _new_patient(client))
     kb = load_kb(__import__("os").environ.get("GLUTEMED_KB_FOLDER") or None)
-    exam = [
-        f for f in kb.findings.values() if f.kind == "examination" and f'name="f_{f.id}"' in html
+    wording = Wording(kb)
+    text = html_module.unescape(html)
+    # every finding of the knowledge base can be entered (only the derived age flag is not asked)
+    missing = [
+        f.id
+        for f in kb.findings.values()
+        if f.id != "age_60_or_over"
+        and f'name="{"i_" if f.kind == "imaging" else "f_"}{f.id}"' not in html
     ]
-    assert exam, "no examination test on the form"
+    assert not missing, missing
+    exam = [f for f in kb.findings.values() if f.kind == "examination"]
     for f in exam:
-        assert f.how_to_perform[:40] in html.replace("&#39;", "'").replace("&amp;", "&").replace(
-            "&quot;", '"'
-        )
+        assert wording.text(f.how_to_perform)[:40] in text
     assert "How to perform" in html and "Red-flag screen" in html
     assert 'name="f_age_60_or_over"' not in html  # derived from the age, never asked
     assert not any(f'name="f_{m}"' in html for m in kb.movement_measures)
+    # sections collapsed, with a summary line and jump links
+    opening = r'<details class="card form-section[^"]*" id="(section-[a-z_]+)" *>'
+    sections = re.findall(opening, html)
+    assert len(sections) >= 5 and all(f'href="#{s}"' in html for s in sections)
+    assert html.count("data-summary>nothing recorded<") == len(sections)
 
 
-def test_visit_post_shows_assessment_and_plan(pages: Any) -> None:
+def test_visit_form_sections_follow_the_layout_and_take_unknown_kinds() -> None:
+    from types import SimpleNamespace
+
+    from glutemed.server._forms import load_layout
+
+    layout = load_layout()
+
+    def finding(kind: str, how: str = "", modality: str | None = None) -> Any:
+        return SimpleNamespace(kind=kind, how_to_perform=how, modality=modality)
+
+    assert layout.section_of(finding("history"), red_flag=True) == "red_flags"
+    assert layout.section_of(finding("history"), red_flag=False) == "history"
+    assert layout.section_of(finding("examination", "Patient side-lying; ..."), False) == (
+        "exam_side_lying"
+    )
+    assert layout.section_of(finding("examination", "Patient supine. Lift."), False) == (
+        "exam_supine"
+    )
+    assert layout.section_of(finding("examination", "The patient stands on"), False) == (
+        "exam_standing"
+    )
+    assert layout.section_of(finding("examination", "Resisted adduction."), False) == "exam_other"
+    assert layout.section_of(finding("imaging", modality="mri"), False) == "imaging_mri"
+    assert layout.section_of(finding("imaging", modality="ct"), False) == "imaging_other"
+    assert layout.section_of(finding("blood"), False) == "bloods"
+    assert layout.section_of(finding("genetics"), False) == "other"  # a kind nobody planned
+
+
+def test_visit_post_shows_assessment_and_plan(pages: Any, h: Any) -> None:
     client = pages()
     patient_url = _new_patient(client)
     _, token = _visit_form(client, patient_url)
-    data = {
-        "csrf_token": token,
-        "visit_date": "2026-11-03",
-        "setting": "primary_care",
-        "side": "left",
-        "mri_available": "1",
-        "factor_fit_for_surgery": "1",
-        "f_lateral_hip_pain": "positive",
-        "f_palpation_greater_trochanter_tenderness": "positive",
-        "f_resisted_hip_abduction_pain": "positive",
-        "f_single_leg_stance_30s": "positive",
-        "note": "sore on stairs",
-    }
+    data = h.visit_form_data(token)
     r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
     visit = client.get(r.headers["location"]).text
@@ -116,7 +146,44 @@ def test_visit_form_errors_name_the_field(pages: Any) -> None:
         data={"csrf_token": token, "visit_date": "03/11/2026", "f_lateral_hip_pain": "yes"},
     )
     assert r.status_code == 422
-    assert "<code>visit_date</code>" in r.text and "<code>f_lateral_hip_pain</code>" in r.text
+    # each problem is named by its label, beside its field, and the typed values are kept
+    assert '<a href="#field-visit_date">Visit date</a>' in r.text
+    link = '<a href="#field-f_lateral_hip_pain">Lateral hip pain (presenting complaint)</a>'
+    assert link in r.text
+    date_box = r.text.split('id="field-visit_date"', 1)[1].split("</div>", 1)[0]
+    assert 'value="03/11/2026"' in date_box and 'class="field-error"' in date_box
+    hip = r.text.split('id="field-f_lateral_hip_pain"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'class="field-error"' in hip and "expected one of not done, positive, negative" in hip
+    assert "<code>" not in r.text
+
+
+def test_visit_date_is_required_and_not_in_the_future(pages: Any) -> None:
+    import datetime as dt
+
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    base = {"csrf_token": token, "f_lateral_hip_pain": "positive", "note": "kept"}
+    r = client.post(f"{patient_url}/visits", data=base)
+    assert r.status_code == 422 and "Visit date</a>: expected the date of the visit" in r.text
+    assert ">kept</textarea>" in r.text  # the typed values come back
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    r = client.post(f"{patient_url}/visits", data=base | {"visit_date": future})
+    assert r.status_code == 422 and "today or earlier" in r.text and future in r.text
+    visits = client.get(f"/api/v1/patients/{patient_url.rsplit('/', 1)[1]}/visits").json()
+    assert visits == []
+
+
+def test_empty_visit_asks_before_saving(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    _, token = _visit_form(client, patient_url)
+    data = {"csrf_token": token, "visit_date": "2026-11-03"}
+    r = client.post(f"{patient_url}/visits", data=data, follow_redirects=False)
+    assert r.status_code == 200 and "No finding is recorded" in r.text
+    assert 'name="confirm" value="1"' in r.text
+    r = client.post(f"{patient_url}/visits", data=data | {"confirm": "1"}, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_patient_edit_conflict_is_shown_not_overwritten(pages: Any) -> None:
@@ -216,14 +283,86 @@ def test_report_and_admin_pages(pages: Any) -> None:
     _, token = _visit_form(admin, patient_url)
     r = admin.post(
         f"{patient_url}/visits",
-        data={"csrf_token": token, "f_lateral_hip_pain": "positive"},
+        data={"csrf_token": token, "visit_date": "2026-11-03", "f_lateral_hip_pain": "positive"},
         follow_redirects=False,
     )
     vid = r.headers["location"].rsplit("/", 1)[1]
     letter = admin.get(f"/visits/{vid}/report?to=surgeon")
     assert letter.status_code == 200 and "Referral letter" in letter.text
-    assert "Pat Page, born 1966-02-03" in letter.text
+    assert "Pat Page, born 3 February 1966" in letter.text
+    assert f'href="/visits/{vid}"' in letter.text and 'data-action="print"' in letter.text
+    assert f"/api/v1/visits/{vid}/report.pdf?to=surgeon" in letter.text
     assert "Users of" in admin.get("/admin/users").text
     assert "Audit log" in admin.get("/admin/audit").text
     clinician = pages()
     assert clinician.get("/admin/audit").status_code == 403
+
+
+def test_visit_form_live_panel_updates_without_storing(pages: Any, h: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    html, token = _visit_form(client, patient_url)
+    assert 'hx-post="' + patient_url + '/visits/preview"' in html and 'id="live-assessment"' in html
+    preview = f"{patient_url}/visits/preview"
+    empty = client.post(preview, data={"csrf_token": token}, headers={"HX-Request": "true"})
+    full = client.post(preview, data=h.visit_form_data(token), headers={"HX-Request": "true"})
+    assert empty.status_code == full.status_code == 200 and "<html" not in full.text
+    assert "Next best test:" in full.text and "%" in full.text
+
+    def top(text: str) -> float:
+        return float(re.search(r"<strong>(\d+) %</strong>", text).group(1))  # type: ignore[union-attr]
+
+    assert top(full.text) > top(empty.text)  # the findings moved the probabilities
+    flag = client.post(
+        preview,
+        data={
+            "csrf_token": token,
+            "f_unable_to_weight_bear": "positive",
+            "f_trauma_or_fall": "positive",
+        },
+    )
+    assert "Red flag:" in flag.text
+    pid = patient_url.rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/patients/{pid}/visits").json() == []  # nothing stored
+
+
+def test_patient_list_pages_beyond_fifty(pages: Any) -> None:
+    import uuid
+
+    client = pages()
+    family = "Pager" + uuid.uuid4().hex[:6]
+    token = _csrf(client.get("/patients/new").text)
+    for i in range(53):
+        client.post(
+            "/patients",
+            data={"csrf_token": token, "family_name": family, "given_name": f"P{i:02d}"},
+            follow_redirects=False,
+        )
+    first = client.get(f"/patients/rows?q={family}", headers={"HX-Request": "true"}).text
+    assert first.count('class="link"') == 50 and "Show the next" in first
+    more = re.search(r'hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    second = client.get(more, headers={"HX-Request": "true"}).text
+    assert second.count('class="link"') == 3 and "Show the next" not in second
+    assert "No patient matches" not in second
+    assert "P52" in second and "P00" not in second
+
+
+def test_outcome_note_names_the_activities_and_carries_over(pages: Any) -> None:
+    client = pages()
+    patient_url = _new_patient(client)
+    token = _csrf(client.get(f"{patient_url}/outcomes").text)
+    form = {"csrf_token": token, "instrument": "psfs", "measured_on": "2026-10-01"}
+    items = {f"item_activity_{i}": "4" for i in (1, 2, 3)}
+    r = client.post(
+        f"{patient_url}/outcomes",
+        data=form | items | {"note": "1 stairs, 2 walking 30 min, 3 lying on the left"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(f"{patient_url}/outcomes?instrument=psfs").text
+    assert "1 stairs, 2 walking 30 min, 3 lying on the left</span>" in page  # in the table
+    assert 'value="1 stairs, 2 walking 30 min, 3 lying on the left"' in page  # carried over
+    fields = client.get(f"{patient_url}/outcomes/fields?instrument=psfs").text
+    assert "Carried over from the last entry" in fields
+    pid = patient_url.rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/patients/{pid}/outcomes").json()[0]["note"].startswith("1 stairs")

@@ -5,7 +5,12 @@
 >>> write_handout(load_case("case.yaml"), "handout.pdf")  # doctest: +SKIP
 """
 
-from glutemed.report._clinician import LETTER_KINDS, clinician_report_html, clinician_report_pdf
+from glutemed.report._clinician import (
+    LETTER_KINDS,
+    clinician_report_html,
+    clinician_report_pdf,
+    readable_citation,
+)
 from glutemed.report._handout import (
     handout_context,
     handout_plain_text,
@@ -19,6 +24,7 @@ __all__ = [
     "clinician_report_pdf",
     "handout_context",
     "handout_plain_text",
+    "readable_citation",
     "render_handout_html",
     "write_handout",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,14 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
     }
 
 
-def render_handout_html(case: Case, plan: CarePlan, kb: KnowledgeBase | None = None) -> str:
+def render_handout_html(
+    case: Case,
+    plan: CarePlan,
+    kb: KnowledgeBase | None = None,
+    *,
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> str:
     """Render the patient handout as a standalone HTML page.
 
     Parameters
@@ -180,15 +188,22 @@ def render_handout_html(case: Case, plan: CarePlan, kb: KnowledgeBase | None = N
         Its care plan (:func:`glutemed.pathway.plan`).
     kb
         The knowledge base (default: the bundled one).
+    toolbar
+        ``(label, href)`` links shown above the handout on screen, never printed.
+    script_src
+        URL of a script that makes the "Print" button work (``[data-action=print]``); without it
+        no print button is shown.
 
     Returns
     -------
     str
-        HTML (UTF-8) with embedded print styles; no external resources.
+        HTML (UTF-8) with embedded print styles; no external resources unless ``script_src``.
     """
     kb = kb or load_kb()
     template = _env().get_template("handout.html.j2")
-    return template.render(**handout_context(case, plan, kb))
+    return template.render(
+        **handout_context(case, plan, kb), toolbar=list(toolbar), script_src=script_src
+    )
 
 
 def write_handout(

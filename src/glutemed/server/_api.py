@@ -69,6 +69,25 @@ class UserIn(_In):
     display_name: str = ""
 
 
+class PasswordChangeIn(_In):
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+class PasswordResetIn(_In):
+    new_password: str = Field(max_length=1000)
+
+
+class UserPatch(_In):
+    role: Literal["admin", "clinician", "read_only"] | None = None
+    display_name: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class SignedOutOut(BaseModel):
+    sessions_ended: int
+
+
 class PatientIn(_In):
     family_name: str = Field(min_length=1, max_length=120)
     given_name: str = Field(default="", max_length=120)
@@ -127,6 +146,9 @@ class VisitPatch(_In):
     visit_date: dt.date | None = None
     case: Case | None = None
     note: str | None = Field(default=None, max_length=8000)
+    reason: str = Field(
+        default="", max_length=2000, description="Why the visit is corrected (kept in its history)."
+    )
 
 
 class Versions(BaseModel):
@@ -229,6 +251,23 @@ class TreatmentOut(BaseModel):
     note: str
     response: str
     version: int
+    void_reason: str | None = Field(
+        default=None, description="Why the record was voided (None: in use)."
+    )
+
+
+class VoidIn(_In):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the record is void.")
+    version: int | None = Field(
+        default=None, description="The version read (required for records that have one)."
+    )
+
+
+class VoidOut(BaseModel):
+    entity_type: str
+    entity_id: int
+    voided_at: dt.datetime
+    void_reason: str
 
 
 class OutcomeIn(_In):
@@ -241,6 +280,9 @@ class OutcomeIn(_In):
         default=None, description="A total scored elsewhere (checked against the range)."
     )
     visit_id: int | None = None
+    note: str = Field(
+        default="", max_length=2000, description="e.g. the activities named on the PSFS"
+    )
 
 
 class OutcomePatch(_In):
@@ -261,6 +303,8 @@ class OutcomeOut(BaseModel):
     score: dict[str, Any]
     version: int
     versions: Versions
+    note: str = ""
+    void_reason: str | None = None
 
 
 class AuditOut(BaseModel):
@@ -280,6 +324,9 @@ class TimelineEvent(BaseModel):
     id: int
     summary: str
     link: str
+    void_reason: str | None = Field(
+        default=None, description="Why the record was voided (None: in use)."
+    )
 
 
 class Timeline(BaseModel):
@@ -358,6 +405,7 @@ def treatment_out(state: Any, t: store.TreatmentGiven) -> TreatmentOut:
         note=t.note,
         response=t.response,
         version=t.version,
+        void_reason=t.void_reason if t.voided else None,
     )
 
 
@@ -373,6 +421,8 @@ def outcome_out(o: store.OutcomeEntry) -> OutcomeOut:
         score=o.score,
         version=o.version,
         versions=Versions(**_versions(o)),
+        note=o.note,
+        void_reason=o.void_reason if o.voided else None,
     )
 
 
@@ -522,6 +572,73 @@ def create_user(body: UserIn, auth: CurrentAuth, db: DB) -> UserOut:
     return UserOut.model_validate(info, from_attributes=True)
 
 
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    tags=["admin"],
+    summary="Change an account's role, name or active flag (deactivating ends its sessions)",
+)
+def update_user(user_id: int, body: UserPatch, state: State, auth: CurrentAuth, db: DB) -> UserOut:
+    info = store.update_account(
+        db,
+        auth.actor,
+        user_id,
+        role=body.role,
+        display_name=body.display_name,
+        active=body.active,
+    )
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return UserOut.model_validate(info, from_attributes=True)
+
+
+@router.post(
+    "/users/{user_id}/password",
+    status_code=204,
+    tags=["admin"],
+    summary="Reset an account's password (its sessions end)",
+)
+def reset_user_password(
+    user_id: int, body: PasswordResetIn, state: State, auth: CurrentAuth, db: DB
+) -> Response:
+    store.reset_password(db, auth.actor, user_id, body.new_password)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    tags=["auth"],
+    summary="Change your own password (your other sessions end)",
+)
+def change_password(body: PasswordChangeIn, state: State, auth: CurrentAuth, db: DB) -> Response:
+    store.change_own_password(
+        db,
+        auth.actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session_id=auth.session_id,
+    )
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/sign-out-everywhere",
+    response_model=SignedOutOut,
+    tags=["auth"],
+    summary="End every other login session of your account",
+)
+def sign_out_everywhere(state: State, auth: CurrentAuth, db: DB) -> SignedOutOut:
+    ended = store.end_user_sessions(db, auth.actor, keep_session_id=auth.session_id)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    return SignedOutOut(sessions_ended=ended)
+
+
 @router.get(
     "/audit", response_model=list[AuditOut], tags=["admin"], summary="The clinic's audit log"
 )
@@ -658,7 +775,11 @@ def timeline_events(
 ) -> list[TimelineEvent]:
     """Return a patient's visits, treatments, outcomes and movement analyses, newest first."""
     events: list[TimelineEvent] = []
-    for v in store.list_visits(db, actor, patient_id):
+
+    def voided(record: Any) -> str | None:
+        return str(record.void_reason) if record.voided_at is not None else None
+
+    for v in store.list_visits(db, actor, patient_id, include_voided=True):
         a = store.latest_assessment(db, actor, v.id)
         summary = "visit"
         if a is not None:
@@ -670,10 +791,15 @@ def timeline_events(
                 summary = f"{top['name']} {top['probability']:.0%}"
         events.append(
             TimelineEvent(
-                date=v.visit_date, kind="visit", id=v.id, summary=summary, link=f"/visits/{v.id}"
+                date=v.visit_date,
+                kind="visit",
+                id=v.id,
+                summary=summary,
+                link=f"/visits/{v.id}",
+                void_reason=voided(v),
             )
         )
-        for m in store.list_movements(db, actor, v.id):
+        for m in store.list_movements(db, actor, v.id, include_voided=True):
             events.append(
                 TimelineEvent(
                     date=v.visit_date,
@@ -681,9 +807,10 @@ def timeline_events(
                     id=m.id,
                     summary=f"movement: {m.task}",
                     link=f"/movement/{m.id}",
+                    void_reason=voided(m) or voided(v),
                 )
             )
-    for t in store.list_treatments_given(db, actor, patient_id):
+    for t in store.list_treatments_given(db, actor, patient_id, include_voided=True):
         tx = state.kb.treatments.get(t.treatment_id)
         events.append(
             TimelineEvent(
@@ -692,9 +819,10 @@ def timeline_events(
                 id=t.id,
                 summary=f"{tx.name if tx else t.treatment_id} (response: {t.response})",
                 link=f"/patients/{patient_id}#treatment-{t.id}",
+                void_reason=voided(t),
             )
         )
-    for o in store.list_outcomes(db, actor, patient_id):
+    for o in store.list_outcomes(db, actor, patient_id, include_voided=True):
         inst = state.kb.instruments.get(o.instrument)
         total = "subscales only" if o.total is None else f"{o.total:g}"
         events.append(
@@ -704,6 +832,7 @@ def timeline_events(
                 id=o.id,
                 summary=f"{inst.name if inst else o.instrument}: {total}",
                 link=f"/patients/{patient_id}/outcomes",
+                void_reason=voided(o),
             )
         )
     order = {"visit": 0, "movement": 1, "treatment": 2, "outcome": 3}
@@ -782,6 +911,7 @@ def patch_visit(
         visit_date=body.visit_date,
         case=None if body.case is None else body.case.model_dump(mode="json", exclude_unset=True),
         note=body.note,
+        reason=body.reason,
     )
     db.commit()
     return visit_detail(state, db, auth.actor, visit_id)
@@ -934,6 +1064,7 @@ def add_outcome(
         answers=body.answers,
         total=body.total,
         visit_id=body.visit_id,
+        note=body.note,
     )
     db.commit()
     return outcome_out(o)
@@ -1058,6 +1189,35 @@ def store_not_found(what: str, ident: int) -> Exception:
     return NotFoundError(f"{what} not found", [Problem(f"{what}", "an existing plot", str(ident))])
 
 
+# --------------------------------------------------------------------------- corrections
+
+
+@router.post(
+    "/records/{entity_type}/{entity_id}/void",
+    response_model=VoidOut,
+    tags=["corrections"],
+    summary="Void a record entered in error (kept, struck through, left out of computations)",
+)
+def void_record(
+    entity_type: str, entity_id: int, body: VoidIn, auth: CurrentAuth, db: DB
+) -> VoidOut:
+    record = store.void_record(
+        db,
+        auth.actor,
+        entity_type,
+        entity_id,
+        reason=body.reason,
+        expected_version=body.version,
+    )
+    db.commit()
+    return VoidOut(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        voided_at=record.voided_at,
+        void_reason=record.void_reason,
+    )
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -1075,19 +1235,9 @@ def report_pdf(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report import clinician_report_pdf
-    from glutemed.server._reports import report_data
+    from glutemed.server._reports import letter_response
 
-    data = report_data(state, db, auth.actor, visit_id)
-    pdf = clinician_report_pdf(data, letter_to=to)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="glutemed-visit-{visit_id}-{to}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return letter_response(state, db, auth.actor, visit_id, to, fmt="pdf")
 
 
 @router.get(
@@ -1104,15 +1254,9 @@ def report_html(
     db: DB,
     to: Literal["gp", "surgeon", "record"] = "gp",
 ) -> Response:
-    from glutemed.report import clinician_report_html
-    from glutemed.server._reports import report_data
+    from glutemed.server._reports import letter_response
 
-    data = report_data(state, db, auth.actor, visit_id)
-    return Response(
-        clinician_report_html(data, letter_to=to),
-        media_type="text/html",
-        headers={"Cache-Control": "no-store"},
-    )
+    return letter_response(state, db, auth.actor, visit_id, to, fmt="html")
 
 
 @router.get(
@@ -1123,7 +1267,6 @@ def report_html(
     summary="Patient handout (HTML, from glutemed.report)",
 )
 def handout_html_api(visit_id: int, state: State, auth: CurrentAuth, db: DB) -> Response:
-    from glutemed.server._reports import handout_html
+    from glutemed.server._reports import handout_response
 
-    html = handout_html(state, db, auth.actor, visit_id)
-    return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return handout_response(state, db, auth.actor, visit_id, fmt="html")

@@ -30,14 +30,14 @@ def chart_mcid(
         return float(trajectory["mcid"]), str(trajectory.get("threshold_source", ""))
     for t in instrument.thresholds:
         if t.kind == "mcid" and not t.relative and "unverified" not in t.marks:
-            return t.value, f"{t.source.id}: {t.context}"
+            return t.value, t.context
     return None, "no published MCID"
 
 
 def _pass_value(instrument: Instrument) -> tuple[float | None, str]:
     for t in instrument.thresholds:
         if t.kind == "pass" and not t.relative and "unverified" not in t.marks:
-            return t.value, f"{t.source.id}: {t.context}"
+            return t.value, t.context
     return None, ""
 
 
@@ -123,9 +123,20 @@ def outcome_chart_svg(
                 f'<circle class="point" cx="{x(d):.1f}" cy="{y(v):.1f}" r="5" fill="#1f4e79">'
                 f"<title>{d.isoformat()}: {_fmt(v)}</title></circle>"
             )
-        ends = [(pts[0][0], "start" if len(pts) > 1 else "middle")]
-        if len(pts) > 1:
-            ends.append((pts[-1][0], "end"))
+        # every date is labelled; with many points every k-th, always the first and the last
+        step = max(1, -(-len(pts) // 6))
+        labelled = [i for i in range(len(pts)) if i % step == 0 or i == len(pts) - 1]
+        if len(labelled) > 2 and labelled[-1] - labelled[-2] < step:
+            labelled.pop(-2)
+        ends = [
+            (
+                pts[i][0],
+                "middle"
+                if len(pts) == 1 or 0 < i < len(pts) - 1
+                else ("start" if i == 0 else "end"),
+            )
+            for i in labelled
+        ]
         for d, anchor in ends:
             parts.append(
                 f'<text x="{x(d):.1f}" y="{_T + ph + 18}" text-anchor="{anchor}" font-size="11" '

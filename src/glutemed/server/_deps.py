@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from glutemed.server._security import (
     tokens_equal,
 )
 from glutemed.server._settings import Settings
+from glutemed.server._wording import Wording
 
 __all__ = [
     "DB",
@@ -63,6 +65,15 @@ class AppState:
     kb: KnowledgeBase
     templates: Jinja2Templates
     session_cache: SessionCache = field(default_factory=lambda: SessionCache())
+    wording: Wording = field(init=False)
+
+    def __post_init__(self) -> None:
+        # every page says names, not ids: the templates get the knowledge base's wording
+        self.wording = Wording(self.kb)
+        env = self.templates.env
+        env.filters["clin"] = self.wording.text
+        env.filters["field_label"] = self.wording.label
+        env.globals["wording"] = self.wording
 
 
 class LoginRequiredError(GlutemedError):
@@ -91,17 +102,30 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def get_db(state: State) -> AsyncIterator[Session]:
+async def get_db(request: Request, state: State) -> AsyncIterator[Session]:
     """Open a database session for one request (the endpoint commits).
 
     Creating and closing a session does no I/O beyond returning a pooled connection, so this runs
-    on the event loop; the queries run in the endpoint's worker thread.
+    on the event loop; the queries run in the endpoint's worker thread. On SQLite a request that
+    may write (POST, PUT, PATCH, DELETE) takes the write lock when its transaction begins
+    (``BEGIN IMMEDIATE``, see :func:`_begin_immediate`): a deferred transaction that reads first
+    and then writes cannot upgrade its lock while another worker writes, and waits in SQLite's
+    busy handler with growing sleeps, which made the write tail seconds long under load.
     """
     session = state.sessions()
+    if request.method not in _SAFE and state.engine.dialect.name == "sqlite":
+        session.info["begin_immediate"] = True
     try:
         yield session
     finally:
         session.close()
+
+
+@sa_event.listens_for(Session, "after_begin")
+def _begin_immediate(session: Session, transaction: Any, connection: Any) -> None:
+    """Start a writing request's SQLite transaction with the write lock (see :func:`get_db`)."""
+    if session.info.get("begin_immediate"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 DB = Annotated[Session, Depends(get_db)]
@@ -136,6 +160,12 @@ class SessionCache:
 
     def forget(self, session_id: str) -> None:
         self._data.pop(session_id, None)
+
+    def forget_user(self, user_id: int, *, keep: str = "") -> None:
+        """Forget every cached session of an account (but ``keep``), e.g. after a reset."""
+        for sid, (actor, _) in list(self._data.items()):
+            if actor.user_id == user_id and sid != keep:
+                self._data.pop(sid, None)
 
 
 def _lookup_session(state: AppState, session_id: str) -> store.Actor | None:

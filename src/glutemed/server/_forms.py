@@ -1,48 +1,46 @@
 """Visit forms generated from the knowledge base, and their parsing into a case.
 
-The history, examination and imaging sections list only the *relevant* findings: those the
-diagnosis engine counts (an accuracy row used in the model or a published cluster), the
-red-flag triggers and context factors, the findings the imaging rules read, and every imaging
-finding (imaging grades severity). Each examination test carries the knowledge base's "how to
-perform" and "positive if" text. Nothing clinical is written here: names, descriptions and
-levels come from ``kb.findings``.
+Every finding of the knowledge base can be entered. The form's sections follow the order a
+clinician works in (red-flag screen, history, symptoms, examination by position, clinical rules,
+imaging by modality, bloods) and come from ``form_layout.yaml``: rules place each finding by its
+kind, modality, red-flag role and the position its "how to perform" text states, and a finding no
+rule places goes to "Other findings", so findings added to the knowledge base always appear.
+Each test carries the knowledge base's "how to perform" and "positive if" text. Nothing clinical
+is written here: names, descriptions and levels come from ``kb.findings``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from glutemed._checks import short_repr
-from glutemed.errors import InputValueError, Problem
+from glutemed.errors import DataFileError, InputValueError, Problem
 from glutemed.knowledge import KnowledgeBase
 
 __all__ = [
     "CASE_FACTORS",
+    "LAYOUT_FILE",
     "FieldDef",
+    "Layout",
     "Section",
     "case_from_form",
     "form_sections",
     "form_values_from_case",
+    "load_layout",
+    "section_summaries",
 ]
 
-#: Findings the imaging-advice rules of glutemed.reasoning read (module doc of _advice.py).
-_RULE_FINDINGS = frozenset(
-    {
-        "abductor_weakness",
-        "trendelenburg_sign",
-        "trendelenburg_gait",
-        "hip_lag_sign",
-        "resisted_hip_abduction_pain",
-        "single_leg_stance_30s",
-        "lateral_hip_pain",
-        "palpation_greater_trochanter_tenderness",
-    }
-)
-#: Derived from the patient's age, never asked.
-_DERIVED = frozenset({"age_60_or_over"})
+#: The form's layout (sections and the rules that place findings), next to this module.
+LAYOUT_FILE = Path(__file__).with_name("form_layout.yaml")
+_RULE_KEYS = frozenset({"section", "kind", "modality", "red_flag", "starts", "mentions"})
 
 #: Patient factors of the case model (labels for the form).
 CASE_FACTORS: dict[str, str] = {
@@ -56,11 +54,6 @@ CASE_FACTORS: dict[str, str] = {
 }
 _SETTINGS = ("community", "primary_care", "specialist")
 _SIDES = ("left", "right", "bilateral", "unknown")
-_MODALITY_TITLES = {
-    "xray": "Imaging: radiograph",
-    "ultrasound": "Imaging: ultrasound",
-    "mri": "Imaging: MRI",
-}
 
 
 @dataclass(frozen=True)
@@ -96,31 +89,103 @@ class Section:
     fields: tuple[FieldDef, ...] = field(default_factory=tuple)
 
 
-def _relevant(kb: KnowledgeBase) -> tuple[set[str], set[str]]:
-    ranked = {c.id for c in kb.conditions.values() if c.in_differential}
-    relevant: set[str] = set(_RULE_FINDINGS)
-    for f in kb.findings.values():
-        if any(a.use_in_model and a.target in ranked for a in f.accuracy):
-            relevant.add(f.id)
-        if f.kind == "imaging":
-            relevant.add(f.id)
-    for cl in kb.clusters.values():
-        relevant.update(cl.findings)
-    flags: set[str] = set()
-    for rf in kb.red_flags.values():
-        flags.update(rf.triggers)
-        relevant.update(rf.context_factors)
-    relevant.update(flags)
-    return relevant - _DERIVED, flags
+@dataclass(frozen=True)
+class Layout:
+    """The visit form's sections (display order) and the rules that place each finding."""
+
+    sections: tuple[tuple[str, str, str], ...]
+    rules: tuple[Mapping[str, Any], ...]
+    derived: frozenset[str]
+    never_asked_kinds: frozenset[str]
+
+    def section_of(self, finding: Any, red_flag: bool) -> str:
+        """The id of the section a finding goes to (the last section when no rule matches)."""
+        how = str(getattr(finding, "how_to_perform", "") or "").strip().lower()
+        first = re.split(r"(?<=[.;])\s", how, maxsplit=1)[0]
+        words = set(re.findall(r"[a-z][a-z-]*", first))
+        for rule in self.rules:
+            if "kind" in rule and finding.kind not in rule["kind"]:
+                continue
+            if "modality" in rule and getattr(finding, "modality", None) not in rule["modality"]:
+                continue
+            if "red_flag" in rule and bool(rule["red_flag"]) != red_flag:
+                continue
+            if "starts" in rule and not any(how.startswith(w) for w in rule["starts"]):
+                continue
+            if "mentions" in rule and not words.intersection(rule["mentions"]):
+                continue
+            return str(rule["section"])
+        return self.sections[-1][0]
 
 
-def form_sections(kb: KnowledgeBase) -> list[Section]:
-    """Return the visit form's sections (red-flag screen, history, examination, imaging)."""
-    relevant, flag_ids = _relevant(kb)
+@functools.cache
+def load_layout(path: Path = LAYOUT_FILE) -> Layout:
+    """Read and check the form layout file.
+
+    Raises
+    ------
+    DataFileError
+        Naming the entry at fault (an unknown key, a rule for a section that does not exist).
+    """
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    problems: list[Problem] = []
+    sections = []
+    for i, sec in enumerate(data.get("sections") or []):
+        if not isinstance(sec, dict) or not {"id", "title"} <= set(sec):
+            problems.append(
+                Problem(f"{path.name}: sections[{i}]", "id, title and help", "an incomplete entry")
+            )
+            continue
+        sections.append((str(sec["id"]), str(sec["title"]), str(sec.get("help") or "")))
+    ids = {s[0] for s in sections}
+    rules = []
+    for i, rule in enumerate(data.get("rules") or []):
+        where = f"{path.name}: rules[{i}]"
+        if not isinstance(rule, dict):
+            problems.append(Problem(where, "a mapping", type(rule).__name__))
+            continue
+        if extra := set(rule) - _RULE_KEYS:
+            problems.append(
+                Problem(where, "keys " + ", ".join(sorted(_RULE_KEYS)), ", ".join(sorted(extra)))
+            )
+        if rule.get("section") not in ids:
+            problems.append(
+                Problem(where, "a section listed under sections", short_repr(rule.get("section")))
+            )
+        rules.append(
+            {
+                k: (v if k in ("section", "red_flag") else [str(x).lower() for x in v])
+                for k, v in rule.items()
+            }
+        )
+    if not sections:
+        problems.append(Problem(f"{path.name}: sections", "at least one section", "none"))
+    if problems:
+        raise DataFileError(f"the visit form layout {path.name} is not valid", problems)
+    return Layout(
+        sections=tuple(sections),
+        rules=tuple(rules),
+        derived=frozenset(str(x) for x in data.get("derived") or []),
+        never_asked_kinds=frozenset(str(x) for x in data.get("never_asked_kinds") or []),
+    )
+
+
+def form_sections(kb: KnowledgeBase, layout: Layout | None = None) -> list[Section]:
+    """Return the visit form's sections with every finding of the knowledge base.
+
+    Each finding goes to the section of the first layout rule it matches (by kind, modality,
+    red-flag role and the position its "how to perform" text states), or to "Other findings";
+    only derived findings (computed from the age) and kinds never asked (movement measures) are
+    left out. Empty sections are dropped.
+    """
+    layout = layout or load_layout()
     names = {c.id: c.name for c in kb.conditions.values()}
+    flag_ids: set[str] = set()
+    for rf in kb.red_flags.values():
+        flag_ids.update(rf.triggers)
     buckets: dict[str, list[FieldDef]] = {}
     for f in kb.findings.values():
-        if f.id not in relevant or f.kind == "movement_measure":
+        if f.id in layout.derived or f.kind in layout.never_asked_kinds:
             continue
         informs = tuple(
             sorted({names.get(a.target, a.target) for a in f.accuracy if a.use_in_model})
@@ -137,39 +202,42 @@ def form_sections(kb: KnowledgeBase) -> list[Section]:
             red_flag=f.id in flag_ids,
             informs=informs,
         )
-        if f.kind == "history":
-            key = "red_flags" if f.id in flag_ids else "history"
-        elif f.kind == "imaging":
-            key = f"imaging_{f.modality}"
-        else:
-            key = "examination"
-        buckets.setdefault(key, []).append(fd)
-    out: list[Section] = []
-    meta = [
-        (
-            "red_flags",
-            "Red-flag screen",
-            "Ask these first. Any positive answer withholds the "
-            "differential and shows the urgent action.",
-        ),
-        (
-            "history",
-            "History",
-            "Record what the patient reports; leave 'not recorded' if not asked.",
-        ),
-        (
-            "examination",
-            "Examination",
-            "Only tests that change a probability or the imaging "
-            "advice are listed. Open a test to see how to perform it.",
-        ),
-        ("imaging_xray", _MODALITY_TITLES["xray"], "Only if already available."),
-        ("imaging_ultrasound", _MODALITY_TITLES["ultrasound"], "Only if already available."),
-        ("imaging_mri", _MODALITY_TITLES["mri"], "Only if already available."),
+        buckets.setdefault(layout.section_of(f, fd.red_flag), []).append(fd)
+    return [
+        Section(key, title, help_text, tuple(buckets[key]))
+        for key, title, help_text in layout.sections
+        if buckets.get(key)
     ]
-    for key, title, help_text in meta:
-        if buckets.get(key):
-            out.append(Section(key, title, help_text, tuple(buckets[key])))
+
+
+def section_summaries(
+    sections: list[Section], values: Mapping[str, Any], error_fields: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """What each (collapsed) section shows on its summary line, as the page's script updates it.
+
+    ``{section id: {"text", "entered", "has_error"}}``: e.g. "2 positive · 1 negative" or
+    "nothing recorded"; ``has_error`` opens the section when one of its fields has a problem.
+    """
+    errors = set(error_fields)
+    out: dict[str, dict[str, Any]] = {}
+    for s in sections:
+        counts = {"positive": 0, "negative": 0}
+        graded: list[str] = []
+        has_error = False
+        for f in s.fields:
+            name = ("i_" if f.kind == "imaging" else "f_") + f.id
+            has_error = has_error or name in errors
+            value = str(values.get(name) or "not_done")
+            if value in counts:
+                counts[value] += 1
+            elif value != "not_done":
+                graded.append(f"{f.name}: {value.replace('_', ' ')}")
+        parts = [f"{n} {k}" for k, n in counts.items() if n] + graded
+        out[s.id] = {
+            "text": " · ".join(parts) if parts else "nothing recorded",
+            "entered": bool(parts),
+            "has_error": has_error,
+        }
     return out
 
 
@@ -206,11 +274,16 @@ def case_from_form(
     """
     problems: list[Problem] = []
     raw_date = str(form.get("visit_date") or "").strip()
-    try:
-        visit_date = dt.date.fromisoformat(raw_date) if raw_date else dt.date.today()
-    except ValueError:
-        problems.append(Problem("visit_date", "a date YYYY-MM-DD", short_repr(raw_date)))
-        visit_date = dt.date.today()
+    visit_date = dt.date.today()
+    if not raw_date:  # never silently today: the clinician enters the date of the visit
+        problems.append(Problem("visit_date", "the date of the visit", "nothing"))
+    else:
+        try:
+            visit_date = dt.date.fromisoformat(raw_date)
+        except ValueError:
+            problems.append(
+                Problem("visit_date", "a date such as 2026-11-03", short_repr(raw_date))
+            )
     setting = _choice("setting", form.get("setting") or "primary_care", _SETTINGS, problems)
     side = _choice("side", form.get("side") or "unknown", _SIDES, problems)
     findings: dict[str, str] = {}

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from glutemed import store
-from glutemed.errors import GlutemedError, InputValueError, Problem
+from glutemed._checks import short_repr
+from glutemed.errors import (
+    DataFileError,
+    GlutemedError,
+    InputValueError,
+    NotFoundError,
+    Problem,
+)
 from glutemed.server import _services as svc
 from glutemed.server._api import set_session_cookie, timeline_events, treatment_out
 from glutemed.server._charts import outcome_chart_svg
@@ -26,8 +34,9 @@ from glutemed.server._forms import (
     case_from_form,
     form_sections,
     form_values_from_case,
+    section_summaries,
 )
-from glutemed.server._reports import handout_html, handout_links, report_data
+from glutemed.server._reports import handout_links, handout_response, letter_response
 from glutemed.server._security import (
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
@@ -39,6 +48,8 @@ from glutemed.server._security import (
 __all__ = ["router"]
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+#: The app's own script (print buttons, the visit form's section summaries); no inline script.
+_PRINT_SCRIPT = "/static/app.js"
 
 
 async def _form(request: Request) -> FormData:
@@ -81,8 +92,13 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _errors(exc: GlutemedError) -> dict[str, Any]:
-    return {"message": exc.message, "problems": [p.as_dict() for p in exc.problems]}
+def _errors(state: Any, exc: GlutemedError) -> dict[str, Any]:
+    """An error for a form that re-renders: the message, and each problem beside its field."""
+    problems = state.wording.problems(exc)
+    by_field: dict[str, str] = {}
+    for p in problems:
+        by_field.setdefault(p["field"], p["text"])
+    return {"message": state.wording.text(exc.message), "problems": problems, "by_field": by_field}
 
 
 def _str(form: FormData, key: str) -> str:
@@ -114,6 +130,12 @@ def _form_dict(form: FormData) -> dict[str, Any]:
 @router.get("/", include_in_schema=False)
 def home() -> RedirectResponse:
     return _see_other("/patients")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    # pages without the icon link (letters, handout) make browsers ask for /favicon.ico
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -170,7 +192,8 @@ def login_submit(request: Request, state: State, db: DB, form: Form) -> Response
             None,
             "login.html",
             status_code=status,
-            errors=_errors(exc),
+            # one plain sentence: which of the two was wrong is not said (nor which field)
+            errors={"title": "Could not log in", "message": exc.message, "problems": []},
             login_csrf=login_csrf_token(state.settings.secret_key, pre),
             next=_safe_next(_str(form, "next")),
             username=username,
@@ -207,18 +230,39 @@ def logout(auth: Annotated[Auth | None, Depends(optional_auth)], state: State, d
 
 @router.get("/patients", response_class=HTMLResponse)
 def patients_page(
-    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = ""
+    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = "", offset: int = 0
 ) -> Response:
-    rows, more = store.search_patients(db, auth.actor, q[:200])
-    return _render(request, state, auth, "patients.html", patients=rows, more=more, q=q)
+    return _patient_list(request, state, auth, db, "patients.html", q, offset)
 
 
 @router.get("/patients/rows", response_class=HTMLResponse)
 def patient_rows(
-    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = ""
+    request: Request, state: State, auth: CurrentAuth, db: DB, q: str = "", offset: int = 0
 ) -> Response:
-    rows, more = store.search_patients(db, auth.actor, q[:200])
-    return _render(request, state, auth, "_patient_rows.html", patients=rows, more=more, q=q)
+    return _patient_list(request, state, auth, db, "_patient_rows.html", q, offset)
+
+
+#: Patients per page of the list (the last row offers the next page).
+_PAGE_SIZE = 50
+
+
+def _patient_list(
+    request: Request, state: Any, auth: Auth, db: Any, template: str, q: str, offset: int
+) -> Response:
+    offset = max(0, offset)
+    rows, more = store.search_patients(db, auth.actor, q[:200], limit=_PAGE_SIZE, offset=offset)
+    return _render(
+        request,
+        state,
+        auth,
+        template,
+        patients=rows,
+        more=more,
+        q=q,
+        offset=offset,
+        next_offset=offset + len(rows),
+        page_size=_PAGE_SIZE,
+    )
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
@@ -261,7 +305,7 @@ def create_patient(
             status_code=422,
             patient=None,
             values=values,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     except store.ConflictError as exc:
@@ -273,7 +317,7 @@ def create_patient(
             status_code=409,
             patient=None,
             values=values,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     db.commit()
@@ -284,11 +328,27 @@ def create_patient(
 def patient_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, patient_id: int
 ) -> Response:
+    return _patient_page(request, state, auth, db, patient_id)
+
+
+def _patient_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    patient_id: int,
+    *,
+    treatment_values: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The patient page; a failed treatment entry comes back with its values and problems."""
     patient = store.get_patient(db, auth.actor, patient_id)
     svc.audit_access(db, auth.actor, "read", "patients", patient.id)
     events = timeline_events(state, db, auth.actor, patient_id)
     treatments = [
-        treatment_out(state, t) for t in store.list_treatments_given(db, auth.actor, patient_id)
+        treatment_out(state, t)
+        for t in store.list_treatments_given(db, auth.actor, patient_id, include_voided=True)
     ]
     charts = _charts(
         state, svc.outcome_series(state.kb, store.list_outcomes(db, auth.actor, patient_id))
@@ -298,6 +358,7 @@ def patient_page(
         state,
         auth,
         "patient.html",
+        status_code=status_code,
         patient=patient,
         age=svc.age_at(patient.birth_date, dt.date.today()),
         events=events,
@@ -306,6 +367,8 @@ def patient_page(
         charts=charts,
         kb_treatments=sorted(state.kb.treatments.values(), key=lambda t: (t.stage, t.name)),
         today=dt.date.today().isoformat(),
+        tx=treatment_values or {"given_on": dt.date.today().isoformat(), "response": "unknown"},
+        errors=errors,
     )
 
 
@@ -358,7 +421,7 @@ def edit_patient(
             status_code=422,
             patient=patient,
             values={**values, "version": _str(form, "version")},
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             conflict=None,
         )
     db.commit()
@@ -369,15 +432,35 @@ def edit_patient(
 
 
 @router.post("/patients/{patient_id}/treatments")
-def add_treatment(state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int) -> Response:
-    tid = _str(form, "treatment_id")
-    if tid not in state.kb.treatments:
-        raise InputValueError(
-            "unknown treatment",
-            [Problem("treatment_id", "a treatment of the knowledge base", repr(tid)[:60])],
-        )
+def add_treatment(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int
+) -> Response:
     data = {k: _str(form, k) for k in ("treatment_id", "given_on", "dose", "response", "weeks")}
-    store.add_treatment_given(db, auth.actor, patient_id, data)
+    try:
+        if data["treatment_id"] not in state.kb.treatments:
+            raise InputValueError(
+                "choose a treatment",
+                [
+                    Problem(
+                        "treatment_id",
+                        "a treatment from the list",
+                        short_repr(data["treatment_id"]),
+                    )
+                ],
+            )
+        store.add_treatment_given(db, auth.actor, patient_id, data)
+    except InputValueError as exc:
+        db.rollback()
+        return _patient_page(
+            request,
+            state,
+            auth,
+            db,
+            patient_id,
+            treatment_values=data,
+            errors=_errors(state, exc),
+            status_code=422,
+        )
     db.commit()
     return _see_other(f"/patients/{patient_id}#treatments")
 
@@ -394,19 +477,75 @@ def treatment_response(auth: CurrentAuth, db: DB, form: Form, record_id: int) ->
 # --------------------------------------------------------------------------- visits
 
 
-def _visit_form_context(state: Any, db: Any, auth: Auth, patient: store.Patient) -> dict[str, Any]:
+def _user_name(db: Any, user_id: int | None) -> str:
+    user = None if user_id is None else db.get(store.User, user_id)
+    return "" if user is None else str(user.display_name or user.username)
+
+
+def _visit_form_page(
+    request: Request,
+    state: Any,
+    db: Any,
+    auth: Auth,
+    patient: store.Patient,
+    *,
+    visit: store.Visit | None,
+    values: dict[str, Any],
+    errors: dict[str, Any] | None = None,
+    warnings: list[dict[str, str]] | None = None,
+    conflict: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The visit form (new or edit), re-rendered with the values typed and any problems."""
     conditions = [
         c for c in state.kb.conditions.values() if c.in_differential and c.role != "red_flag"
     ]
-    return {
-        "patient": patient,
-        "sections": form_sections(state.kb),
-        "factors": CASE_FACTORS,
-        "settings": ("community", "primary_care", "specialist"),
-        "conditions": conditions,
-        "treatments": [
+    sections = form_sections(state.kb)
+    by_field = (errors or {}).get("by_field") or {}
+    return _render(
+        request,
+        state,
+        auth,
+        "visit_form.html",
+        status_code=status_code,
+        visit=visit,
+        values=values,
+        errors=errors,
+        warnings=warnings or [],
+        conflict=conflict,
+        patient=patient,
+        sections=sections,
+        summaries=section_summaries(sections, values, by_field),
+        pretest_error=any(k.startswith("pretest_") for k in by_field),
+        factors=CASE_FACTORS,
+        settings=("community", "primary_care", "specialist"),
+        conditions=conditions,
+        today=dt.date.today().isoformat(),
+        treatments=[
             treatment_out(state, t) for t in store.list_treatments_given(db, auth.actor, patient.id)
         ],
+    )
+
+
+def _visit_warnings(form: FormData, case: dict[str, Any]) -> list[dict[str, str]]:
+    """Soft checks the clinician confirms with "Save anyway" (none once confirmed)."""
+    if _str(form, "confirm"):
+        return []
+    if not case.get("findings") and not case.get("imaging"):
+        return [
+            {
+                "field": "findings",
+                "text": "No finding is recorded: the assessment would rest on the pre-test "
+                "probabilities alone. Record what you found, or save anyway.",
+            }
+        ]
+    return []
+
+
+def _saved_values(visit: store.Visit) -> dict[str, Any]:
+    return form_values_from_case(visit.case) | {
+        "visit_date": visit.visit_date.isoformat(),
+        "note": visit.note,
     }
 
 
@@ -427,16 +566,7 @@ def new_visit_page(
     if previous:  # carry the setting and side forward
         values["setting"] = previous[0].case.get("setting", "primary_care")
         values["side"] = previous[0].case.get("side", "unknown")
-    return _render(
-        request,
-        state,
-        auth,
-        "visit_form.html",
-        visit=None,
-        values=values,
-        conflict=None,
-        **_visit_form_context(state, db, auth, patient),
-    )
+    return _visit_form_page(request, state, db, auth, patient, visit=None, values=values)
 
 
 @router.post("/patients/{patient_id}/visits", response_class=HTMLResponse)
@@ -448,34 +578,86 @@ def create_visit(
         "age_years": svc.age_at(patient.birth_date, dt.date.today()),
         "sex": patient.sex,
     }
+    values = _form_dict(form)
     try:
-        case, visit_date, note = case_from_form(state.kb, _form_dict(form), patient=demographics)
+        case, visit_date, note = case_from_form(state.kb, values, patient=demographics)
+        warnings = _visit_warnings(form, case)
+        if warnings:
+            return _visit_form_page(
+                request, state, db, auth, patient, visit=None, values=values, warnings=warnings
+            )
         visit, _, _ = svc.create_visit_with_assessment(
             db, auth.actor, state.kb, patient_id, visit_date=visit_date, case=case, note=note
         )
     except InputValueError as exc:
         db.rollback()
-        values = _form_dict(form)
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=422,
+            patient,
             visit=None,
             values=values,
-            errors=_errors(exc),
-            conflict=None,
-            **_visit_form_context(state, db, auth, patient),
+            errors=_errors(state, exc),
+            status_code=422,
         )
     db.commit()
     return _see_other(f"/visits/{visit.id}")
+
+
+@router.post("/patients/{patient_id}/visits/preview", response_class=HTMLResponse)
+def visit_preview(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, patient_id: int
+) -> Response:
+    """The live panel of the visit form: probabilities and the next best test as findings change.
+
+    Nothing is stored; a form that cannot be read yet (e.g. no date) shows what it can.
+    """
+    patient = store.get_patient(db, auth.actor, patient_id)
+    values = _form_dict(form)
+    values["visit_date"] = values.get("visit_date") or dt.date.today().isoformat()
+    when = dt.date.today()
+    demographics = {"age_years": svc.age_at(patient.birth_date, when), "sex": patient.sex}
+    result: dict[str, Any] | None = None
+    problem = ""
+    try:
+        case, visit_date, _ = case_from_form(state.kb, values, patient=demographics)
+        full = svc.build_case(db, auth.actor, patient, visit_date, case)
+        _, result = svc.assess_case(state.kb, full)
+    except InputValueError as exc:
+        problem = state.wording.text(exc.message)
+    condition_names = {c.id: c.name for c in state.kb.conditions.values()}
+    return _render(
+        request,
+        state,
+        auth,
+        "_live.html",
+        result=result,
+        problem=problem,
+        condition_names=condition_names,
+    )
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, visit_id: int
 ) -> Response:
+    return _visit_page(request, state, auth, db, visit_id)
+
+
+def _visit_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    visit_id: int,
+    *,
+    movement_values: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The visit page; a failed movement upload comes back with its choices and problems."""
     visit = store.get_visit(db, auth.actor, visit_id)
     patient = store.get_patient(db, auth.actor, visit.patient_id)
     assessments = store.list_assessments(db, auth.actor, visit_id)
@@ -485,6 +667,7 @@ def visit_page(
         state,
         auth,
         "visit.html",
+        status_code=status_code,
         visit=visit,
         patient=patient,
         assessment=assessments[0] if assessments else None,
@@ -493,12 +676,15 @@ def visit_page(
         plan_unavailable=None
         if svc.feature_available("pathway")
         else "Care plans are not available in this installation (glutemed.pathway is missing).",
-        movements=store.list_movements(db, auth.actor, visit_id),
+        movements=store.list_movements(db, auth.actor, visit_id, include_voided=True),
+        voided_by=_user_name(db, visit.voided_by),
         motion_available=svc.feature_available("motion"),
         condition_names={c.id: c.name for c in state.kb.conditions.values()},
         treatment_names={t.id: t.name for t in state.kb.treatments.values()},
         kb_treatments=sorted(state.kb.treatments.values(), key=lambda t: (t.stage, t.name)),
         handout_links=handout_links(visit_id),
+        mv=movement_values or {"task": "walk"},
+        errors=errors,
     )
 
 
@@ -509,19 +695,8 @@ def edit_visit_page(
     auth.actor.require_write()
     visit = store.get_visit(db, auth.actor, visit_id)
     patient = store.get_patient(db, auth.actor, visit.patient_id)
-    values = form_values_from_case(visit.case) | {
-        "visit_date": visit.visit_date.isoformat(),
-        "note": visit.note,
-    }
-    return _render(
-        request,
-        state,
-        auth,
-        "visit_form.html",
-        visit=visit,
-        values=values,
-        conflict=None,
-        **_visit_form_context(state, db, auth, patient),
+    return _visit_form_page(
+        request, state, db, auth, patient, visit=visit, values=_saved_values(visit)
     )
 
 
@@ -535,8 +710,20 @@ def edit_visit(
         "age_years": svc.age_at(patient.birth_date, visit.visit_date),
         "sex": patient.sex,
     }
+    values = _form_dict(form)
     try:
-        case, visit_date, note = case_from_form(state.kb, _form_dict(form), patient=demographics)
+        case, visit_date, note = case_from_form(state.kb, values, patient=demographics)
+        reason = _str(form, "reason")
+        if not reason:  # a correction of a saved visit says why, in its history
+            raise InputValueError(
+                "say why the visit is corrected",
+                [Problem("reason", "why the visit is corrected (kept in its history)", "nothing")],
+            )
+        warnings = _visit_warnings(form, case)
+        if warnings:
+            return _visit_form_page(
+                request, state, db, auth, patient, visit=visit, values=values, warnings=warnings
+            )
         # keep what the form does not show (treatments and outcomes are rebuilt from the records)
         svc.update_visit_case(
             db,
@@ -547,38 +734,34 @@ def edit_visit(
             visit_date=visit_date,
             case=case,
             note=note,
+            reason=reason,
         )
     except store.ConflictError as exc:
         db.rollback()
         visit = store.get_visit(db, auth.actor, visit_id)
-        values = form_values_from_case(visit.case) | {
-            "visit_date": visit.visit_date.isoformat(),
-            "note": visit.note,
-        }
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=409,
+            patient,
             visit=visit,
-            values=values,
+            values=_saved_values(visit),
             conflict={"current_version": exc.current_version or visit.version},
-            **_visit_form_context(state, db, auth, patient),
+            status_code=409,
         )
     except InputValueError as exc:
         db.rollback()
-        return _render(
+        return _visit_form_page(
             request,
             state,
+            db,
             auth,
-            "visit_form.html",
-            status_code=422,
+            patient,
             visit=visit,
-            values=_form_dict(form),
-            errors=_errors(exc),
-            conflict=None,
-            **_visit_form_context(state, db, auth, patient),
+            values=values,
+            errors=_errors(state, exc),
+            status_code=422,
         )
     db.commit()
     return _see_other(f"/visits/{visit_id}")
@@ -644,10 +827,15 @@ def _charts(state: Any, series: dict[str, dict[str, Any]]) -> list[dict[str, Any
         if inst is None:
             continue
         pts = [(dt.date.fromisoformat(d), v) for d, v in item["points"]]
+        trajectory = item.get("trajectory")
+        if trajectory and trajectory.get("threshold_source"):  # the band's tooltip: no keys
+            trajectory = trajectory | {
+                "threshold_source": state.wording.text(trajectory["threshold_source"])
+            }
         out.append(
             {
                 "instrument": iid,
-                "svg": outcome_chart_svg(inst, pts, trajectory=item.get("trajectory")),
+                "svg": outcome_chart_svg(inst, pts, trajectory=trajectory),
                 "change": item.get("change"),
                 "trajectory": item.get("trajectory"),
             }
@@ -655,7 +843,14 @@ def _charts(state: Any, series: dict[str, dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def _outcome_context(state: Any, instrument: str | None) -> dict[str, Any]:
+def _last_notes(entries: list[Any]) -> dict[str, str]:
+    """The latest note of each questionnaire (the PSFS activities carry over to the next entry)."""
+    return {e.instrument: e.note for e in entries if e.note and not e.voided}
+
+
+def _outcome_context(
+    state: Any, instrument: str | None, last_notes: dict[str, str] | None = None
+) -> dict[str, Any]:
     instruments = list(state.kb.instruments.values())
     selected = state.kb.instruments.get(instrument or "") or next(
         (i for i in instruments if i.id == "visa_g"), instruments[0]
@@ -665,6 +860,7 @@ def _outcome_context(state: Any, instrument: str | None) -> dict[str, Any]:
         "selected": selected,
         "scoring_available": svc.feature_available("questionnaires"),
         "instrument_names": {i.id: i.name for i in instruments},
+        "last_note": (last_notes or {}).get(selected.id, ""),
     }
 
 
@@ -680,8 +876,8 @@ def _outcomes_page(
     status_code: int = 200,
 ) -> Response:
     patient = store.get_patient(db, auth.actor, patient_id)
-    entries = store.list_outcomes(db, auth.actor, patient_id)
-    charts = _charts(state, svc.outcome_series(state.kb, entries))
+    entries = store.list_outcomes(db, auth.actor, patient_id, include_voided=True)
+    charts = _charts(state, svc.outcome_series(state.kb, [e for e in entries if not e.voided]))
     return _render(
         request,
         state,
@@ -693,7 +889,7 @@ def _outcomes_page(
         charts=charts,
         errors=errors,
         today=dt.date.today().isoformat(),
-        **_outcome_context(state, instrument),
+        **_outcome_context(state, instrument, _last_notes(entries)),
     )
 
 
@@ -708,9 +904,9 @@ def outcomes_page(
 def outcome_fields(
     request: Request, state: State, auth: CurrentAuth, db: DB, patient_id: int, instrument: str = ""
 ) -> Response:
-    store.get_patient(db, auth.actor, patient_id)
+    notes = _last_notes(store.list_outcomes(db, auth.actor, patient_id))
     return _render(
-        request, state, auth, "_outcome_fields.html", **_outcome_context(state, instrument)
+        request, state, auth, "_outcome_fields.html", **_outcome_context(state, instrument, notes)
     )
 
 
@@ -746,6 +942,7 @@ def add_outcome(
             measured_on=_str(form, "measured_on") or dt.date.today().isoformat(),
             answers=answers or None,
             total=None if answers else total,
+            note=_str(form, "note"),
         )
     except InputValueError as exc:
         db.rollback()
@@ -756,7 +953,7 @@ def add_outcome(
             db,
             patient_id,
             instrument=instrument,
-            errors=_errors(exc),
+            errors=_errors(state, exc),
             status_code=422,
         )
     db.commit()
@@ -766,17 +963,45 @@ def add_outcome(
 # --------------------------------------------------------------------------- movement
 
 
-@router.post("/visits/{visit_id}/movement")
-def upload_movement(state: State, auth: CurrentAuth, db: DB, form: Form, visit_id: int) -> Response:
+@router.post("/visits/{visit_id}/movement", response_class=HTMLResponse)
+def upload_movement(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, visit_id: int
+) -> Response:
+    values = {
+        "task": _str(form, "task") or "walk",
+        "sampling_rate_hz": _str(form, "sampling_rate_hz"),
+    }
+    try:
+        record = _store_upload(state, auth, db, form, visit_id, values)
+    except (InputValueError, DataFileError) as exc:
+        db.rollback()
+        status = 413 if isinstance(exc, svc.UploadTooLargeError) else 422
+        return _visit_page(
+            request,
+            state,
+            auth,
+            db,
+            visit_id,
+            movement_values=values,
+            errors=_errors(state, exc),
+            status_code=status,
+        )
+    db.commit()
+    return _see_other(f"/movement/{record.id}")
+
+
+def _store_upload(
+    state: Any, auth: Auth, db: Any, form: FormData, visit_id: int, values: dict[str, Any]
+) -> Any:
     upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InputValueError("no file", [Problem("file", "a movement file", "nothing")])
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InputValueError("no file chosen", [Problem("file", "a movement file", "nothing")])
     upload.file.seek(0, 2)
     size = upload.file.tell()
     upload.file.seek(0)
     if size > state.settings.max_upload_bytes:
         raise svc.UploadTooLargeError(
-            "file too large",
+            "the file is too large",
             [
                 Problem(
                     "file",
@@ -786,25 +1011,23 @@ def upload_movement(state: State, auth: CurrentAuth, db: DB, form: Form, visit_i
             ],
         )
     data = upload.file.read()
-    rate_text = _str(form, "sampling_rate_hz")
+    rate_text = values["sampling_rate_hz"]
     try:
         rate = float(rate_text) if rate_text else None
     except ValueError:
         raise InputValueError(
-            "invalid frame rate", [Problem("sampling_rate_hz", "a number", repr(rate_text)[:40])]
+            "invalid frame rate", [Problem("sampling_rate_hz", "a number", short_repr(rate_text))]
         ) from None
-    record = svc.store_movement(
+    return svc.store_movement(
         db,
         auth.actor,
         state.kb,
         visit_id,
         data=data,
         file_name=upload.filename or "upload",
-        task=_str(form, "task") or "walk",
+        task=values["task"],
         sampling_rate_hz=rate,
     )
-    db.commit()
-    return _see_other(f"/movement/{record.id}")
 
 
 @router.get("/movement/{movement_id}", response_class=HTMLResponse)
@@ -827,36 +1050,160 @@ def movement_page(
     )
 
 
+# --------------------------------------------------------------------------- corrections
+
+
+def _void_target(state: Any, db: Any, auth: Auth, entity_type: str, entity_id: int) -> Any:
+    """The record to void, how a clinician names it, and where to go back to."""
+    if entity_type not in store.VOIDABLE_TYPES:
+        raise NotFoundError(
+            "no such kind of record",
+            [Problem("entity_type", "a record that can be voided", short_repr(entity_type))],
+        )
+    actor = auth.actor
+    if entity_type == "visits":
+        v = store.get_visit(db, actor, entity_id)
+        return v, f"Visit of {v.visit_date.isoformat()}", f"/patients/{v.patient_id}"
+    if entity_type == "treatments_given":
+        t = store.get_treatment_given(db, actor, entity_id)
+        name = state.wording.name(t.treatment_id)
+        return (
+            t,
+            f"{name}, started {t.given_on.isoformat()}",
+            f"/patients/{t.patient_id}#treatments",
+        )
+    if entity_type == "outcomes":
+        o = store.get_outcome(db, actor, entity_id)
+        total = "" if o.total is None else f" {o.total:g}"
+        label = f"{state.wording.name(o.instrument)}{total} on {o.measured_on.isoformat()}"
+        return o, label, f"/patients/{o.patient_id}/outcomes"
+    m = store.get_movement(db, actor, entity_id)
+    return (
+        m,
+        f"Movement analysis: {m.task.replace('_', ' ')}, {m.file_name}",
+        f"/visits/{m.visit_id}",
+    )
+
+
+def _void_page(
+    request: Request,
+    state: Any,
+    db: Any,
+    auth: Auth,
+    entity_type: str,
+    entity_id: int,
+    *,
+    reason: str = "",
+    errors: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    record, label, back = _void_target(state, db, auth, entity_type, entity_id)
+    return _render(
+        request,
+        state,
+        auth,
+        "void.html",
+        status_code=status_code,
+        record=record,
+        label=label,
+        back=back,
+        action=f"/records/{entity_type}/{entity_id}/void",
+        history=f"/history/{entity_type}/{entity_id}",
+        reason=reason,
+        errors=errors,
+    )
+
+
+@router.get("/records/{entity_type}/{entity_id}/void", response_class=HTMLResponse)
+def void_page(
+    request: Request, state: State, auth: CurrentAuth, db: DB, entity_type: str, entity_id: int
+) -> Response:
+    auth.actor.require_write()
+    return _void_page(request, state, db, auth, entity_type, entity_id)
+
+
+@router.post("/records/{entity_type}/{entity_id}/void", response_class=HTMLResponse)
+def void_submit(
+    request: Request,
+    state: State,
+    auth: CurrentAuth,
+    db: DB,
+    form: Form,
+    entity_type: str,
+    entity_id: int,
+) -> Response:
+    reason = _str(form, "reason")
+    _, _, back = _void_target(state, db, auth, entity_type, entity_id)
+    try:
+        store.void_record(
+            db,
+            auth.actor,
+            entity_type,
+            entity_id,
+            reason=reason,
+            expected_version=_int(form, "version"),
+        )
+    except (InputValueError, store.ConflictError) as exc:
+        db.rollback()
+        status = 409 if isinstance(exc, store.ConflictError) else 422
+        return _void_page(
+            request,
+            state,
+            db,
+            auth,
+            entity_type,
+            entity_id,
+            reason=reason,
+            errors=_errors(state, exc),
+            status_code=status,
+        )
+    db.commit()
+    return _see_other(back)
+
+
 # --------------------------------------------------------------------------- reports, admin
 
 
 @router.get("/visits/{visit_id}/report", response_class=HTMLResponse)
 def report_page(state: State, auth: CurrentAuth, db: DB, visit_id: int, to: str = "gp") -> Response:
-    from glutemed.report import clinician_report_html
+    return letter_response(
+        state,
+        db,
+        auth.actor,
+        visit_id,
+        to,
+        fmt="html",
+        toolbar=[
+            ("← Back to the visit", f"/visits/{visit_id}"),
+            ("Download PDF", f"/api/v1/visits/{visit_id}/report.pdf?to={quote(to)}"),
+        ],
+        script_src=_PRINT_SCRIPT,
+    )
 
-    html = clinician_report_html(report_data(state, db, auth.actor, visit_id), letter_to=to)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+def _handout_toolbar(visit_id: int) -> list[tuple[str, str]]:
+    return [
+        ("← Back to the visit", f"/visits/{visit_id}"),
+        ("Download PDF", f"/visits/{visit_id}/handout.pdf"),
+    ]
 
 
 @router.get("/visits/{visit_id}/handout", response_class=HTMLResponse)
 def handout_page(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    html = handout_html(state, db, auth.actor, visit_id)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return handout_response(
+        state,
+        db,
+        auth.actor,
+        visit_id,
+        fmt="html",
+        toolbar=_handout_toolbar(visit_id),
+        script_src=_PRINT_SCRIPT,
+    )
 
 
 @router.get("/visits/{visit_id}/handout.pdf")
 def handout_pdf(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    from weasyprint import HTML  # type: ignore[import-untyped]
-
-    pdf = HTML(string=handout_html(state, db, auth.actor, visit_id)).write_pdf()
-    return Response(
-        bytes(pdf or b""),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="handout-visit-{visit_id}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return handout_response(state, db, auth.actor, visit_id, fmt="pdf")
 
 
 @router.get("/history/{entity_type}/{entity_id}", response_class=HTMLResponse)
@@ -873,15 +1220,94 @@ def history_page(
         state,
         auth,
         "history.html",
-        events=events,
+        rows=[_history_row(state, e) for e in events],
         users=users,
-        entity_type=entity_type,
+        record=_RECORD_NAMES.get(entity_type, entity_type.replace("_", " ")),
         entity_id=entity_id,
     )
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Response:
+_RECORD_NAMES = {
+    "patients": "Patient",
+    "visits": "Visit",
+    "assessments": "Assessment",
+    "care_plans": "Care plan",
+    "treatments_given": "Treatment",
+    "outcomes": "Outcome",
+    "movement_analyses": "Movement analysis",
+}
+_ACTIONS = {"create": "entered", "update": "corrected", "void": "voided", "decide": "decided"}
+#: Bookkeeping columns a reader of the history does not need.
+_HIDDEN_CHANGES = frozenset({"reason", "voided_by", "voided_at", "updated_by", "created_by"})
+
+
+def _case_changes(state: Any, before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """A visit's case change as one line per finding, factor or setting that changed."""
+    old = before if isinstance(before, dict) else {}
+    new = after if isinstance(after, dict) else {}
+    out: list[tuple[str, str, str]] = []
+    for group in ("findings", "imaging"):
+        a, b = old.get(group) or {}, new.get(group) or {}
+        for fid in sorted(set(a) | set(b)):
+            if a.get(fid) != b.get(fid):
+                out.append(
+                    (
+                        state.wording.name(fid),
+                        state.wording.text(a.get(fid, "not recorded")),
+                        state.wording.text(b.get(fid, "not recorded")),
+                    )
+                )
+    for key in ("setting", "side", "mri_available", "mri_contraindicated"):
+        if old.get(key) != new.get(key):
+            out.append(
+                (
+                    state.wording.label(key),
+                    state.wording.text(old.get(key)),
+                    state.wording.text(new.get(key)),
+                )
+            )
+    return out
+
+
+def _history_row(state: Any, event: Any) -> dict[str, Any]:
+    """One audited write in words: who, what, the reason, and each change as before -> after."""
+    changes: list[tuple[str, str, str]] = []
+    for key, value in (event.changes or {}).items():
+        if key in _HIDDEN_CHANGES:
+            continue
+        pair = value if isinstance(value, list | tuple) and len(value) == 2 else (None, value)
+        if key == "case":
+            changes.extend(_case_changes(state, pair[0], pair[1]))
+        elif isinstance(pair[1], dict | list) or isinstance(pair[0], dict | list):
+            changes.append((state.wording.label(key), "", "changed"))
+        else:
+            changes.append(
+                (state.wording.label(key), state.wording.text(pair[0]), state.wording.text(pair[1]))
+            )
+    reason = (event.changes or {}).get("reason")
+    if isinstance(reason, list | tuple):
+        reason = reason[-1]
+    return {
+        "at": event.at,
+        "user_id": event.user_id,
+        "action": _ACTIONS.get(event.action, state.wording.text(event.action)),
+        "voided": event.action == "void",
+        "version": event.entity_version,
+        "reason": reason or "",
+        "changes": changes,
+    }
+
+
+def _users_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    db: Any,
+    *,
+    errors: dict[str, Any] | None = None,
+    flash: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     users = store.users_of_clinic(db, auth.actor)
     clinic = db.get(store.Clinic, auth.actor.clinic_id)
     return _render(
@@ -889,9 +1315,19 @@ def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Res
         state,
         auth,
         "admin_users.html",
+        status_code=status_code,
         users=users,
         clinic_name=clinic.name if clinic else "",
+        roles=(("clinician", "clinician"), ("read_only", "read-only"), ("admin", "admin")),
+        errors=errors,
+        flash=flash,
+        min_length=store.MIN_PASSWORD_LENGTH,
     )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, state: State, auth: CurrentAuth, db: DB) -> Response:
+    return _users_page(request, state, auth, db)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -907,19 +1343,128 @@ def create_user(request: Request, state: State, auth: CurrentAuth, db: DB, form:
         )
     except (InputValueError, store.ConflictError) as exc:
         db.rollback()
-        users = store.users_of_clinic(db, auth.actor)
-        return _render(
-            request,
-            state,
-            auth,
-            "admin_users.html",
-            status_code=422,
-            users=users,
-            clinic_name="",
-            errors=_errors(exc),
-        )
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
     db.commit()
     return _see_other("/admin/users")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def _account_page(
+    request: Request,
+    state: Any,
+    auth: Auth,
+    *,
+    errors: dict[str, Any] | None = None,
+    flash: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return _render(
+        request,
+        state,
+        auth,
+        "account.html",
+        status_code=status_code,
+        errors=errors,
+        flash=flash,
+        min_length=store.MIN_PASSWORD_LENGTH,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, state: State, auth: CurrentAuth) -> Response:
+    return _account_page(request, state, auth)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def account_password(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form
+) -> Response:
+    new = str(form.get("new_password") or "")
+    try:
+        if new != str(form.get("confirm_password") or ""):
+            raise InputValueError(
+                "the two new passwords differ",
+                [Problem("confirm_password", "the new password typed again", "a different one")],
+            )
+        store.change_own_password(
+            db,
+            auth.actor,
+            current_password=str(form.get("current_password") or ""),
+            new_password=new,
+            keep_session_id=auth.session_id,
+        )
+    except InputValueError as exc:
+        db.rollback()
+        return _account_page(request, state, auth, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    done = "Password changed. Your other sessions were signed out."
+    return _account_page(request, state, auth, flash={"kind": "ok", "text": done})
+
+
+@router.post("/account/sign-out-everywhere", response_class=HTMLResponse)
+def account_sign_out_everywhere(
+    request: Request, state: State, auth: CurrentAuth, db: DB
+) -> Response:
+    ended = store.end_user_sessions(db, auth.actor, keep_session_id=auth.session_id)
+    db.commit()
+    state.session_cache.forget_user(auth.actor.user_id, keep=auth.session_id)
+    text = (
+        f"Signed out on {ended} other device{'' if ended == 1 else 's'}; this one stays signed in."
+    )
+    return _account_page(request, state, auth, flash={"kind": "ok", "text": text})
+
+
+@router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
+def admin_user_active(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    active = _str(form, "active") == "1"
+    try:
+        store.update_account(db, auth.actor, user_id, active=active)
+    except store.PermissionDeniedError as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=403)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return _see_other("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/edit", response_class=HTMLResponse)
+def admin_user_edit(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    try:
+        store.update_account(
+            db,
+            auth.actor,
+            user_id,
+            role=_str(form, "role") or None,
+            display_name=_str(form, "display_name"),
+        )
+    except (InputValueError, store.PermissionDeniedError) as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    return _see_other("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def admin_user_password(
+    request: Request, state: State, auth: CurrentAuth, db: DB, form: Form, user_id: int
+) -> Response:
+    try:
+        store.reset_password(db, auth.actor, user_id, str(form.get("new_password") or ""))
+    except InputValueError as exc:
+        db.rollback()
+        return _users_page(request, state, auth, db, errors=_errors(state, exc), status_code=422)
+    db.commit()
+    state.session_cache.forget_user(user_id)
+    done = {"kind": "ok", "text": "Password reset; the account's sessions were signed out."}
+    return _users_page(request, state, auth, db, flash=done)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

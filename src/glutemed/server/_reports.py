@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from glutemed import store
 from glutemed.server import _services as svc
 from glutemed.server._deps import AppState
 
-__all__ = ["handout_html", "handout_links", "handout_renderer", "report_data"]
+__all__ = [
+    "handout_html",
+    "handout_links",
+    "handout_renderer",
+    "handout_response",
+    "letter_response",
+    "report_data",
+]
+
+
+def _usable_visit(db: Session, actor: store.Actor, visit_id: int) -> store.Visit:
+    """A visit that letters and handouts may report: not one that was voided."""
+    from glutemed.errors import Problem
+
+    visit = store.get_visit(db, actor, visit_id)
+    if visit.voided_at is not None:
+        raise store.ConflictError(
+            "the visit was voided: it is not reported",
+            [Problem("visit_id", "a visit in use", "a voided visit", "report a later visit")],
+        )
+    return visit
 
 
 def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> dict[str, Any]:
     """Return the data of :func:`glutemed.report.clinician_report_html` for a visit."""
     kb = state.kb
-    visit = store.get_visit(db, actor, visit_id)
+    visit = _usable_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
     svc.audit_access(db, actor, "export", "visits", visit.id, "clinician report")
     assessment = store.latest_assessment(db, actor, visit.id)
@@ -48,6 +70,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
             "task": m.task,
             "findings": m.result.get("findings") or {},
             "measures": m.result.get("measures") or {},
+            "picture_png": m.plot_png or b"",
         }
         for m in store.list_movements(db, actor, visit.id)
     ]
@@ -57,6 +80,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         ids.extend(m["findings"])
     return {
         "clinic": clinic.name if clinic else "",
+        "letterhead": state.settings.letterhead_lines(),
         "author": actor.display_name or actor.username,
         "patient": {
             "given_name": patient.given_name,
@@ -75,6 +99,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         "movement": movement,
         "finding_names": {f: kb.findings[f].name for f in ids if f in kb.findings},
         "treatment_names": {t.id: t.name for t in kb.treatments.values()},
+        "sources": {s.id: s.citation for s in kb.sources.values()},
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -98,11 +123,20 @@ def handout_renderer() -> Any:
     return getattr(report, "render_handout_html", None)
 
 
-def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int) -> str:
+def handout_html(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    *,
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> str:
     """Render the patient handout for a visit's case and its (latest) care plan.
 
     The plan is remade with :func:`glutemed.pathway.plan` for the visit date (deterministic); when
-    the clinician modified the plan, the recommendations they unticked are left out.
+    the clinician modified the plan, the recommendations they unticked are left out. ``toolbar``
+    and ``script_src`` add the screen-only links and print button of the page.
     """
     import dataclasses
 
@@ -122,7 +156,7 @@ def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int
                 )
             ],
         )
-    visit = store.get_visit(db, actor, visit_id)
+    visit = _usable_visit(db, actor, visit_id)
     case = case_from_dict(dict(visit.case))
     care = plan_fn(case, kb=state.kb, today=visit.visit_date)
     stored = store.latest_care_plan(db, actor, visit_id)
@@ -131,6 +165,66 @@ def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int
         care = dataclasses.replace(
             care, recommendations=[r for r in care.recommendations if r.id in keep]
         )
-    html: str = render(case, care, state.kb)
+    html: str = render(case, care, state.kb, toolbar=toolbar, script_src=script_src)
     svc.audit_access(db, actor, "export", "visits", visit.id, "patient handout")
     return html
+
+
+def _document(body: bytes | str, fmt: str, filename: str) -> Response:
+    if fmt == "pdf":
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{filename}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return Response(body, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def letter_response(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    to: str,
+    *,
+    fmt: Literal["html", "pdf"],
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> Response:
+    """The letter of a visit as HTML (``toolbar``/``script_src`` for the page) or PDF.
+
+    One action for the JSON API's ``report.html``/``report.pdf`` and the page.
+    """
+    from glutemed.report import clinician_report_html, clinician_report_pdf
+
+    data = report_data(state, db, actor, visit_id)
+    if fmt == "pdf":
+        return _document(
+            clinician_report_pdf(data, letter_to=to), "pdf", f"glutemed-visit-{visit_id}-{to}"
+        )
+    html = clinician_report_html(data, letter_to=to, toolbar=toolbar, script_src=script_src)
+    return _document(html, "html", "")
+
+
+def handout_response(
+    state: AppState,
+    db: Session,
+    actor: store.Actor,
+    visit_id: int,
+    *,
+    fmt: Literal["html", "pdf"],
+    toolbar: Sequence[tuple[str, str]] = (),
+    script_src: str = "",
+) -> Response:
+    """The patient handout of a visit as HTML or PDF (one action for the API and the page)."""
+    html = handout_html(state, db, actor, visit_id, toolbar=toolbar, script_src=script_src)
+    if fmt == "pdf":
+        from weasyprint import HTML  # type: ignore[import-untyped]
+
+        return _document(
+            bytes(HTML(string=html).write_pdf() or b""), "pdf", f"handout-visit-{visit_id}"
+        )
+    return _document(html, "html", "")

@@ -41,6 +41,7 @@ __all__ = [
     "audit_access",
     "build_case",
     "cached_assessment_json",
+    "check_visit_date",
     "create_visit_with_assessment",
     "feature_available",
     "generate_plan",
@@ -282,6 +283,32 @@ def generate_plan(
     )
 
 
+#: A visit may be dated at most this far after the server's today (time zones ahead of it).
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def check_visit_date(visit_date: dt.date, *, today: dt.date | None = None) -> None:
+    """Refuse a visit date in the future (beyond one day for time zones ahead of the server).
+
+    Raises
+    ------
+    InputValueError
+        Naming ``visit_date``.
+    """
+    limit = (today or dt.date.today()) + _FUTURE_SLACK
+    if visit_date > limit:
+        raise InputValueError(
+            "the visit date is in the future",
+            [
+                Problem(
+                    "visit_date",
+                    "the date the visit took place (today or earlier)",
+                    visit_date.isoformat(),
+                )
+            ],
+        )
+
+
 def create_visit_with_assessment(
     db: Session,
     actor: Actor,
@@ -298,6 +325,7 @@ def create_visit_with_assessment(
     The case is validated before anything is stored, so an invalid case stores nothing.
     """
     actor.require_write()
+    check_visit_date(visit_date)
     patient = store.get_patient(db, actor, patient_id)
     full = build_case(db, actor, patient, visit_date, case)
     parsed, result = assess_case(kb, full)
@@ -320,8 +348,14 @@ def update_visit_case(
     visit_date: dt.date | None = None,
     case: Mapping[str, Any] | None = None,
     note: str | None = None,
+    reason: str = "",
 ) -> tuple[store.Visit, store.AssessmentRecord | None, store.CarePlanRecord | None]:
-    """Edit a visit (optimistic locking); a changed case is re-assessed and a new plan proposed."""
+    """Edit a visit (optimistic locking); a changed case is re-assessed and a new plan proposed.
+
+    ``reason`` (why the visit is corrected) is kept with the change in the visit's history.
+    """
+    if visit_date is not None:
+        check_visit_date(visit_date)
     visit = store.get_visit(db, actor, visit_id)
     patient = store.get_patient(db, actor, visit.patient_id)
     changes: dict[str, Any] = {}
@@ -338,7 +372,7 @@ def update_visit_case(
     if note is not None:
         changes["note"] = note
     before_case = visit.case
-    visit = store.update_visit(db, actor, visit_id, changes, expected_version)
+    visit = store.update_visit(db, actor, visit_id, changes, expected_version, reason=reason)
     record = plan = None
     if parsed is not None and result is not None and visit.case != before_case:
         record = store.add_assessment(db, actor, visit.id, case=visit.case, result=result)
@@ -422,8 +456,12 @@ def record_outcome(
     answers: Mapping[str, Any] | None = None,
     total: float | None = None,
     visit_id: int | None = None,
+    note: str = "",
 ) -> store.OutcomeEntry:
-    """Score item answers (or check a total) and store the result; see :func:`score_only`."""
+    """Score item answers (or check a total) and store the result; see :func:`score_only`.
+
+    ``note`` is kept with the entry (e.g. the activities the patient named on the PSFS).
+    """
     actor.require_write()
     store.get_patient(db, actor, patient_id)
     value, score = score_only(kb, instrument, answers=answers, total=total)
@@ -438,6 +476,7 @@ def record_outcome(
         versions=score.get("versions") or kb.versions(),
         answers=None if not answers else dict(answers),
         visit_id=visit_id,
+        note=note,
     )
 
 

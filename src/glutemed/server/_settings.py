@@ -31,6 +31,8 @@ Environment variables
                                  (default 1, except in development)
 ``GLUTEMED_CDS_DEFAULT_SETTING`` care setting of CDS patients whose data carry none
                                  (``primary_care``)
+``GLUTEMED_LETTERHEAD``          lines under the clinic name on letters (address, telephone,
+                                 e-mail), separated by ``|`` or new lines
 """
 
 from __future__ import annotations
@@ -145,6 +147,9 @@ class Settings:
         (default) means on, except in development.
     cds_default_setting
         Care setting for the priors of CDS patients whose data carry none.
+    letterhead
+        Lines printed under the clinic name on letters (address, telephone, e-mail), separated
+        by ``|`` or new lines; the clinic name itself comes from the user's clinic.
     """
 
     database_url: str = ""
@@ -164,6 +169,7 @@ class Settings:
     cds_issuers: str = field(default="", repr=False)
     cds_require_auth: bool | None = None
     cds_default_setting: str = "primary_care"
+    letterhead: str = ""
 
     def __post_init__(self) -> None:
         check_option("environment", self.environment, ENVIRONMENTS)
@@ -290,6 +296,10 @@ class Settings:
                 [Problem(where, "JSON {iss: {keys: [public JWK, ...]}}", "something else")],
             )
         return data
+
+    def letterhead_lines(self) -> list[str]:
+        """Return the letterhead's lines (``|`` or new lines separate them)."""
+        return [p.strip() for p in self.letterhead.replace("|", "\n").splitlines() if p.strip()]
 
     def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (validated again)."""

@@ -8,6 +8,12 @@ The records layer is used by :mod:`glutemed.server`; the command line uses :func
 :func:`list_users` and :func:`upgrade_to_head`.
 """
 
+from glutemed.store._accounts import (
+    change_own_password,
+    end_user_sessions,
+    reset_password,
+    update_account,
+)
 from glutemed.store._auth import (
     MIN_PASSWORD_LENGTH,
     Actor,
@@ -65,10 +71,12 @@ from glutemed.store._models import (
     User,
     Visit,
 )
+from glutemed.store._passwords import COMMON_PASSWORDS_CHECKED, check_password
 from glutemed.store._repo import (
     READ_ACTIONS,
     SEXES,
     TREATMENT_RESPONSES,
+    VOIDABLE_TYPES,
     add_assessment,
     add_care_plan,
     add_movement,
@@ -100,14 +108,17 @@ from glutemed.store._repo import (
     update_patient,
     update_treatment_given,
     update_visit,
+    void_record,
 )
 
 __all__ = [
+    "COMMON_PASSWORDS_CHECKED",
     "MIN_PASSWORD_LENGTH",
     "READ_ACTIONS",
     "ROLES",
     "SEXES",
     "TREATMENT_RESPONSES",
+    "VOIDABLE_TYPES",
     "Actor",
     "AssessmentRecord",
     "AuditEvent",
@@ -134,6 +145,8 @@ __all__ = [
     "add_user",
     "audit_events",
     "authenticate",
+    "change_own_password",
+    "check_password",
     "create_patient",
     "create_user",
     "create_visit",
@@ -142,6 +155,7 @@ __all__ = [
     "default_data_dir",
     "default_database_url",
     "end_session",
+    "end_user_sessions",
     "export_patient_bundle",
     "first_use_of_token",
     "get_assessment",
@@ -171,12 +185,14 @@ __all__ = [
     "record_access",
     "record_cds_feedback",
     "require_existing_database",
+    "reset_password",
     "save_imported_record",
     "search_patients",
     "session_actor",
     "session_scope",
     "snapshot",
     "start_session",
+    "update_account",
     "update_outcome",
     "update_patient",
     "update_treatment_given",
@@ -184,4 +200,5 @@ __all__ = [
     "upgrade_to_head",
     "users_of_clinic",
     "verify_password",
+    "void_record",
 ]

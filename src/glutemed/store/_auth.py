@@ -44,6 +44,7 @@ from glutemed.store._models import (
     User,
     utcnow,
 )
+from glutemed.store._passwords import MIN_PASSWORD_LENGTH, check_password
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -63,7 +64,6 @@ __all__ = [
     "verify_password",
 ]
 
-MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("glutemed-timing-equaliser")
 
@@ -226,7 +226,7 @@ def _insert_user(
     user = User(
         username=name,
         display_name=(display_name or "").strip()[:200],
-        password_hash=hash_password(password),
+        password_hash=hash_password(check_password(password, username=name)),
         role=role,
         clinic_id=clinic.id,
     )

@@ -123,6 +123,25 @@ class _Versioned:
         return {"version_id_col": cls.version}
 
 
+class _Voidable:
+    """A clinical record that can be voided (entered in error): kept, struck through, left out.
+
+    A voided record stays in the database and its history; lists leave it out of every
+    computation (case building, outcome series, letters) unless asked to include it.
+    """
+
+    voided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    voided_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    void_reason: Mapped[str] = mapped_column(sa.Text, default="")
+
+    @property
+    def voided(self) -> bool:
+        """Whether the record was voided."""
+        return self.voided_at is not None
+
+
 class Clinic(Base):
     __tablename__ = "clinics"
 
@@ -228,7 +247,7 @@ class PatientTerm(Base):
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
 
 
-class Visit(_Versioned, Base):
+class Visit(_Voidable, _Versioned, Base):
     __tablename__ = "visits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -291,7 +310,7 @@ class CarePlanRecord(_Versioned, _Stamped, Base):
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class TreatmentGiven(_Versioned, Base):
+class TreatmentGiven(_Voidable, _Versioned, Base):
     """A treatment given to a patient (knowledge-base treatment id), with its response."""
 
     __tablename__ = "treatments_given"
@@ -318,7 +337,7 @@ class TreatmentGiven(_Versioned, Base):
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class OutcomeEntry(_Versioned, _Stamped, Base):
+class OutcomeEntry(_Voidable, _Versioned, _Stamped, Base):
     """One questionnaire or rating-scale result on a date."""
 
     __tablename__ = "outcomes"
@@ -339,13 +358,15 @@ class OutcomeEntry(_Versioned, _Stamped, Base):
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     total: Mapped[float | None] = mapped_column(default=None)
     score: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Free text with the entry, e.g. the activities the patient named on the PSFS.
+    note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class MovementAnalysis(_Stamped, Base):
+class MovementAnalysis(_Voidable, _Stamped, Base):
     """A movement file analysed with :func:`glutemed.motion.analyse_file`, kept with its visit."""
 
     __tablename__ = "movement_analyses"

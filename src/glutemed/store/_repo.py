@@ -48,6 +48,7 @@ __all__ = [
     "PATIENT_FIELDS",
     "SEXES",
     "TREATMENT_RESPONSES",
+    "VOIDABLE_TYPES",
     "add_assessment",
     "add_care_plan",
     "add_movement",
@@ -80,6 +81,7 @@ __all__ = [
     "update_patient",
     "update_treatment_given",
     "update_visit",
+    "void_record",
 ]
 
 SEXES = ("female", "male", "other", "unknown")
@@ -234,9 +236,17 @@ def _update(
     what: str,
     changes: Mapping[str, Any],
     expected_version: int | None,
+    *,
+    action: str = "update",
+    reason: str = "",
 ) -> M:
+    """Change a record and audit the difference (with the reason of a correction, if given).
+
+    Records without a version column (movement analyses) are not version-checked.
+    """
     actor.require_write()
-    _check_version(what, int(getattr(obj, "version")), expected_version)  # noqa: B009
+    if hasattr(obj, "version"):
+        _check_version(what, int(getattr(obj, "version")), expected_version)  # noqa: B009
     before = snapshot(obj)
     for key, value in changes.items():
         setattr(obj, key, value)
@@ -244,10 +254,16 @@ def _update(
         obj.updated_by = actor.user_id
     _flush(session, what)
     session.refresh(obj)
-    diff = _diff(before, snapshot(obj))
+    diff: dict[str, Any] = _diff(before, snapshot(obj))
     if diff:
-        _audit(session, actor, "update", obj, diff)
+        if reason:
+            diff["reason"] = [None, reason]
+        _audit(session, actor, action, obj, diff)
     return obj
+
+
+def _reason(value: Any, *, required: bool) -> str:
+    return _text("reason", value, 2000, required=required)
 
 
 def _date(field: str, value: Any) -> dt.date:
@@ -593,16 +609,15 @@ def get_visit(session: Session, actor: Actor, visit_id: int) -> Visit:
     return visit
 
 
-def list_visits(session: Session, actor: Actor, patient_id: int) -> list[Visit]:
-    """Return a patient's visits, newest first."""
+def list_visits(
+    session: Session, actor: Actor, patient_id: int, *, include_voided: bool = False
+) -> list[Visit]:
+    """Return a patient's visits, newest first (voided ones only if asked)."""
     get_patient(session, actor, patient_id)
-    return list(
-        session.scalars(
-            sa.select(Visit)
-            .where(Visit.patient_id == patient_id)
-            .order_by(Visit.visit_date.desc(), Visit.id.desc())
-        )
-    )
+    stmt = sa.select(Visit).where(Visit.patient_id == patient_id)
+    if not include_voided:
+        stmt = stmt.where(Visit.voided_at.is_(None))
+    return list(session.scalars(stmt.order_by(Visit.visit_date.desc(), Visit.id.desc())))
 
 
 def update_visit(
@@ -611,8 +626,10 @@ def update_visit(
     visit_id: int,
     changes: Mapping[str, Any],
     expected_version: int | None,
+    *,
+    reason: str = "",
 ) -> Visit:
-    """Change a visit's date, case or note (optimistic locking; audited)."""
+    """Change a visit's date, case or note (optimistic locking; audited with the reason)."""
     visit = get_visit(session, actor, visit_id)
     allowed = {"visit_date", "case", "note"}
     unknown = sorted(set(changes) - allowed)
@@ -631,7 +648,16 @@ def update_visit(
         values["case"] = dict(changes["case"])
     if "note" in changes:
         values["note"] = _text("note", changes["note"], 8000)
-    return _update(session, actor, visit, "visit", values, expected_version)
+    _not_voided(visit, "visit")
+    return _update(
+        session,
+        actor,
+        visit,
+        "visit",
+        values,
+        expected_version,
+        reason=_reason(reason, required=False),
+    )
 
 
 # --------------------------------------------------------------------------- assessments
@@ -854,15 +880,16 @@ def get_treatment_given(session: Session, actor: Actor, record_id: int) -> Treat
     return record
 
 
-def list_treatments_given(session: Session, actor: Actor, patient_id: int) -> list[TreatmentGiven]:
-    """Return a patient's treatments, most recent first."""
+def list_treatments_given(
+    session: Session, actor: Actor, patient_id: int, *, include_voided: bool = False
+) -> list[TreatmentGiven]:
+    """Return a patient's treatments, most recent first (voided ones only if asked)."""
     get_patient(session, actor, patient_id)
+    stmt = sa.select(TreatmentGiven).where(TreatmentGiven.patient_id == patient_id)
+    if not include_voided:
+        stmt = stmt.where(TreatmentGiven.voided_at.is_(None))
     return list(
-        session.scalars(
-            sa.select(TreatmentGiven)
-            .where(TreatmentGiven.patient_id == patient_id)
-            .order_by(TreatmentGiven.given_on.desc(), TreatmentGiven.id.desc())
-        )
+        session.scalars(stmt.order_by(TreatmentGiven.given_on.desc(), TreatmentGiven.id.desc()))
     )
 
 
@@ -872,12 +899,23 @@ def update_treatment_given(
     record_id: int,
     changes: Mapping[str, Any],
     expected_version: int | None,
+    *,
+    reason: str = "",
 ) -> TreatmentGiven:
     """Change a treatment record (e.g. its response) with optimistic locking."""
     record = get_treatment_given(session, actor, record_id)
+    _not_voided(record, "treatment")
     values = _treatment_values(changes, partial=True)
     values.pop("visit_id", None)
-    return _update(session, actor, record, "treatment", values, expected_version)
+    return _update(
+        session,
+        actor,
+        record,
+        "treatment",
+        values,
+        expected_version,
+        reason=_reason(reason, required=False),
+    )
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -895,8 +933,12 @@ def add_outcome(
     versions: Mapping[str, Any],
     answers: Mapping[str, Any] | None = None,
     visit_id: int | None = None,
+    note: str = "",
 ) -> OutcomeEntry:
-    """Store a scored questionnaire (the caller scores it with :mod:`glutemed.questionnaires`)."""
+    """Store a scored questionnaire (the caller scores it with :mod:`glutemed.questionnaires`).
+
+    ``note``: free text kept with the entry (e.g. the activities named on the PSFS).
+    """
     actor.require_write()
     patient = get_patient(session, actor, patient_id)
     if visit_id is not None and get_visit(session, actor, visit_id).patient_id != patient.id:
@@ -909,6 +951,7 @@ def add_outcome(
         total=None if total is None else float(total),
         answers=None if answers is None else dict(answers),
         score=dict(score),
+        note=_text("note", note, 2000),
         created_by=actor.user_id,
         updated_by=actor.user_id,
         **_stamp(versions),
@@ -940,11 +983,18 @@ def get_outcome(session: Session, actor: Actor, outcome_id: int) -> OutcomeEntry
 
 
 def list_outcomes(
-    session: Session, actor: Actor, patient_id: int, instrument: str | None = None
+    session: Session,
+    actor: Actor,
+    patient_id: int,
+    instrument: str | None = None,
+    *,
+    include_voided: bool = False,
 ) -> list[OutcomeEntry]:
-    """Return a patient's outcome records, oldest first."""
+    """Return a patient's outcome records, oldest first (voided ones only if asked)."""
     get_patient(session, actor, patient_id)
     stmt = sa.select(OutcomeEntry).where(OutcomeEntry.patient_id == patient_id)
+    if not include_voided:
+        stmt = stmt.where(OutcomeEntry.voided_at.is_(None))
     if instrument:
         stmt = stmt.where(OutcomeEntry.instrument == instrument)
     return list(session.scalars(stmt.order_by(OutcomeEntry.measured_on, OutcomeEntry.id)))
@@ -961,9 +1011,11 @@ def update_outcome(
     versions: Mapping[str, Any],
     answers: Mapping[str, Any] | None,
     expected_version: int | None,
+    reason: str = "",
 ) -> OutcomeEntry:
     """Correct an outcome record (re-scored by the caller) with optimistic locking."""
     record = get_outcome(session, actor, outcome_id)
+    _not_voided(record, "outcome")
     values = {
         "measured_on": _date("measured_on", measured_on),
         "total": None if total is None else float(total),
@@ -971,7 +1023,15 @@ def update_outcome(
         "answers": None if answers is None else dict(answers),
         **_stamp(versions),
     }
-    return _update(session, actor, record, "outcome", values, expected_version)
+    return _update(
+        session,
+        actor,
+        record,
+        "outcome",
+        values,
+        expected_version,
+        reason=_reason(reason, required=False),
+    )
 
 
 # --------------------------------------------------------------------------- movement
@@ -1024,16 +1084,15 @@ def get_movement(session: Session, actor: Actor, movement_id: int) -> MovementAn
     return record
 
 
-def list_movements(session: Session, actor: Actor, visit_id: int) -> list[MovementAnalysis]:
-    """Return a visit's movement analyses, newest first."""
+def list_movements(
+    session: Session, actor: Actor, visit_id: int, *, include_voided: bool = False
+) -> list[MovementAnalysis]:
+    """Return a visit's movement analyses, newest first (voided ones only if asked)."""
     get_visit(session, actor, visit_id)
-    return list(
-        session.scalars(
-            sa.select(MovementAnalysis)
-            .where(MovementAnalysis.visit_id == visit_id)
-            .order_by(MovementAnalysis.id.desc())
-        )
-    )
+    stmt = sa.select(MovementAnalysis).where(MovementAnalysis.visit_id == visit_id)
+    if not include_voided:
+        stmt = stmt.where(MovementAnalysis.voided_at.is_(None))
+    return list(session.scalars(stmt.order_by(MovementAnalysis.id.desc())))
 
 
 # --------------------------------------------------------------------------- audit
@@ -1048,6 +1107,64 @@ _ENTITY_GETTERS = {
     "outcomes": get_outcome,
     "movement_analyses": get_movement,
 }
+
+
+#: Records a clinician can void (entered in error): kept, struck through, left out of computations.
+VOIDABLE_TYPES: tuple[str, ...] = ("visits", "treatments_given", "outcomes", "movement_analyses")
+_WHAT = {
+    "visits": "visit",
+    "treatments_given": "treatment",
+    "outcomes": "outcome",
+    "movement_analyses": "movement analysis",
+}
+
+
+def _not_voided(obj: Any, what: str) -> None:
+    if getattr(obj, "voided_at", None) is not None:
+        raise ConflictError(
+            f"the {what} was voided",
+            [
+                Problem(
+                    "voided_at", f"a {what} in use", "a voided record", "record it again instead"
+                )
+            ],
+        )
+
+
+def void_record(
+    session: Session,
+    actor: Actor,
+    entity_type: str,
+    entity_id: int,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> Any:
+    """Void a record entered in error: it is kept with who, when and why, and audited.
+
+    Parameters
+    ----------
+    entity_type
+        One of :data:`VOIDABLE_TYPES`.
+    reason
+        Why the record is void (required: the history shows it).
+    expected_version
+        The version read (records with a version are checked; 409 if it changed).
+
+    Raises
+    ------
+    InputValueError
+        No reason, or a record type that cannot be voided.
+    ConflictError
+        The record was already voided, or changed since it was read.
+    """
+    check_option("entity_type", entity_type, VOIDABLE_TYPES)
+    what = _WHAT[entity_type]
+    obj = _ENTITY_GETTERS[entity_type](session, actor, entity_id)
+    text = _reason(reason, required=True)
+    _not_voided(obj, what)
+    values = {"voided_at": dt.datetime.now(dt.UTC), "voided_by": actor.user_id, "void_reason": text}
+    return _update(session, actor, obj, what, values, expected_version, action="void")
 
 
 def history(session: Session, actor: Actor, entity_type: str, entity_id: int) -> list[AuditEvent]:
