@@ -43,6 +43,12 @@ from glutemed.knowledge._schema import (
     Symptom,
     Treatment,
 )
+from glutemed.knowledge._schema_exercise import (
+    EXERCISE_KEYS,
+    Exercise,
+    Programme,
+    check_exercises,
+)
 from glutemed.knowledge._schema_network import NetworkSpec, check_network
 from glutemed.knowledge._schema_pathway import PATHWAY_KEYS, Pathway, build_pathway, check_pathway
 
@@ -69,6 +75,7 @@ DATA_FILES: dict[str, dict[str, type[BaseModel]]] = {
     "movement.yaml": {"measures": MovementMeasure, "parameters": Parameter},
     "corrections.yaml": {"corrections": Correction},
     "pathway.yaml": PATHWAY_KEYS,
+    "exercises.yaml": EXERCISE_KEYS,
     "network.yaml": {},  # one document, validated whole (see _validate_network)
 }
 MANIFEST = "MANIFEST.json"
@@ -173,6 +180,8 @@ class KnowledgeBase:
     movement_measures: dict[str, MovementMeasure]
     parameters: dict[str, Parameter]
     corrections: dict[str, Correction]
+    exercises: dict[str, Exercise] = field(default_factory=dict)
+    programmes: dict[str, Programme] = field(default_factory=dict)
     pathway: Pathway = field(default_factory=Pathway)
     network: NetworkSpec | None = None
     _index: dict[str, tuple[str, BaseModel]] = field(default_factory=dict, repr=False)
@@ -192,6 +201,8 @@ class KnowledgeBase:
         "movement_measures",
         "parameters",
         "corrections",
+        "exercises",
+        "programmes",
     )
 
     def kind_items(self, kind: str) -> dict[str, BaseModel]:
@@ -440,6 +451,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
     measures: dict[str, MovementMeasure] = as_dict("movement.yaml", "measures")
     parameters: dict[str, Parameter] = as_dict("movement.yaml", "parameters")
     corrections: dict[str, Correction] = as_dict("corrections.yaml", "corrections")
+    exercises: dict[str, Exercise] = as_dict("exercises.yaml", "exercises")
+    programmes: dict[str, Programme] = as_dict("exercises.yaml", "programmes")
 
     priors: dict[str, dict[str, ConditionPrior]] = {}
     setting_descriptions: dict[str, str] = {}
@@ -466,6 +479,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         ("movement_measures", measures),
         ("parameters", parameters),
         ("corrections", corrections),
+        ("exercises", exercises),
+        ("programmes", programmes),
     ):
         for ident in table:
             if ident in all_ids:
@@ -543,6 +558,11 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
             )
         )
 
+    if "exercises.yaml" in parsed:
+        problems.extend(
+            check_exercises(exercises, programmes, treatments=treatments, conditions=conditions)
+        )
+
     network = _validate_network(raws.get("network.yaml"), problems)
     if network is not None:
         problems.extend(
@@ -579,6 +599,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         movement_measures=measures,
         parameters=parameters,
         corrections=corrections,
+        exercises=exercises,
+        programmes=programmes,
         pathway=pathway,
         network=network,
     )
