@@ -290,6 +290,19 @@ def _validate_network(raw: _RawFile | None, problems: list[Problem]) -> NetworkS
     return None
 
 
+def _check_routes_follow_network(pathway: Pathway, network: NetworkSpec) -> list[Problem]:
+    """Must-not-miss conditions follow their network action; the others have their own route."""
+    problems: list[Problem] = []
+    mnm = {m.condition for m in network.must_not_miss}
+    for cid, route in pathway.condition_routes.items():
+        where = f"pathway.yaml:{pathway.lines.get(route.id)} condition_routes.{route.id}.route"
+        if cid in mnm and route.route != "must_not_miss_action":
+            problems.append(Problem(where, "must_not_miss_action (a must-not-miss condition)", cid))
+        if cid not in mnm and route.route == "must_not_miss_action":
+            problems.append(Problem(where, "a condition listed under must_not_miss", cid))
+    return problems
+
+
 def _validate_list(
     raw: _RawFile, key: str, model: type[M], problems: list[Problem]
 ) -> list[tuple[M, int | None]]:
@@ -573,6 +586,9 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
                 sources=sources,
             )
         )
+
+    if network is not None:
+        problems.extend(_check_routes_follow_network(pathway, network))
 
     if problems:
         raise KnowledgeBaseError(

@@ -11,13 +11,17 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 
 from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
 from glutemed.pathway._plan import CarePlan, Recommendation, plan
+from glutemed.pathway._routes import URGENCY_ORDER, ConditionCare, care_routes
 from glutemed.pathway._text import fill
 
 __all__ = [
+    "URGENCY_ORDER",
     "CarePlan",
+    "ConditionCare",
     "InstrumentOutcome",
     "OutcomeSummary",
     "Recommendation",
+    "care_routes",
     "fill",
     "plan",
     "summarise_outcomes",
