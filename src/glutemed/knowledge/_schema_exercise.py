@@ -24,6 +24,8 @@ from glutemed.knowledge._schema import Id, Mark, NonEmpty, SourceRef, _Strict
 
 __all__ = [
     "EXERCISE_KEYS",
+    "ArmOutcome",
+    "DecisionAid",
     "Dose",
     "Exercise",
     "ExerciseFigure",
@@ -91,6 +93,7 @@ class ExerciseFigure(_Strict):
         default_factory=list
     )
     arrow: Literal["none", "up", "down", "left", "right", "out", "hold"] = "none"
+    tiptoe: bool = Field(default=False, description="Heels raised (side view).")
     pelvis_lift: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         default=0.0, description="Fraction of a thigh length the pelvis is lifted (bridges)."
     )
@@ -187,6 +190,32 @@ class ProgrammeStage(_Strict):
         return self
 
 
+class ArmOutcome(_Strict):
+    """An absolute outcome of one trial arm (for an icon array): ``events`` of ``total``."""
+
+    arm: NonEmpty = Field(description="The arm in plain words.")
+    events: int = Field(ge=0)
+    total: int = Field(ge=1)
+    source: SourceRef
+
+    @model_validator(mode="after")
+    def _events_within_total(self) -> ArmOutcome:
+        if self.events > self.total:
+            raise ValueError(f"events ({self.events}) exceed total ({self.total})")
+        return self
+
+
+class DecisionAid(_Strict):
+    """Shared decision making: absolute outcomes by arm, harms and what is not known."""
+
+    measure: NonEmpty = Field(description="What counts as a good outcome, in plain words.")
+    time_point: NonEmpty
+    outcomes: list[ArmOutcome] = Field(min_length=2)
+    harms: list[NonEmpty] = Field(min_length=1)
+    not_known: list[NonEmpty] = Field(min_length=1)
+    sources: list[SourceRef] = Field(min_length=1)
+
+
 class Programme(_Strict):
     """An exercise programme from a trial, or a post-operative protocol."""
 
@@ -208,6 +237,7 @@ class Programme(_Strict):
     pain_rule: Rule
     regress_when: Rule
     stages: list[ProgrammeStage] = Field(default_factory=list)
+    decision: DecisionAid | None = None
     sources: list[SourceRef] = Field(min_length=1)
     notes: str = ""
 

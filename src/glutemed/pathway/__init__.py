@@ -11,6 +11,7 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 
 from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
 from glutemed.pathway._plan import CarePlan, Recommendation, plan
+from glutemed.pathway._prescription import PrescribedExercise, Prescription, dose_text, prescribe
 from glutemed.pathway._routes import URGENCY_ORDER, ConditionCare, care_routes
 from glutemed.pathway._text import fill
 
@@ -20,9 +21,13 @@ __all__ = [
     "ConditionCare",
     "InstrumentOutcome",
     "OutcomeSummary",
+    "PrescribedExercise",
+    "Prescription",
     "Recommendation",
     "care_routes",
+    "dose_text",
     "fill",
     "plan",
+    "prescribe",
     "summarise_outcomes",
 ]

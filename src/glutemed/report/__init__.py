@@ -6,6 +6,12 @@
 """
 
 from glutemed.report._clinician import LETTER_KINDS, clinician_report_html, clinician_report_pdf
+from glutemed.report._exercise_sheet import (
+    exercise_sheet_context,
+    exercise_sheet_html,
+    write_exercise_sheet,
+)
+from glutemed.report._figures import exercise_svg, icon_array_svg
 from glutemed.report._handout import (
     handout_context,
     handout_plain_text,
@@ -17,8 +23,13 @@ __all__ = [
     "LETTER_KINDS",
     "clinician_report_html",
     "clinician_report_pdf",
+    "exercise_sheet_context",
+    "exercise_sheet_html",
+    "exercise_svg",
     "handout_context",
     "handout_plain_text",
+    "icon_array_svg",
     "render_handout_html",
+    "write_exercise_sheet",
     "write_handout",
 ]

@@ -9,19 +9,17 @@ plan; the template holds only headings and connecting words. Readability is chec
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from glutemed._checks import short_repr
-from glutemed.errors import DataFileError, InputValueError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.pathway import CarePlan, fill
 from glutemed.pathway import plan as make_plan
 from glutemed.reasoning import Case
+from glutemed.report._output import check_output_path, write_html_or_pdf
 
 __all__ = [
     "handout_context",
@@ -226,28 +224,11 @@ def write_handout(
     DataFileError
         When the file cannot be written.
     """
-    out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in (".html", ".htm", ".pdf"):
-        raise InputValueError(
-            "unsupported handout format",
-            [Problem("path", "a file name ending in .html or .pdf", short_repr(out.name))],
-        )
+    check_output_path(path, "handout")
     kb = kb or load_kb()
     care = plan or make_plan(case, kb=kb, today=today)
     html = render_handout_html(case, care, kb)
-    try:
-        if suffix == ".pdf":
-            weasyprint: Any = importlib.import_module("weasyprint")
-            weasyprint.HTML(string=html).write_pdf(str(out))
-        else:
-            out.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(
-            f"cannot write handout {out.name}",
-            [Problem(out.name, "a writable file", type(exc).__name__)],
-        ) from None
-    return out
+    return write_html_or_pdf(html, path, "handout")
 
 
 class _TextExtractor(HTMLParser):
