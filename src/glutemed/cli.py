@@ -732,11 +732,23 @@ def programme_show(
     stage: StageOpt = None,
     omit: OmitOpt = None,
     set_: SetOpt = None,
+    fhir: Annotated[
+        bool, typer.Option("--fhir", help="Print the prescription as a FHIR R4 CarePlan.")
+    ] = False,
+    date: DateOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show a prescription: each exercise with its dose, and the rules."""
+    import datetime as dt
+
     with _errors():
         rx = _prescription(programme, stage, omit, set_)
+    if fhir:
+        from glutemed.fhir import exercise_care_plan
+
+        start = _parse_date(date) or dt.date.today()
+        _emit_json(exercise_care_plan(rx, patient={"display": "the patient"}, start=start))
+        return
     if json_out:
         _emit_json(rx.to_dict())
         return
