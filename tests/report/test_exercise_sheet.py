@@ -146,3 +146,23 @@ def test_drawings_render_as_clean_separate_images(kb: KnowledgeBase, tmp_path: P
         assert min(border) > 128, f"{exercises[i].id}: the drawing touches the edge (clipped)"
         crops.append(cell.tobytes())
     assert len(set(crops)) == len(crops), "two exercises render the same picture"
+
+
+def test_care_plan_handout_shows_the_icon_arrays_when_exercise_is_recommended(
+    kb: KnowledgeBase,
+) -> None:
+    from glutemed.pathway import plan
+    from glutemed.reasoning import load_case
+    from glutemed.report import render_handout_html
+
+    cases = Path(__file__).resolve().parents[2] / "src" / "glutemed" / "examples" / "cases"
+    case = load_case(cases / "tendinopathy.yaml")
+    care = plan(case, kb=kb, today=TODAY)
+    assert "progressive_loading_exercise" in {r.id for r in care.recommendations}
+    text = handout_plain_text(render_handout_html(case, care, kb))
+    assert "What the research found" in text and "77 of 100" in text and "29 of 100" in text
+    urgent = load_case(cases / "red_flag.yaml")
+    urgent_text = handout_plain_text(
+        render_handout_html(urgent, plan(urgent, kb=kb, today=TODAY), kb)
+    )
+    assert "77 of 100" not in urgent_text

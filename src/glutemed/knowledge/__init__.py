@@ -27,6 +27,8 @@ from glutemed.knowledge._schema import (
     Treatment,
 )
 from glutemed.knowledge._schema_exercise import (
+    ArmOutcome,
+    DecisionAid,
     Dose,
     Exercise,
     ExerciseFigure,
@@ -62,8 +64,10 @@ __all__ = [
     "PLACEHOLDER",
     "AccuracyStudy",
     "Action",
+    "ArmOutcome",
     "Condition",
     "Correction",
+    "DecisionAid",
     "Dose",
     "Escalation",
     "Estimate",

@@ -15,13 +15,11 @@ from markupsafe import Markup
 
 from glutemed.knowledge import KnowledgeBase, Rule, load_kb
 from glutemed.pathway import Prescription
-from glutemed.report._figures import exercise_svg, icon_array_svg
+from glutemed.report._figures import decision_aid_context, exercise_svg
 from glutemed.report._handout import _env
 from glutemed.report._output import check_output_path, write_html_or_pdf
 
 __all__ = ["exercise_sheet_context", "exercise_sheet_html", "write_exercise_sheet"]
-
-_ARM_COLOURS = ("#0b6e99", "#6b7f94", "#9aa9b8")
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
@@ -57,32 +55,7 @@ def exercise_sheet_context(
         }
         for item in rx.items
     ]
-    decision = None
-    if prog.decision is not None:
-        d = prog.decision
-        decision = {
-            "measure": d.measure,
-            "time_point": d.time_point,
-            "arms": [
-                {
-                    "arm": o.arm,
-                    "per_100": round(100 * o.events / o.total),
-                    "events": o.events,
-                    "total": o.total,
-                    "svg": Markup(
-                        icon_array_svg(
-                            o.events,
-                            o.total,
-                            colour=_ARM_COLOURS[i % len(_ARM_COLOURS)],
-                            title=f"{o.arm}: {round(100 * o.events / o.total)} of 100",
-                        )
-                    ),
-                }
-                for i, o in enumerate(d.outcomes)
-            ],
-            "harms": list(d.harms),
-            "not_known": list(d.not_known),
-        }
+    decision = decision_aid_context(prog.decision) if prog.decision is not None else None
     cited = sorted(
         {sid for item in rx.items for sid in item.source_ids} | {s.id for s in prog.sources}
     )

@@ -13,10 +13,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
-from glutemed.knowledge import ExerciseFigure
+from markupsafe import Markup
 
-__all__ = ["FIGURE_HEIGHT_PX", "FIGURE_WIDTH_PX", "exercise_svg", "icon_array_svg"]
+from glutemed.knowledge import DecisionAid, ExerciseFigure
+
+__all__ = [
+    "FIGURE_HEIGHT_PX",
+    "FIGURE_WIDTH_PX",
+    "decision_aid_context",
+    "exercise_svg",
+    "icon_array_svg",
+]
 
 FIGURE_WIDTH_PX = 200
 FIGURE_HEIGHT_PX = 150
@@ -318,3 +327,35 @@ def icon_array_svg(events: int, total: int, *, colour: str = _WORKED, title: str
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" '
         f'height="{size}" role="img">{label}{"".join(parts)}</svg>'
     )
+
+
+_ARM_COLOURS = (_WORKED, "#6b7f94", _FAR)
+
+
+def decision_aid_context(decision: DecisionAid) -> dict[str, Any]:
+    """Return the words and icon arrays of a decision aid (for the report templates)."""
+    arms = []
+    for i, o in enumerate(decision.outcomes):
+        per_100 = round(100 * o.events / o.total)
+        svg = icon_array_svg(
+            o.events,
+            o.total,
+            colour=_ARM_COLOURS[i % len(_ARM_COLOURS)],
+            title=f"{o.arm}: {per_100} of 100",
+        )
+        arms.append(
+            {
+                "arm": o.arm,
+                "per_100": per_100,
+                "events": o.events,
+                "total": o.total,
+                "svg": Markup(svg),
+            }
+        )
+    return {
+        "measure": decision.measure,
+        "time_point": decision.time_point,
+        "arms": arms,
+        "harms": list(decision.harms),
+        "not_known": list(decision.not_known),
+    }

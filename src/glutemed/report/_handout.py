@@ -19,6 +19,7 @@ from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.pathway import CarePlan, fill
 from glutemed.pathway import plan as make_plan
 from glutemed.reasoning import Case
+from glutemed.report._figures import decision_aid_context
 from glutemed.report._output import check_output_path, write_html_or_pdf
 
 __all__ = [
@@ -94,7 +95,9 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
     dict
         Sections of the handout: ``intro``, ``urgent``, ``condition``, ``outlook``, ``plan``,
         ``now``, ``choices``, ``if_needed``, ``left_out``, ``avoid``, ``helps``, ``self_care``,
-        ``exercise``, ``after_surgery``, ``review``, ``come_back``, ``closing``.
+        ``exercise``, ``decision`` (icon arrays of a trial's absolute outcomes, when a
+        programme of a recommended treatment has them), ``after_surgery``, ``review``,
+        ``come_back``, ``closing``.
     """
     pw = kb.pathway
     urgent = care.status == "urgent_referral"
@@ -119,6 +122,12 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
         if "progressive_loading_exercise" in rec_ids
         else []
     )
+    aids = [
+        p.decision
+        for p in kb.programmes.values()
+        if p.decision is not None and p.treatment in rec_ids and p.kind == "trial_programme"
+    ]
+    decision = decision_aid_context(aids[0]) if aids else None
     after_surgery = (
         [fill(kb, r.plain) for r in pw.rehabilitation]
         if "postoperative_rehabilitation" in rec_ids
@@ -153,6 +162,7 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
         if care.education
         else [],
         "exercise": exercise,
+        "decision": decision,
         "after_surgery": after_surgery,
         "review": review,
         "come_back_intro": _texts(kb, "come_back", "general"),
