@@ -654,39 +654,12 @@ SetOpt = Annotated[
 ]
 
 
-def _parse_sets(values: list[str] | None) -> dict[str, dict[str, Any]]:
-    from glutemed.errors import InputValueError, Problem
-
-    out: dict[str, dict[str, Any]] = {}
-    problems = []
-    for raw in values or []:
-        target, sep, value = raw.partition("=")
-        exercise, dot, field_name = target.partition(".")
-        if not sep or not dot or not exercise or not field_name:
-            problems.append(Problem("--set", "EXERCISE.FIELD=VALUE", raw))
-            continue
-        parsed: Any = value
-        if value.lower() in ("true", "false"):
-            parsed = value.lower() == "true"
-        elif value.lower() in ("none", ""):
-            parsed = None
-        else:
-            try:
-                parsed = float(value) if "." in value else int(value)
-            except ValueError:
-                parsed = value
-        out.setdefault(exercise, {})[field_name] = parsed
-    if problems:
-        raise InputValueError("cannot read --set", problems)
-    return out
-
-
 def _prescription(
     programme: str, stage: str | None, omit: list[str] | None, sets: list[str] | None
 ) -> Any:
-    from glutemed.pathway import prescribe
+    from glutemed.pathway import parse_dose_changes, prescribe
 
-    return prescribe(programme, stage, omit=omit or (), adjust=_parse_sets(sets))
+    return prescribe(programme, stage, omit=omit or (), adjust=parse_dose_changes(sets or []))
 
 
 @programme_app.command("list")

@@ -19,7 +19,13 @@ from glutemed._checks import closest, short_repr
 from glutemed.errors import InputValueError, NotFoundError, Problem
 from glutemed.knowledge import Dose, Exercise, KnowledgeBase, Programme, Rule, load_kb
 
-__all__ = ["PrescribedExercise", "Prescription", "dose_text", "prescribe"]
+__all__ = [
+    "PrescribedExercise",
+    "Prescription",
+    "dose_text",
+    "parse_dose_changes",
+    "prescribe",
+]
 
 _EFFORT = {
     "light": "light effort",
@@ -174,6 +180,40 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
     data = rule.model_dump(exclude_defaults=True)
     data["sources"] = [s.id for s in rule.sources]
     return data
+
+
+def _value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("", "none"):
+        return None
+    try:
+        return float(low) if "." in low else int(low)
+    except ValueError:
+        return text.strip()
+
+
+def parse_dose_changes(changes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Parse ``EXERCISE.FIELD=VALUE`` strings into the ``adjust`` mapping of :func:`prescribe`.
+
+    Raises
+    ------
+    InputValueError
+        Naming every string that is not of that form.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    problems = []
+    for raw in changes:
+        target, sep, value = raw.partition("=")
+        exercise, dot, field_name = target.strip().partition(".")
+        if not sep or not dot or not exercise or not field_name:
+            problems.append(Problem("change", "EXERCISE.FIELD=VALUE", short_repr(raw)))
+            continue
+        out.setdefault(exercise, {})[field_name] = _value(value)
+    if problems:
+        raise InputValueError("cannot read the dose changes", problems)
+    return out
 
 
 def prescribe(

@@ -27,7 +27,7 @@ from glutemed.server._forms import (
     form_sections,
     form_values_from_case,
 )
-from glutemed.server._reports import handout_html, handout_links, report_data
+from glutemed.server._reports import handout_html, handout_links, pdf_response, report_data
 from glutemed.server._security import (
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
@@ -845,17 +845,10 @@ def handout_page(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Resp
 
 @router.get("/visits/{visit_id}/handout.pdf")
 def handout_pdf(state: State, auth: CurrentAuth, db: DB, visit_id: int) -> Response:
-    from weasyprint import HTML  # type: ignore[import-untyped]
-
-    pdf = HTML(string=handout_html(state, db, auth.actor, visit_id)).write_pdf()
-    return Response(
-        bytes(pdf or b""),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="handout-visit-{visit_id}.pdf"',
-            "Cache-Control": "no-store",
-        },
+    response: Response = pdf_response(
+        handout_html(state, db, auth.actor, visit_id), f"handout-visit-{visit_id}.pdf"
     )
+    return response
 
 
 @router.get("/history/{entity_type}/{entity_id}", response_class=HTMLResponse)

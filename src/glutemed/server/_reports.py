@@ -132,3 +132,19 @@ def handout_html(state: AppState, db: Session, actor: store.Actor, visit_id: int
         )
     html: str = render(case, care, state.kb)
     return html
+
+
+def pdf_response(html: str, filename: str) -> Any:
+    """Render ``html`` to PDF (WeasyPrint) and return it as an inline, uncached response."""
+    from fastapi.responses import Response
+    from weasyprint import HTML  # type: ignore[import-untyped]
+
+    pdf = HTML(string=html).write_pdf()
+    return Response(
+        bytes(pdf or b""),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
