@@ -80,3 +80,28 @@ def test_a_number_typed_in_the_picker_is_the_exact_dose(pages: Callable[..., Tes
 def test_sheet_as_pdf(pages: Callable[..., TestClient]) -> None:
     r = pages().get("/programmes/prog_clifford_isometric/sheet.pdf")
     assert r.status_code == 200 and r.content[:5] == b"%PDF-"
+
+
+def test_visit_page_shows_the_decision_aid_when_exercise_is_planned(
+    pages: Callable[..., TestClient], sqlite_app: FastAPI
+) -> None:
+    from tests.server.conftest import example_case
+
+    client = pages()
+    api = Api(sqlite_app, client.user)  # type: ignore[attr-defined]
+    patient = api.post(
+        "/api/v1/patients",
+        json={
+            "family_name": "Test",
+            "given_name": "Ann",
+            "birth_date": "1972-05-01",
+            "sex": "female",
+        },
+    ).json()
+    detail = api.post(
+        f"/api/v1/patients/{patient['id']}/visits", json={"case": example_case("tendinopathy")}
+    ).json()
+    page = client.get(f"/visits/{detail['visit']['id']}")
+    assert page.status_code == 200
+    assert 'id="decision-aid"' in page.text and "77 of 100" in page.text
+    assert 'href="/programmes"' in page.text

@@ -11,18 +11,21 @@ worked leg drawn darker, the floor and any prop (wall, step, band, belt) and an 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-from glutemed.knowledge import DecisionAid, ExerciseFigure
+from glutemed.knowledge import DecisionAid, ExerciseFigure, KnowledgeBase
 
 __all__ = [
     "FIGURE_HEIGHT_PX",
     "FIGURE_WIDTH_PX",
     "decision_aid_context",
+    "decision_aid_for",
+    "decision_aid_html",
     "exercise_svg",
     "icon_array_svg",
 ]
@@ -330,6 +333,23 @@ def icon_array_svg(events: int, total: int, *, colour: str = _WORKED, title: str
 
 
 _ARM_COLOURS = (_WORKED, "#6b7f94", _FAR)
+
+
+def decision_aid_for(kb: KnowledgeBase, treatment_ids: Iterable[str]) -> DecisionAid | None:
+    """The decision aid of the first trial programme that delivers one of the treatments."""
+    wanted = set(treatment_ids)
+    for p in kb.programmes.values():
+        if p.decision is not None and p.kind == "trial_programme" and p.treatment in wanted:
+            return p.decision
+    return None
+
+
+def decision_aid_html(decision: DecisionAid) -> str:
+    """The decision aid as an HTML fragment (the same fragment the handouts include)."""
+    from glutemed.report._handout import _env
+
+    template = _env().get_template("_decision.html.j2")
+    return template.render(decision=decision_aid_context(decision))
 
 
 def decision_aid_context(decision: DecisionAid) -> dict[str, Any]:

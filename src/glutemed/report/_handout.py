@@ -19,7 +19,7 @@ from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.pathway import CarePlan, fill
 from glutemed.pathway import plan as make_plan
 from glutemed.reasoning import Case
-from glutemed.report._figures import decision_aid_context
+from glutemed.report._figures import decision_aid_context, decision_aid_for
 from glutemed.report._output import check_output_path, write_html_or_pdf
 
 __all__ = [
@@ -122,12 +122,8 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
         if "progressive_loading_exercise" in rec_ids
         else []
     )
-    aids = [
-        p.decision
-        for p in kb.programmes.values()
-        if p.decision is not None and p.treatment in rec_ids and p.kind == "trial_programme"
-    ]
-    decision = decision_aid_context(aids[0]) if aids else None
+    aid = decision_aid_for(kb, rec_ids)
+    decision = decision_aid_context(aid) if aid is not None else None
     after_surgery = (
         [fill(kb, r.plain) for r in pw.rehabilitation]
         if "postoperative_rehabilitation" in rec_ids

@@ -479,11 +479,21 @@ def visit_page(
     patient = store.get_patient(db, auth.actor, visit.patient_id)
     assessments = store.list_assessments(db, auth.actor, visit_id)
     plan = store.latest_care_plan(db, auth.actor, visit_id)
+    decision_aid = None
+    if plan is not None:
+        from markupsafe import Markup
+
+        from glutemed.report import decision_aid_for, decision_aid_html
+
+        rec_ids = [str(r.get("id")) for r in plan.generated.get("recommendations") or []]
+        aid = decision_aid_for(state.kb, rec_ids)
+        decision_aid = Markup(decision_aid_html(aid)) if aid is not None else None
     return _render(
         request,
         state,
         auth,
         "visit.html",
+        decision_aid=decision_aid,
         visit=visit,
         patient=patient,
         assessment=assessments[0] if assessments else None,
