@@ -62,3 +62,12 @@ def test_sheet_writes_the_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "<svg" in out.read_text("utf-8")
+
+
+def test_routes_put_the_must_not_miss_action_first() -> None:
+    result = runner.invoke(app, ["routes", "red_flag", "--json"])
+    assert result.exit_code == 0, result.output
+    routes = json.loads(result.stdout)["routes"]
+    assert routes[0]["route"] == "must_not_miss_action" and routes[0]["action"]
+    oa = json.loads(runner.invoke(app, ["routes", "hip_oa", "--json"]).stdout)["routes"]
+    assert oa[0]["condition"] == "hip_osteoarthritis" and oa[0]["assumption"]

@@ -537,6 +537,42 @@ def _parse_date(value: str | None) -> Any:
         ) from None
 
 
+@app.command("routes")
+def routes_cmd(
+    case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
+    top: Annotated[int, typer.Option("--top", help="Other conditions to route.")] = 3,
+    json_out: JsonOpt = False,
+) -> None:
+    """Where care goes for the conditions of the differential: must-not-miss actions first."""
+    from glutemed.knowledge import load_kb
+    from glutemed.pathway import care_routes
+    from glutemed.reasoning import assess, load_case
+
+    with _errors():
+        kb = load_kb()
+        assessment = assess(load_case(_resolve_case_path(case)), kb=kb)
+        routes = care_routes(assessment, kb, top=top)
+    if json_out:
+        _emit_json({"routes": [r.to_dict() for r in routes], "versions": kb.versions()})
+        return
+    table = Table(title="where care goes (most urgent first)")
+    for col in ("condition", "probability", "urgency", "route", "what to do", "refer to"):
+        table.add_column(col)
+    for r in routes:
+        prob = "" if r.probability is None else f"{r.probability * 100:.0f} %"
+        what = r.action or "the staged care plan (`glutemed plan`)"
+        what += " [assumption]" if r.assumption else ""
+        table.add_row(
+            escape(r.name),
+            prob,
+            r.urgency_text,
+            r.route.replace("_", " "),
+            escape(what),
+            escape(r.refer_to),
+        )
+    out.print(table)
+
+
 @app.command("plan")
 def plan_cmd(
     case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
