@@ -42,6 +42,11 @@ users_app = typer.Typer(help="Manage the web app's user accounts.", no_args_is_h
 app.add_typer(users_app, name="users")
 fhir_app = typer.Typer(help="FHIR R4 export and import of patient records.", no_args_is_help=True)
 app.add_typer(fhir_app, name="fhir")
+programme_app = typer.Typer(
+    help="Exercise programmes from the trials: list, prescribe, print the patient sheet.",
+    no_args_is_help=True,
+)
+app.add_typer(programme_app, name="programme")
 
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -646,6 +651,42 @@ def _parse_date(value: str | None) -> Any:
         ) from None
 
 
+@app.command("routes")
+def routes_cmd(
+    case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
+    top: Annotated[int, typer.Option("--top", help="Other conditions to route.")] = 3,
+    json_out: JsonOpt = False,
+) -> None:
+    """Where care goes for the conditions of the differential: must-not-miss actions first."""
+    from glutemed.knowledge import load_kb
+    from glutemed.pathway import care_routes
+    from glutemed.reasoning import assess, load_case
+
+    with _errors():
+        kb = load_kb()
+        assessment = assess(load_case(_resolve_case_path(case)), kb=kb)
+        routes = care_routes(assessment, kb, top=top)
+    if json_out:
+        _emit_json({"routes": [r.to_dict() for r in routes], "versions": kb.versions()})
+        return
+    table = Table(title="where care goes (most urgent first)")
+    for col in ("condition", "probability", "urgency", "route", "what to do", "refer to"):
+        table.add_column(col)
+    for r in routes:
+        prob = "" if r.probability is None else f"{r.probability * 100:.0f} %"
+        what = r.action or "the staged care plan (`glutemed plan`)"
+        what += " [assumption]" if r.assumption else ""
+        table.add_row(
+            escape(r.name),
+            prob,
+            r.urgency_text,
+            r.route.replace("_", " "),
+            escape(what),
+            escape(r.refer_to),
+        )
+    out.print(table)
+
+
 @app.command("plan")
 def plan_cmd(
     case: Annotated[str, typer.Argument(help="A case file (YAML/JSON) or a bundled example name.")],
@@ -744,6 +785,134 @@ def handout_cmd(
         _emit_json({"output": str(output)})
     else:
         out.print(f"handout written to {output}")
+
+
+# --------------------------------------------------------------------------- programme
+
+StageOpt = Annotated[
+    str | None, typer.Option("--stage", help="Stage id (default: the first stage).")
+]
+OmitOpt = Annotated[
+    list[str] | None, typer.Option("--omit", help="Exercise id to leave out (repeatable).")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Change a dose: EXERCISE.FIELD=VALUE, e.g. ex_offset_squat.sets_min=1 (repeatable).",
+    ),
+]
+
+
+def _prescription(
+    programme: str, stage: str | None, omit: list[str] | None, sets: list[str] | None
+) -> Any:
+    from glutemed.pathway import parse_dose_changes, prescribe
+
+    return prescribe(programme, stage, omit=omit or (), adjust=parse_dose_changes(sets or []))
+
+
+@programme_app.command("list")
+def programme_list(json_out: JsonOpt = False) -> None:
+    """List the exercise programmes and their stages."""
+    from glutemed.knowledge import load_kb
+
+    with _errors():
+        kb = load_kb()
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "kind": p.kind,
+            "evidence_level": p.evidence_level,
+            "weeks": p.duration_weeks,
+            "stages": [s.id for s in p.stages],
+            "prescribable": bool(p.stages),
+        }
+        for p in kb.programmes.values()
+    ]
+    if json_out:
+        _emit_json(rows)
+        return
+    table = Table(title=f"exercise programmes ({len(rows)})")
+    for col in ("id", "name", "kind", "level", "weeks", "stages"):
+        table.add_column(col)
+    for p in kb.programmes.values():
+        table.add_row(
+            p.id,
+            escape(p.name),
+            p.kind.replace("_", " "),
+            "-" if p.evidence_level is None else str(p.evidence_level),
+            str(p.duration_weeks),
+            ", ".join(s.id for s in p.stages) or "content not captured",
+        )
+    out.print(table)
+
+
+@programme_app.command("show")
+def programme_show(
+    programme: Annotated[str, typer.Argument(help="Programme id (see `glutemed programme list`).")],
+    stage: StageOpt = None,
+    omit: OmitOpt = None,
+    set_: SetOpt = None,
+    fhir: Annotated[
+        bool, typer.Option("--fhir", help="Print the prescription as a FHIR R4 CarePlan.")
+    ] = False,
+    date: DateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a prescription: each exercise with its dose, and the rules."""
+    import datetime as dt
+
+    with _errors():
+        rx = _prescription(programme, stage, omit, set_)
+    if fhir:
+        from glutemed.fhir import exercise_care_plan
+
+        start = _parse_date(date) or dt.date.today()
+        _emit_json(exercise_care_plan(rx, patient={"display": "the patient"}, start=start))
+        return
+    if json_out:
+        _emit_json(rx.to_dict())
+        return
+    out.print(f"[bold]{escape(rx.programme.name)}[/] - {escape(rx.stage.name)}")
+    out.print(escape(rx.programme.evidence_note))
+    table = Table()
+    table.add_column("exercise", style="bold")
+    table.add_column("dose")
+    table.add_column("source")
+    for item in rx.items:
+        mark = " (changed)" if item.adjusted else ""
+        table.add_row(
+            escape(item.exercise.name),
+            escape("; ".join(item.dose_lines) + mark),
+            ", ".join(item.source_ids),
+        )
+    out.print(table)
+    for name, rule in rx.rules.items():
+        out.print(f"{name}: {escape(rule.text)}")
+
+
+@programme_app.command("sheet")
+def programme_sheet(
+    programme: Annotated[str, typer.Argument(help="Programme id (see `glutemed programme list`).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.html or FILE.pdf")],
+    stage: StageOpt = None,
+    omit: OmitOpt = None,
+    set_: SetOpt = None,
+    date: DateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the patient's exercise sheet (HTML or PDF): a picture, dose and rules per exercise."""
+    from glutemed.report import write_exercise_sheet
+
+    with _errors():
+        rx = _prescription(programme, stage, omit, set_)
+        write_exercise_sheet(rx, output, today=_parse_date(date))
+    if json_out:
+        _emit_json({"output": str(output), "prescription": rx.to_dict()})
+    else:
+        out.print(f"exercise sheet written to {output}")
 
 
 # --------------------------------------------------------------------------- score

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from glutemed.errors import KnowledgeBaseError
 from glutemed.knowledge import DATA_FILES, data_dir, load_kb
+from tests.knowledge._helpers import edit_kb_file, kb_problems
 
-
-@pytest.fixture()
-def kb_copy(tmp_path: Path) -> Path:
-    folder = tmp_path / "kb"
-    shutil.copytree(data_dir(), folder)
-    return folder
-
-
-def _edit(folder: Path, name: str, fn: Any) -> None:
-    path = folder / name
-    data = yaml.safe_load(path.read_text("utf-8"))
-    fn(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
-
-
-def _problems(folder: Path) -> list[str]:
-    with pytest.raises(KnowledgeBaseError) as info:
-        load_kb(folder, check_manifest=False)
-    return [str(p) for p in info.value.problems]
+_edit = edit_kb_file
+_problems = kb_problems
 
 
 def test_bundled_kb_validates_with_manifest(kb) -> None:

@@ -59,12 +59,14 @@ def test_no_response_after_12_weeks_escalates_to_stage_2(
     care = make(pkb, build(treatments_tried=FAILED_12_WEEKS))
     assert care.stage == 2 and care.stage_rule["id"] == "sr_no_response"
     assert ids(care)[0] == "recheck_diagnosis"
-    assert {"corticosteroid_injection", "shockwave_therapy", "prp_injection"} <= set(ids(care))
+    assert {"corticosteroid_injection", "shockwave_therapy"} <= set(ids(care))
+    assert "prp_injection" not in ids(care)  # on request only: no better than placebo
     recheck = care.recommendations[0]
     assert recheck.details["imaging"]["recommendation"]  # the assessment's imaging advice
-    prp = next(r for r in care.recommendations if r.id == "prp_injection")
-    assert prp.evidence_status == "conflicting"
-    assert any("placebo" in w for w in prp.why)
+    asked = make(pkb, build(treatments_tried=FAILED_12_WEEKS), ask_about=["prp_injection"])
+    prp = not_rec(asked, "prp_injection")
+    assert prp["evidence_status"] == "no_better_than_placebo"
+    assert "placebo" in str(prp["reason"])
     csi = next(r for r in care.recommendations if r.id == "corticosteroid_injection")
     assert csi.evidence_status == "short_term_only"
     assert any("2 a year" in w and "peritendinous" in w for w in csi.why)
@@ -314,7 +316,8 @@ def test_preference_against_injection(pkb: KnowledgeBase) -> None:
     categories = {r.category for r in care.recommendations if r.kind == "treatment"}
     assert not categories & {"injection", "orthobiologic"}
     assert "shockwave_therapy" in ids(care)
-    for tid in ("corticosteroid_injection", "prp_injection"):
+    assert "prp_injection" not in ids(care)  # not offered at all (on request only)
+    for tid in ("corticosteroid_injection",):
         entry = not_rec(care, tid)
         assert entry["status"] == "excluded"
         assert "ex_prefers_no_injection" in entry["rules"]  # type: ignore[operator]

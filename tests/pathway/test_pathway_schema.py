@@ -43,7 +43,11 @@ def test_on_request_treatments_exist_and_lack_evidence(pkb: KnowledgeBase) -> No
     for tid, req in pkb.pathway.on_request.items():
         t = pkb.treatments[tid]
         assert not t.recommend_by_default, tid
-        assert t.evidence_status in ("no_clinical_evidence", "case_series_only"), tid
+        assert t.evidence_status in (
+            "no_clinical_evidence",
+            "case_series_only",
+            "no_better_than_placebo",
+        ), tid
         assert req.sources
 
 

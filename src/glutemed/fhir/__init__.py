@@ -48,6 +48,7 @@ from glutemed.fhir._errors import (
     http_status_for,
     to_operation_outcome,
 )
+from glutemed.fhir._exercise import exercise_care_plan
 from glutemed.fhir._export import export_bundle
 from glutemed.fhir._import import import_bundle
 from glutemed.fhir._jwt import ALLOWED_ALGORITHMS, MAX_TOKEN_LIFETIME_S, verify_client_jwt
@@ -95,6 +96,7 @@ __all__ = [
     "Suggestion",
     "Visit",
     "discovery",
+    "exercise_care_plan",
     "export_bundle",
     "feedback",
     "http_status_for",

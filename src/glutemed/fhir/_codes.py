@@ -80,6 +80,8 @@ class _Systems:
     case_factor = f"{BASE}/CodeSystem/case-factor"
     treatment = f"{BASE}/CodeSystem/treatment"
     care_action = f"{BASE}/CodeSystem/care-action"
+    exercise = f"{BASE}/CodeSystem/exercise"
+    exercise_programme = f"{BASE}/CodeSystem/exercise-programme"
     treatment_response = f"{BASE}/CodeSystem/treatment-response"
     imaging_procedure = f"{BASE}/CodeSystem/imaging-procedure"
     observation_category = f"{BASE}/CodeSystem/observation-category"

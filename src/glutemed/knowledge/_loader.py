@@ -43,6 +43,12 @@ from glutemed.knowledge._schema import (
     Symptom,
     Treatment,
 )
+from glutemed.knowledge._schema_exercise import (
+    EXERCISE_KEYS,
+    Exercise,
+    Programme,
+    check_exercises,
+)
 from glutemed.knowledge._schema_network import NetworkSpec, check_network
 from glutemed.knowledge._schema_pathway import PATHWAY_KEYS, Pathway, build_pathway, check_pathway
 
@@ -69,6 +75,7 @@ DATA_FILES: dict[str, dict[str, type[BaseModel]]] = {
     "movement.yaml": {"measures": MovementMeasure, "parameters": Parameter},
     "corrections.yaml": {"corrections": Correction},
     "pathway.yaml": PATHWAY_KEYS,
+    "exercises.yaml": EXERCISE_KEYS,
     "network.yaml": {},  # one document, validated whole (see _validate_network)
 }
 MANIFEST = "MANIFEST.json"
@@ -173,6 +180,8 @@ class KnowledgeBase:
     movement_measures: dict[str, MovementMeasure]
     parameters: dict[str, Parameter]
     corrections: dict[str, Correction]
+    exercises: dict[str, Exercise] = field(default_factory=dict)
+    programmes: dict[str, Programme] = field(default_factory=dict)
     pathway: Pathway = field(default_factory=Pathway)
     network: NetworkSpec | None = None
     _index: dict[str, tuple[str, BaseModel]] = field(default_factory=dict, repr=False)
@@ -192,6 +201,8 @@ class KnowledgeBase:
         "movement_measures",
         "parameters",
         "corrections",
+        "exercises",
+        "programmes",
     )
 
     def kind_items(self, kind: str) -> dict[str, BaseModel]:
@@ -277,6 +288,19 @@ def _validate_network(raw: _RawFile | None, problems: list[Problem]) -> NetworkS
                 Problem(f"{raw.name}:{line} {_fmt_loc(loc)}", err["msg"].lower(), found)
             )
     return None
+
+
+def _check_routes_follow_network(pathway: Pathway, network: NetworkSpec) -> list[Problem]:
+    """Must-not-miss conditions follow their network action; the others have their own route."""
+    problems: list[Problem] = []
+    mnm = {m.condition for m in network.must_not_miss}
+    for cid, route in pathway.condition_routes.items():
+        where = f"pathway.yaml:{pathway.lines.get(route.id)} condition_routes.{route.id}.route"
+        if cid in mnm and route.route != "must_not_miss_action":
+            problems.append(Problem(where, "must_not_miss_action (a must-not-miss condition)", cid))
+        if cid not in mnm and route.route == "must_not_miss_action":
+            problems.append(Problem(where, "a condition listed under must_not_miss", cid))
+    return problems
 
 
 def _validate_list(
@@ -440,6 +464,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
     measures: dict[str, MovementMeasure] = as_dict("movement.yaml", "measures")
     parameters: dict[str, Parameter] = as_dict("movement.yaml", "parameters")
     corrections: dict[str, Correction] = as_dict("corrections.yaml", "corrections")
+    exercises: dict[str, Exercise] = as_dict("exercises.yaml", "exercises")
+    programmes: dict[str, Programme] = as_dict("exercises.yaml", "programmes")
 
     priors: dict[str, dict[str, ConditionPrior]] = {}
     setting_descriptions: dict[str, str] = {}
@@ -466,6 +492,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         ("movement_measures", measures),
         ("parameters", parameters),
         ("corrections", corrections),
+        ("exercises", exercises),
+        ("programmes", programmes),
     ):
         for ident in table:
             if ident in all_ids:
@@ -543,6 +571,11 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
             )
         )
 
+    if "exercises.yaml" in parsed:
+        problems.extend(
+            check_exercises(exercises, programmes, treatments=treatments, conditions=conditions)
+        )
+
     network = _validate_network(raws.get("network.yaml"), problems)
     if network is not None:
         problems.extend(
@@ -553,6 +586,9 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
                 sources=sources,
             )
         )
+
+    if network is not None:
+        problems.extend(_check_routes_follow_network(pathway, network))
 
     if problems:
         raise KnowledgeBaseError(
@@ -579,6 +615,8 @@ def _load(folder: Path, check_manifest: bool) -> KnowledgeBase:
         movement_measures=measures,
         parameters=parameters,
         corrections=corrections,
+        exercises=exercises,
+        programmes=programmes,
         pathway=pathway,
         network=network,
     )

@@ -426,8 +426,30 @@ class TreatmentEvidence(_Strict):
         default=None, description="Oxford/JBJS level; None when there is no study (absence)."
     )
     check: Literal["verified", "secondary", "unverified", "absence_verified"]
+    finding: Literal["favours", "no_difference", "descriptive"] | None = Field(
+        default=None,
+        description=(
+            "What the study found for this treatment: 'favours' (improvement or better than the "
+            "comparator), 'no_difference', or 'descriptive' (who was treated, not an effect). "
+            "None = not classified; it then counts as supporting in the level check."
+        ),
+    )
+    low_quality_inputs: bool = Field(
+        default=False,
+        description=(
+            "A level-1 review of few or low-quality trials (as the dossier says); glutemed's "
+            "level check counts it as level 2."
+        ),
+    )
     source: SourceRef
     notes: str = ""
+
+    @property
+    def supporting_level(self) -> int | None:
+        """The level this entry lends to a claim of effect (None: it lends none)."""
+        if self.level is None or self.finding in ("no_difference", "descriptive"):
+            return None
+        return 2 if self.low_quality_inputs and self.level == 1 else self.level
 
 
 TreatmentCategory = Literal[

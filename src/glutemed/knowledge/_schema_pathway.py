@@ -48,6 +48,7 @@ __all__ = [
     "Caution",
     "Comparison",
     "ComparisonFigure",
+    "ConditionRoute",
     "EducationItem",
     "Escalation",
     "Exclusion",
@@ -468,6 +469,49 @@ class PatientText(_Strict):
     sources: list[SourceRef] = Field(default_factory=list)
 
 
+class ConditionRoute(_Strict):
+    """Where care goes for one condition of the differential.
+
+    ``route`` is one of: ``gluteal_pathway`` (the staged plan of this file), ``referral`` (to
+    the clinician named in ``refer_to``, with its ``urgency``), ``first_line_care`` (care that
+    starts here, described in ``first_line``, plus ``refer_to`` if it fails) and
+    ``must_not_miss_action`` (the condition's own action and urgency from ``network.yaml``,
+    written once there; the route adds only who to refer to). ``basis: assumption`` marks a
+    route that no source stored with the project gives (the dossiers cover the diagnosis of most
+    mimics, not their treatment); ``reason`` then says so and the user sees it.
+    """
+
+    id: Id
+    condition: Id
+    route: Literal["gluteal_pathway", "referral", "first_line_care", "must_not_miss_action"]
+    first_line: str = ""
+    refer_to: str = ""
+    urgency: Literal["emergency", "same_day", "soon", "routine"] | None = None
+    plain: NonEmpty = Field(description="For the patient handout (plain words).")
+    basis: Literal["guideline", "trial", "case_series", "protocol", "assumption"]
+    reason: str = ""
+    sources: list[SourceRef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConditionRoute:
+        if self.route == "must_not_miss_action":
+            if self.urgency is not None:
+                raise ValueError("a must-not-miss route takes its urgency from network.yaml")
+        elif self.urgency is None:
+            raise ValueError(f"a {self.route!r} route needs an urgency")
+        if self.route in ("referral", "must_not_miss_action", "first_line_care") and not (
+            self.refer_to
+        ):
+            raise ValueError(f"a {self.route!r} route needs refer_to (who to refer to)")
+        if self.route == "first_line_care" and not self.first_line:
+            raise ValueError("a first_line_care route needs first_line")
+        if self.basis == "assumption" and not self.reason:
+            raise ValueError("an assumption needs a reason")
+        if self.basis != "assumption" and not self.sources:
+            raise ValueError(f"a route with basis {self.basis!r} needs a source")
+        return self
+
+
 # --------------------------------------------------------------------------- container
 
 #: top-level key of pathway.yaml -> model
@@ -485,6 +529,7 @@ PATHWAY_KEYS: dict[str, type[BaseModel]] = {
     "rehabilitation": RehabElement,
     "comparisons": Comparison,
     "patient_texts": PatientText,
+    "condition_routes": ConditionRoute,
 }
 
 
@@ -506,6 +551,9 @@ class Pathway(BaseModel):
     rehabilitation: list[RehabElement] = Field(default_factory=list)
     comparisons: dict[str, Comparison] = Field(default_factory=dict)
     patient_texts: list[PatientText] = Field(default_factory=list)
+    condition_routes: dict[str, ConditionRoute] = Field(
+        default_factory=dict, description="By condition id."
+    )
     lines: dict[str, int] = Field(default_factory=dict, description="id -> line in pathway.yaml.")
 
     def parameter(self, pid: str) -> float:
@@ -598,6 +646,10 @@ def build_pathway(
             ),
             "comparisons": by_id("comparisons"),
             "patient_texts": ordered("patient_texts"),
+            "condition_routes": {
+                str(getattr(m, "condition")): m  # noqa: B009
+                for m in ordered("condition_routes")
+            },
             "lines": lines,
         }
     )
@@ -745,6 +797,13 @@ def check_pathway(
         elif text.topic == "plan" and text.key not in plan_keys:
             problems.append(
                 Problem(where(text.id, "key"), "one of " + ", ".join(sorted(plan_keys)), text.key)
+            )
+    for cid, route in pathway.condition_routes.items():
+        need(known_c, cid, where(route.id, "condition"), "condition")
+    if pathway.condition_routes:
+        for cid in sorted(known_c - set(pathway.condition_routes)):
+            problems.append(
+                Problem("pathway.yaml condition_routes", "a route for every condition", cid)
             )
     for ident, field_name, text_value in _texts(pathway):
         for name in PLACEHOLDER.findall(text_value):

@@ -11,14 +11,30 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 
 from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
 from glutemed.pathway._plan import CarePlan, Recommendation, plan
+from glutemed.pathway._prescription import (
+    PrescribedExercise,
+    Prescription,
+    dose_text,
+    parse_dose_changes,
+    prescribe,
+)
+from glutemed.pathway._routes import URGENCY_ORDER, ConditionCare, care_routes
 from glutemed.pathway._text import fill
 
 __all__ = [
+    "URGENCY_ORDER",
     "CarePlan",
+    "ConditionCare",
     "InstrumentOutcome",
     "OutcomeSummary",
+    "PrescribedExercise",
+    "Prescription",
     "Recommendation",
+    "care_routes",
+    "dose_text",
     "fill",
+    "parse_dose_changes",
     "plan",
+    "prescribe",
     "summarise_outcomes",
 ]

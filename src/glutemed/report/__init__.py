@@ -11,6 +11,17 @@ from glutemed.report._clinician import (
     clinician_report_pdf,
     readable_citation,
 )
+from glutemed.report._exercise_sheet import (
+    exercise_sheet_context,
+    exercise_sheet_html,
+    write_exercise_sheet,
+)
+from glutemed.report._figures import (
+    decision_aid_for,
+    decision_aid_html,
+    exercise_svg,
+    icon_array_svg,
+)
 from glutemed.report._handout import (
     handout_context,
     handout_plain_text,
@@ -22,9 +33,16 @@ __all__ = [
     "LETTER_KINDS",
     "clinician_report_html",
     "clinician_report_pdf",
+    "decision_aid_for",
+    "decision_aid_html",
+    "exercise_sheet_context",
+    "exercise_sheet_html",
+    "exercise_svg",
     "handout_context",
     "handout_plain_text",
+    "icon_array_svg",
     "readable_citation",
     "render_handout_html",
+    "write_exercise_sheet",
     "write_handout",
 ]

@@ -17,12 +17,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from glutemed._checks import short_repr
-from glutemed.errors import DataFileError, InputValueError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.pathway import CarePlan, fill
 from glutemed.pathway import plan as make_plan
 from glutemed.reasoning import Case
+from glutemed.report._figures import decision_aid_context, decision_aid_for
+from glutemed.report._output import check_output_path, write_html_or_pdf
 
 __all__ = [
     "handout_context",
@@ -97,7 +97,9 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
     dict
         Sections of the handout: ``intro``, ``urgent``, ``condition``, ``outlook``, ``plan``,
         ``now``, ``choices``, ``if_needed``, ``left_out``, ``avoid``, ``helps``, ``self_care``,
-        ``exercise``, ``after_surgery``, ``review``, ``come_back``, ``closing``.
+        ``exercise``, ``decision`` (icon arrays of a trial's absolute outcomes, when a
+        programme of a recommended treatment has them), ``after_surgery``, ``review``,
+        ``come_back``, ``closing``.
     """
     pw = kb.pathway
     urgent = care.status == "urgent_referral"
@@ -122,6 +124,8 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
         if "progressive_loading_exercise" in rec_ids
         else []
     )
+    aid = decision_aid_for(kb, rec_ids)
+    decision = decision_aid_context(aid) if aid is not None else None
     after_surgery = (
         [fill(kb, r.plain) for r in pw.rehabilitation]
         if "postoperative_rehabilitation" in rec_ids
@@ -156,6 +160,7 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
         if care.education
         else [],
         "exercise": exercise,
+        "decision": decision,
         "after_surgery": after_surgery,
         "review": review,
         "come_back_intro": _texts(kb, "come_back", "general"),
@@ -241,28 +246,11 @@ def write_handout(
     DataFileError
         When the file cannot be written.
     """
-    out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in (".html", ".htm", ".pdf"):
-        raise InputValueError(
-            "unsupported handout format",
-            [Problem("path", "a file name ending in .html or .pdf", short_repr(out.name))],
-        )
+    check_output_path(path, "handout")
     kb = kb or load_kb()
     care = plan or make_plan(case, kb=kb, today=today)
     html = render_handout_html(case, care, kb)
-    try:
-        if suffix == ".pdf":
-            weasyprint: Any = importlib.import_module("weasyprint")
-            weasyprint.HTML(string=html).write_pdf(str(out))
-        else:
-            out.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(
-            f"cannot write handout {out.name}",
-            [Problem(out.name, "a writable file", type(exc).__name__)],
-        ) from None
-    return out
+    return write_html_or_pdf(html, path, "handout")
 
 
 class _TextExtractor(HTMLParser):

@@ -112,8 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from glutemed.server._api import router as api_router
     from glutemed.server._fhir_routes import cds_router, ehr_router, fhir_router
     from glutemed.server._pages import router as pages_router
+    from glutemed.server._programmes import api_router as programmes_api
+    from glutemed.server._programmes import pages_router as programmes_pages
 
     app.include_router(api_router)
+    app.include_router(programmes_api)
+    app.include_router(programmes_pages)
     app.include_router(fhir_router)
     app.include_router(cds_router)
     app.include_router(ehr_router)

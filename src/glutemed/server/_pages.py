@@ -36,7 +36,14 @@ from glutemed.server._forms import (
     form_values_from_case,
     section_summaries,
 )
-from glutemed.server._reports import handout_links, handout_response, letter_response
+from glutemed.server._reports import (
+    handout_html,
+    handout_links,
+    handout_response,
+    letter_response,
+    pdf_response,
+    report_data,
+)
 from glutemed.server._security import (
     PRELOGIN_COOKIE,
     SESSION_COOKIE,
@@ -662,12 +669,22 @@ def _visit_page(
     patient = store.get_patient(db, auth.actor, visit.patient_id)
     assessments = store.list_assessments(db, auth.actor, visit_id)
     plan = store.latest_care_plan(db, auth.actor, visit_id)
+    decision_aid = None
+    if plan is not None:
+        from markupsafe import Markup
+
+        from glutemed.report import decision_aid_for, decision_aid_html
+
+        rec_ids = [str(r.get("id")) for r in plan.generated.get("recommendations") or []]
+        aid = decision_aid_for(state.kb, rec_ids)
+        decision_aid = Markup(decision_aid_html(aid)) if aid is not None else None
     return _render(
         request,
         state,
         auth,
         "visit.html",
         status_code=status_code,
+        decision_aid=decision_aid,
         visit=visit,
         patient=patient,
         assessment=assessments[0] if assessments else None,

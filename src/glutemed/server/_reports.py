@@ -228,3 +228,19 @@ def handout_response(
             bytes(HTML(string=html).write_pdf() or b""), "pdf", f"handout-visit-{visit_id}"
         )
     return _document(html, "html", "")
+
+
+def pdf_response(html: str, filename: str) -> Any:
+    """Render ``html`` to PDF (WeasyPrint) and return it as an inline, uncached response."""
+    from fastapi.responses import Response
+    from weasyprint import HTML  # type: ignore[import-untyped]
+
+    pdf = HTML(string=html).write_pdf()
+    return Response(
+        bytes(pdf or b""),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
