@@ -81,6 +81,9 @@ def test_landmarks_then_still_at_peak_drop(pages: Any) -> None:
     assert "/still.png" in r.text
     png = client.get(still_url.replace("/still", "/still.png"))
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    letter = client.get(f"/visits/{visit_id}/report?to=gp").text
+    assert "Video frame at peak pelvic drop (left leg stance, 8.0° drop" in letter
+    assert 'src="data:image/png;base64,' in letter
 
 
 def test_still_needs_a_peak_and_an_image(pages: Any) -> None:

@@ -17,7 +17,7 @@ script can produce it::
 ``plan``              ``{"status", "generated": CarePlan.to_dict(), "decision"}`` (or None)
 ``treatments``        ``[{"name", "given_on", "response", "dose"}]``
 ``outcomes``          ``{instrument: {"name", "points", "change"}}`` (as the server summarises them)
-``movement``          ``[{"task", "findings", "measures"}]``
+``movement``          ``[{"task", "findings", "measures", ...}]`` (+ ``peak_pelvic_drop``, ``still_png_data_uri``)
 ``finding_names``     ``{finding id: name}`` for the findings in the case
 ``treatment_names``   ``{treatment id: name}``
 ``generated_at``      ISO timestamp
@@ -130,7 +130,9 @@ Pre-test probabilities for the {{ (case.setting or '')|replace('_', ' ') }} sett
 {% if movement %}
 <h2>Movement analysis</h2>
 <ul>{% for m in movement %}<li>{{ m.task|replace('_', ' ') }}:
-{% for k, v in (m.findings or {}).items() %}{{ finding_names.get(k, k) }} {{ v }}{% if not loop.last %}; {% endif %}{% endfor %}</li>{% endfor %}</ul>
+{% for k, v in (m.findings or {}).items() %}{{ finding_names.get(k, k) }} {{ v }}{% if not loop.last %}; {% endif %}{% endfor %}
+{% if m.still_png_data_uri and m.peak_pelvic_drop %}<figure><img src="{{ m.still_png_data_uri }}" alt="Video frame at peak pelvic drop" style="max-width:60%;max-height:12cm">
+<figcaption>Video frame at peak pelvic drop ({{ m.peak_pelvic_drop.side }} leg stance, {{ '%.1f'|format(m.peak_pelvic_drop.pelvic_drop_deg) }}° drop on the other side), with the pelvis and trunk lines.</figcaption></figure>{% endif %}</li>{% endfor %}</ul>
 {% endif %}
 
 {% if visit.note %}<h2>Clinical note</h2><p>{{ visit.note }}</p>{% endif %}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -47,6 +48,10 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
             "task": m.task,
             "findings": m.result.get("findings") or {},
             "measures": m.result.get("measures") or {},
+            "peak_pelvic_drop": m.result.get("peak_pelvic_drop"),
+            "still_png_data_uri": None
+            if m.still_png is None
+            else "data:image/png;base64," + base64.b64encode(m.still_png).decode("ascii"),
         }
         for m in store.list_movements(db, actor, visit.id)
     ]
