@@ -32,6 +32,7 @@ import numpy as np
 from glutemed.errors import MotionDataError, Problem
 from glutemed.motion._analysis import MotionResult, analyse_file
 from glutemed.motion._kinematics import pelvic_obliquity_deg, side_up, trunk_vector
+from glutemed.motion._settings import MotionSettings
 from glutemed.motion._trial import Trial
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PeakFrame",
     "analyse_video",
     "annotate_still",
+    "filming_guidance",
     "peak_pelvic_drop",
     "pose_assets_missing",
     "pose_from_video",
@@ -59,6 +61,31 @@ _RUNNER_HTML = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <canvas id="canvas"></canvas>
 <script src="/static/pose/node_modules/@mediapipe/pose/pose.js"></script>
 <script src="/static/pose/pose_video.js"></script></body></html>"""
+
+
+def filming_guidance(settings: MotionSettings) -> list[str]:
+    """How to film a movement test with a phone, in plain words (movement page and handout).
+
+    The frame rate and the number of steps come from the knowledge base
+    (``motion_min_frame_rate_hz``, ``motion_min_strides``); a front or back view at hip height
+    follows the camera guidance in the project's software landscape (Zhao et al. 2026; Samani et
+    al. 2026); the distance is a practical suggestion so that the whole body stays in the
+    picture, not a number from a study.
+    """
+    fps = f"{settings.min_frame_rate_hz:g}"
+    return [
+        "Film from the front or from behind, not from the side.",
+        "Hold the phone at hip height and keep it still, or stand it on a shelf.",
+        "Put the phone far enough away that the whole body, head to feet, is in the picture all "
+        "the time (often 3 to 5 metres; a practical tip, not a rule).",
+        f"Set the camera to {fps} frames per second if it can (look for {fps} fps in the video "
+        "settings).",
+        "Wear shorts or tight clothes so the hips and knees can be seen, and film in good light.",
+        "Walking: walk towards the phone and back at your usual speed. Take at least "
+        f"{settings.min_strides} steps with each leg before you turn.",
+        "Standing on one leg: stand on one leg for 30 seconds, then on the other. Have someone "
+        "near you in case you lose your balance.",
+    ]
 
 
 def _fail(where: str, expected: str, found: str, hint: str) -> MotionDataError:

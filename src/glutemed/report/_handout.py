@@ -79,6 +79,16 @@ def _item_text(kb: KnowledgeBase, rec_id: str, name: str) -> str:
     return texts[0] if texts else name
 
 
+def _filming(kb: KnowledgeBase) -> list[str]:
+    """How to film a movement test at home (empty if the motion layer is not installed)."""
+    try:
+        from glutemed.motion import settings_from_kb
+        from glutemed.motion.video import filming_guidance
+    except ImportError:
+        return []
+    return filming_guidance(settings_from_kb(kb))
+
+
 def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, Any]:
     """Return the data the handout template shows (plain-language texts only).
 
@@ -164,6 +174,7 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
             if t.topic == "come_back" and t.key != "general"
         ],
         "closing": _texts(kb, "closing"),
+        "filming": _filming(kb),
         "plan_date": care.plan_date.isoformat(),
         "versions": care.versions,
     }

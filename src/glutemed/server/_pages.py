@@ -820,13 +820,15 @@ def movement_video_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, visit_id: int
 ) -> Response:
     """Pose estimation from a video in the clinician's browser; only landmarks are uploaded."""
-    from glutemed.motion.video import pose_assets_missing
+    from glutemed.motion import settings_from_kb
+    from glutemed.motion.video import filming_guidance, pose_assets_missing
 
     auth.actor.require_write()
     visit = store.get_visit(db, auth.actor, visit_id)
     response = _render(
         request, state, auth, "movement_video.html", visit=visit,
         assets_missing=pose_assets_missing() is not None,
+        guidance=filming_guidance(settings_from_kb(state.kb)),
     )
     response.headers["Content-Security-Policy"] = _VIDEO_PAGE_CSP
     return response

@@ -43,7 +43,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
             if o.measured_on <= visit.visit_date
         ],
     )
-    movement = [
+    movement: list[dict[str, Any]] = [
         {
             "task": m.task,
             "findings": m.result.get("findings") or {},
