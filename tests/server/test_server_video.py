@@ -71,6 +71,8 @@ def test_landmarks_then_still_at_peak_drop(pages: Any) -> None:
     html = r.text
     assert "the video itself was not uploaded" in html
     assert "the pelvis drops 8.0° on the other side" in html
+    assert "Standing on the left leg: indeterminate</strong>" in html
+    assert "mean drop 8.0° ± 4.0° (measurement uncertainty) against 5.0°" in html
     peak = float(re.search(r'data-peak-time-s="([0-9.]+)"', html).group(1))  # type: ignore[union-attr]
     assert 1.8 <= peak <= 4.2
     still_url = re.search(r'data-still-upload="([^"]+)"', html).group(1)  # type: ignore[union-attr]
