@@ -74,3 +74,35 @@ def pose2sim_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The older release's demo folder: pose/cam*_json (OpenPose), opensim/*.trc, calibration."""
     return _extract(_pose2sim_wheel(POSE2SIM_REFERENCE), "Pose2Sim/Demo/",
                     tmp_path_factory.mktemp("pose2sim-old"))
+
+
+@pytest.fixture(scope="session")
+def demo_landmarks(pose2sim_videos: dict[str, Path]) -> dict[str, dict[str, object]]:
+    """BlazePose lite landmarks of each demo video, estimated in headless Chromium (CLI path)."""
+    import shutil
+
+    from glutemed.motion.video import pose_assets_missing, pose_from_video
+
+    missing = pose_assets_missing()
+    if missing:
+        pytest.skip(missing)
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium not found on PATH (Debian package 'chromium')")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    import hashlib
+    import json
+
+    from glutemed.motion.video import BROWSER_ASSETS_DIR
+
+    code = b"".join((BROWSER_ASSETS_DIR / name).read_bytes()
+                    for name in ("pose_video.js", "package-lock.json"))
+    out: dict[str, dict[str, object]] = {}
+    for cam, path in pose2sim_videos.items():
+        # cached by the script, the pinned model and the video, so reruns skip the slow part
+        key = hashlib.sha256(code + path.read_bytes()).hexdigest()[:16]
+        cached = DEMO_CACHE / "landmarks" / f"{cam}-lite-{key}.json"
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(pose_from_video(path, model="lite")), encoding="utf-8")
+        out[cam] = json.loads(cached.read_text(encoding="utf-8"))
+    return out

@@ -9,8 +9,10 @@ Skipped when Chromium, Playwright or the installed pose model is missing.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +31,11 @@ def pose_installed() -> None:
 
 
 def test_video_to_result_page_without_uploading_the_video(
-    server: str, browser: object, pose2sim_videos: dict[str, Path], pose_installed: None
+    server: str,
+    browser: object,
+    pose2sim_videos: dict[str, Path],
+    pose_installed: None,
+    demo_landmarks: dict[str, dict[str, Any]],
 ) -> None:
     from playwright.sync_api import expect
 
@@ -53,8 +59,16 @@ def test_video_to_result_page_without_uploading_the_video(
     expect(page.locator("#video-movement")).to_contain_text("The video stays on this device")
     expect(page.locator("body")).to_contain_text("How to film")
 
+    # cancel stops the estimation and sends nothing
     page.set_input_files("#video-file", str(video))
-    page.select_option("#task", "single_leg_stance")
+    page.select_option("#model", "0")
+    page.click("#start")
+    expect(page.locator("#status")).to_contain_text("frame 2 of", timeout=120_000)
+    page.click("#cancel")
+    expect(page.locator("#status")).to_have_text("Cancelled.", timeout=60_000)
+    assert not [p for p, data in RECEIVED[start:] if p.endswith("/movement") and data]
+
+    page.select_option("#task", "walk")
     page.select_option("#model", "0")
     page.check("#keep-still")
     page.click("#start")
@@ -77,3 +91,16 @@ def test_video_to_result_page_without_uploading_the_video(
     for path, data in received:
         assert len(data) < len(video_bytes), path
         assert not any(p in data for p in probes), f"video bytes were sent to {path}"
+
+    # the command line (same script in headless Chromium) finds the same landmarks
+    start_json = uploads[0].index(b'{"fps"')
+    page_doc = json.loads(uploads[0][start_json : uploads[0].index(b"\r\n--", start_json)])
+    cli_doc = demo_landmarks["cam01"]
+    assert page_doc["fps"] == cli_doc["fps"] == 60
+    assert len(page_doc["frames"]) == len(cli_doc["frames"]) == 100
+    diffs = [
+        max(abs(a["x"] - b["x"]), abs(a["y"] - b["y"]))
+        for fp, fc in zip(page_doc["frames"], cli_doc["frames"], strict=True)
+        for a, b in zip(fp["landmarks"], fc["landmarks"], strict=True)
+    ]
+    assert len(diffs) == 100 * 33 and max(diffs) < 1e-3, max(diffs)

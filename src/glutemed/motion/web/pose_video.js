@@ -57,14 +57,12 @@
         steps.sort(function (a, b) { return a - b; });
         if (steps.length < 3) { resolve({ fps: FALLBACK_FPS, measured: false }); return; }
         var fps = 1 / steps[Math.floor(steps.length / 2)];
-        /* Presentation times are not exact: snap to a standard rate within 0.5 %, and between
-         * near rates (59.94 / 60) take the one that fits a whole number of frames in the video. */
-        var best = null, bestFit = Infinity;
+        /* Presentation times are rounded to the microsecond: snap to the nearest standard rate
+         * within 0.5 % (60 vs 59.94 differ by 16 us a frame, well above that rounding). */
+        var best = null;
         STANDARD_FPS.forEach(function (s) {
-          if (Math.abs(fps - s) > 0.005 * s) { return; }
-          var frames = video.duration * s;
-          var fit = Math.abs(frames - Math.round(frames));
-          if (fit < bestFit - 1e-6) { best = s; bestFit = fit; }
+          var off = Math.abs(fps - s) / s;
+          if (off <= 0.005 && (best === null || off < Math.abs(fps - best) / best)) { best = s; }
         });
         resolve({ fps: best === null ? Math.round(fps * 1000) / 1000 : best, measured: true });
       }
