@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -122,7 +123,7 @@ def page_to_result(clip: Path, model: str, tmp: Path) -> dict[str, Any]:
             start = time.perf_counter()
             page.set_input_files("#video-file", str(clip))
             page.click("#start")
-            page.wait_for_url("**/movement/*", timeout=6 * 3600 * 1000)
+            page.wait_for_url(re.compile(r".*/movement/\d+$"), timeout=6 * 3600 * 1000)
             page.locator("h1").wait_for()
             total = time.perf_counter() - start
             browser.close()

@@ -105,3 +105,11 @@ def test_still_needs_a_peak_and_an_image(pages: Any) -> None:
                        files={"image": ("still.jpg", solid_jpeg(100, 100), "image/jpeg")},
                        headers={"X-CSRF-Token": token})
     assert none.status_code == 422 and "peak pelvic drop" in none.text
+
+
+def test_a_hitched_pelvis_is_not_called_a_drop(pages: Any) -> None:
+    client = pages()
+    visit_id, token = _visit(client)
+    r = _upload(client, visit_id, token, mediapipe_stance_doc(drop_deg=-4.0))
+    assert "the other side of the pelvis is 4.0° higher (no drop)" in r.text
+    assert "the pelvis drops -" not in r.text

@@ -341,8 +341,11 @@ def annotate_still(image: bytes, trial: Trial, peak: PeakFrame) -> bytes:
     ax.imshow(picture)
     ax.set_axis_off()
     lw = max(2.0, width_px / 250.0)
-    lines = [f"Time {peak.time_s:.2f} s: {peak.side} leg stance, pelvis drops "
-             f"{peak.pelvic_drop_deg:.1f}° on the other side"]
+    other = "right" if peak.side == "left" else "left"
+    lines = [f"Time {peak.time_s:.2f} s: {peak.side} leg stance, pelvis "
+             + (f"{peak.pelvic_drop_deg:.1f}° lower on the {other} side"
+                if peak.pelvic_drop_deg >= 0
+                else f"{-peak.pelvic_drop_deg:.1f}° higher on the {other} side (no drop)")]
     if left_hip and right_hip:
         ax.plot([left_hip[0], right_hip[0]], [left_hip[1], right_hip[1]], color="#ffcc00",
                 lw=lw, label="pelvis (hip to hip)")

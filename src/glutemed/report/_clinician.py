@@ -132,7 +132,7 @@ Pre-test probabilities for the {{ (case.setting or '')|replace('_', ' ') }} sett
 <ul>{% for m in movement %}<li>{{ m.task|replace('_', ' ') }}:
 {% for k, v in (m.findings or {}).items() %}{{ finding_names.get(k, k) }} {{ v }}{% if not loop.last %}; {% endif %}{% endfor %}
 {% if m.still_png_data_uri and m.peak_pelvic_drop %}<figure><img src="{{ m.still_png_data_uri }}" alt="Video frame at peak pelvic drop" style="max-width:60%;max-height:12cm">
-<figcaption>Video frame at peak pelvic drop ({{ m.peak_pelvic_drop.side }} leg stance, {{ '%.1f'|format(m.peak_pelvic_drop.pelvic_drop_deg) }}° drop on the other side), with the pelvis and trunk lines.</figcaption></figure>{% endif %}</li>{% endfor %}</ul>
+<figcaption>Video frame at peak pelvic drop ({{ m.peak_pelvic_drop.side }} leg stance, {% set d = m.peak_pelvic_drop.pelvic_drop_deg %}{% if d >= 0 %}{{ '%.1f'|format(d) }}° drop on the other side{% else %}the other side {{ '%.1f'|format(-d) }}° higher, no drop{% endif %}), with the pelvis and trunk lines.</figcaption></figure>{% endif %}</li>{% endfor %}</ul>
 {% endif %}
 
 {% if visit.note %}<h2>Clinical note</h2><p>{{ visit.note }}</p>{% endif %}
