@@ -270,7 +270,8 @@ def peak_pelvic_drop(trial: Trial, result: Mapping[str, Any]) -> PeakFrame | Non
     """Find the frame at peak contralateral pelvic drop, within the phases of ``result``.
 
     ``result`` is :meth:`MotionResult.to_dict` of the same trial; the phase with the largest
-    drop is chosen and the frame with the largest drop inside it. None without phases.
+    drop is chosen and, inside it, the frame whose drop is nearest the phase's value. None
+    without phases.
     """
     phases = [p for p in result.get("phases", [])
               if isinstance(p.get("contralateral_pelvic_drop_deg"), int | float)
@@ -285,7 +286,11 @@ def peak_pelvic_drop(trial: Trial, result: Mapping[str, Any]) -> PeakFrame | Non
     inside &= np.isfinite(drop)
     if not inside.any():
         return None
-    frame = int(np.flatnonzero(inside)[np.argmax(drop[inside])])
+    # the frame whose drop is nearest the phase's value (the maximum over its measurement
+    # window for walking and squats, the mean for single-leg stance), so that transients at the
+    # phase's ends are not picked
+    target = float(best["contralateral_pelvic_drop_deg"])
+    frame = int(np.flatnonzero(inside)[np.argmin(np.abs(drop[inside] - target))])
     return PeakFrame(frame, float(times[frame]), side, float(drop[frame]))
 
 
