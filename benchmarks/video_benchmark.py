@@ -16,8 +16,20 @@ What it measures
 
 Prints a table and one JSON line (``{"benchmark": "video", ...}``).
 
-Measured (2026-12-01, 2 CPUs shared with other jobs, Debian Chromium 156, WebGL on SwiftShader,
-lite model): see the closing note of the issue; numbers depend strongly on the CPU load.
+Measured (2026-12-01, 2 CPUs shared with other jobs at a load average of 3-7, Debian Chromium
+156, no GPU: WebGL runs on SwiftShader, the CPU)::
+
+    .venv/bin/python benchmarks/video_benchmark.py --seconds 20 --models "" --page-model lite
+    choosing a 20 s video -> result page (lite): 1631.8 s    (1200 frames at 60 Hz)
+
+    model   frames  frames/s  model load s  CLI wall s
+    lite       100      0.55          3.94       190.1    (load average ~6)
+    lite       100      1.21          1.59        86.4    (load average ~4)
+    full       100      0.87          2.09       118.8    (load average ~4)
+
+The in-browser model is the slow part (about 0.3-0.5 s a frame for lite here); upload and
+analysis of the landmarks take a few seconds. A phone or laptop with a GPU runs the same
+WebGL path much faster; this machine has none.
 """
 
 from __future__ import annotations
