@@ -10,7 +10,8 @@ Prints a table and one JSON line. Run from the project root::
 2. The CLI as a user runs it: ``glutemed assess <example> --json`` as a whole process, and
    ``glutemed assess-batch cases.parquet -o out.parquet`` on N synthetic cases (each finding of the
    network recorded with probability 0.07, about 10 findings a case, positive or negative with
-   equal chance - the published cases record 7 on average; setting, age and sex at random), timed from the command's start to its end, with its peak memory
+   equal chance - the published cases record 6 on average; setting, age and sex at random),
+   timed from the command's start to its end, with its peak memory
    (``ru_maxrss`` of the child).
 3. The same network in pgmpy (``DiscreteBayesianNetwork`` + ``VariableElimination``): every
    leaky noisy-OR finding is written exactly as a chain of two-parent OR nodes over per-parent
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from glutemed.knowledge import load_kb
-from glutemed.reasoning import SETTINGS, Case, assess, build_batch_model, load_case, network_for
+from glutemed.reasoning import SETTINGS, assess, build_batch_model, load_case, network_for
 from glutemed.reasoning._network import infer, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,9 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
         for k, (par, q) in enumerate(parents):
             act = f"{name}__a{k}"
             card = len(q)
-            cpds.append(TabularCPD(act, 2, [list(q), list(1 - q)], evidence=[par], evidence_card=[card]))
+            cpds.append(
+                TabularCPD(act, 2, [list(q), list(1 - q)], evidence=[par], evidence_card=[card])
+            )
             edges.append((par, act))
             nxt = f"{name}__or{k}"
             cpds.append(
@@ -170,7 +173,11 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
             tab = net.tables[fid]  # type: ignore[attr-defined]
             par = "T" if tab.parent == -1 else net.binaries[tab.parent]  # type: ignore[attr-defined]
             probs = tab.probs[0]
-            cpds.append(TabularCPD(fid, probs.shape[0], probs, evidence=[par], evidence_card=[probs.shape[1]]))
+            cpds.append(
+                TabularCPD(
+                    fid, probs.shape[0], probs, evidence=[par], evidence_card=[probs.shape[1]]
+                )
+            )
             edges.append((par, fid))
             nodes.add(fid)
             evidence[fid] = tab.levels.index(val)
@@ -182,7 +189,9 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
         lat = noisy_or(lid, fac)
         for fid, val in members:
             p1, p0 = fac.members[fid]
-            cpds.append(TabularCPD(fid, 2, [[1 - p0, 1 - p1], [p0, p1]], evidence=[lat], evidence_card=[2]))
+            cpds.append(
+                TabularCPD(fid, 2, [[1 - p0, 1 - p1], [p0, p1]], evidence=[lat], evidence_card=[2])
+            )
             edges.append((lat, fid))
             nodes.add(fid)
             evidence[fid] = 1 if val == "positive" else 0
@@ -247,16 +256,30 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         _synthetic_table(kb, args.cases, src)
         gen = time.perf_counter() - t
-        batch_wall, batch_peak = _run_cli(["assess-batch", str(src), "-o", str(Path(tmp) / "out.parquet")])
+        batch_wall, batch_peak = _run_cli(
+            ["assess-batch", str(src), "-o", str(Path(tmp) / "out.parquet")]
+        )
     pg = _pgmpy_compare(kb, args.pgmpy_cases)
     rows = [
         ("assess, one case, with intervals: p50 / p99 (ms)", f"{p50_i:.1f} / {p99_i:.1f}", ""),
         ("assess, one case, no intervals: p50 / p99 (ms)", f"{p50_n:.1f} / {p99_n:.1f}", ""),
-        ("inference only: point / point + 256 draws (ms)", f"{inf_point:.3f} / {inf_draws:.3f}", "<= 1"),
+        (
+            "inference only: point / point + 256 draws (ms)",
+            f"{inf_point:.3f} / {inf_draws:.3f}",
+            "<= 1",
+        ),
         ("CLI `glutemed assess tendinopathy --json` (s, whole process)", f"{cli_single:.2f}", ""),
-        (f"CLI assess-batch, {args.cases:,} cases (s, whole process)", f"{batch_wall:.1f}", "<= 60"),
+        (
+            f"CLI assess-batch, {args.cases:,} cases (s, whole process)",
+            f"{batch_wall:.1f}",
+            "<= 60",
+        ),
         ("CLI assess-batch peak memory (MB)", f"{batch_peak:.0f}", "constant"),
-        (f"pgmpy exact VE, {pg['cases']} cases: max |difference|", f"{pg['max_abs_diff']:.2e}", "<= 1e-9"),
+        (
+            f"pgmpy exact VE, {pg['cases']} cases: max |difference|",
+            f"{pg['max_abs_diff']:.2e}",
+            "<= 1e-9",
+        ),
         ("pgmpy / engine time per case (inference only)", f"{pg['ratio']:.0f}x", ">= 100x"),
     ]
     width = max(len(r[0]) for r in rows)

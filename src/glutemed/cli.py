@@ -419,7 +419,6 @@ def assess_cmd(
         c = _load_case_file(_resolve_case_path(case))
         if setting is not None:
             from glutemed._checks import check_option
-
             from glutemed.reasoning import SETTINGS
 
             c = c.model_copy(update={"setting": check_option("--setting", setting, SETTINGS)})
@@ -999,10 +998,18 @@ def _motion_options(
     return options
 
 
+#: Files that ``glutemed motion`` treats as videos.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm")
+
+
 @app.command("motion")
 def motion_cmd(
     file: Annotated[
-        Path, typer.Argument(help="C3D, TRC, OpenPose JSON folder, MediaPipe CSV/JSON or CSV.")
+        Path,
+        typer.Argument(
+            help="C3D, TRC, OpenPose JSON folder, MediaPipe CSV/JSON, CSV, or a video "
+            "(.mp4, .webm, .mov: pose estimation in headless Chromium)."
+        ),
     ],
     task: TaskOpt = "walk",
     plot: Annotated[Path | None, typer.Option(help="Write a plot (.png or .svg).")] = None,
@@ -1025,6 +1032,15 @@ def motion_cmd(
             "detected one is wrong.",
         ),
     ] = None,
+    model: Annotated[
+        str, typer.Option(help="Videos: BlazePose model lite (fastest), full or heavy.")
+    ] = "full",
+    max_duration: Annotated[
+        float | None, typer.Option(help="Videos: analyse only the first seconds.", min=0.1)
+    ] = None,
+    landmarks_out: Annotated[
+        Path | None, typer.Option(help="Videos: keep the landmarks as MediaPipe JSON here.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Pelvic drop / Trendelenburg, gait events and single-leg tests from movement data."""
@@ -1032,14 +1048,27 @@ def motion_cmd(
 
     with _errors():
         options = _motion_options(rate, image_size, knee_width)
-        result = analyse_file(
-            file,
-            task=task.replace("-", "_"),
-            plot=plot,
-            keypoint_model=keypoints,
-            vertical_axis=vertical_axis,
-            **options,
-        )
+        if file.suffix.lower() in VIDEO_SUFFIXES:
+            from glutemed.motion.video import analyse_video
+
+            result = analyse_video(
+                file,
+                task.replace("-", "_"),
+                model=model,
+                max_duration_s=max_duration,
+                landmarks_out=landmarks_out,
+                plot=plot,
+                **options,
+            )
+        else:
+            result = analyse_file(
+                file,
+                task=task.replace("-", "_"),
+                plot=plot,
+                keypoint_model=keypoints,
+                vertical_axis=vertical_axis,
+                **options,
+            )
     data = result.to_dict()
     if json_out:
         _emit_json(data)

@@ -281,28 +281,10 @@ def test_bad_task_names_the_options() -> None:
 # --------------------------------------------------------------------------- video front end
 
 
-def test_video_needs_a_model_file(tmp_path: Path) -> None:
-    from glutemed.motion.video import pose_from_video
+def test_video_names_the_missing_file(tmp_path: Path) -> None:
+    from glutemed.motion.video import analyse_video, pose_from_video
 
-    video = tmp_path / "walk.mp4"
-    video.write_bytes(b"\x00")
-    with pytest.raises(MotionDataError) as exc:
-        pose_from_video(video, tmp_path / "pose_landmarker_full.task")
-    assert "model" in str(exc.value) and "does not download" in str(exc.value)
-
-
-def test_video_without_mediapipe_says_so(tmp_path: Path) -> None:
-    import importlib.util
-
-    from glutemed.motion.video import analyse_video
-
-    if importlib.util.find_spec("mediapipe") is not None:
-        pytest.skip("mediapipe is installed here; this test covers its absence")
-    model = tmp_path / "pose_landmarker_full.task"
-    model.write_bytes(b"model")
-    video = tmp_path / "walk.mp4"
-    video.write_bytes(b"\x00")
-    with pytest.raises(MotionDataError, match="mediapipe"):
-        analyse_video(video, model)
-    with pytest.raises(MotionDataError, match="video"):
-        analyse_video(tmp_path / "absent.mp4", model)
+    with pytest.raises(MotionDataError, match="no such file"):
+        pose_from_video(tmp_path / "absent.mp4")
+    with pytest.raises(MotionDataError, match="lite"):
+        analyse_video(tmp_path / "absent.mp4", model="tiny")

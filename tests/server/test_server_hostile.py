@@ -101,4 +101,5 @@ def test_deeply_nested_keypoint_upload_is_a_client_error(
         data={"task": "walk"},
     )
     assert r.status_code == 422, r.text
-    assert r.json()["problems"][0]["location"] in ("file", "keypoints.json")  # the field or the file
+    # the upload field or the file name
+    assert r.json()["problems"][0]["location"] in ("file", "keypoints.json")

@@ -657,7 +657,7 @@ def infer(ev: Evidence) -> InferenceResult:
     # recomputed exactly by enumeration (all terms positive), or in extended precision.
     bad = np.nonzero(~(cond < _MAX_CONDITION))[0]
     for r in bad:
-        one = _rows(ev, r)
+        one = _rows(ev, int(r))
         try:
             res = _infer_enumerate(one)
             post_t[r], post_b[r], log_pe[r] = res.post_t[0], res.post_b[0], res.log_pe[0]

@@ -19,8 +19,9 @@ script can produce it::
 ``plan``              ``{"status", "generated": CarePlan.to_dict(), "decision"}`` (or None)
 ``treatments``        ``[{"name", "given_on", "response", "dose"}]``
 ``outcomes``          ``{instrument: {"name", "points", "change"}}`` (as the server summarises them)
-``movement``          ``[{"task", "findings", "measures", "picture_png"}]`` (``picture_png``:
-                      optional PNG bytes of the trial's plot or still frame, printed in the letter)
+``movement``          ``[{"task", "findings", "measures", "picture_png", "peak_pelvic_drop",
+                      "still_png_data_uri"}]`` (``picture_png``: optional PNG bytes of the trial's
+                      plot; a video trial's still frame at peak pelvic drop is printed instead)
 ``finding_names``     ``{finding id: name}`` for the findings in the case
 ``treatment_names``   ``{treatment id: name}``
 ``sources``           ``{source id: full citation}`` of the knowledge base: cited sources become
@@ -148,7 +149,8 @@ The ranked differential is withheld until the red flag is dealt with.</div>
 
 {% if movement %}
 <h2>Movement analysis</h2>
-<ul>{% for m in movement %}<li>{{ m.text }}{% if m.picture %}<br><img class="movement" src="{{ m.picture }}" alt="{{ m.text }}">{% endif %}</li>{% endfor %}</ul>
+<ul>{% for m in movement %}<li>{{ m.text }}{% if m.still and m.peak %}<figure><img src="{{ m.still }}" alt="Video frame at peak pelvic drop" style="max-width:60%;max-height:12cm">
+<figcaption>Video frame at peak pelvic drop ({{ m.peak.side }} leg stance, {% set d = m.peak.pelvic_drop_deg %}{% if d >= 0 %}{{ '%.1f'|format(d) }}° drop on the other side{% else %}the other side {{ '%.1f'|format(-d) }}° higher, no drop{% endif %}), with the pelvis and trunk lines.</figcaption></figure>{% elif m.picture %}<br><img class="movement" src="{{ m.picture }}" alt="{{ m.text }}">{% endif %}</li>{% endfor %}</ul>
 {% endif %}
 
 {% if visit.note %}<h2>Clinical note</h2><p>{{ visit.note }}</p>{% endif %}
@@ -475,6 +477,8 @@ def _context(
                 "picture": "data:image/png;base64," + base64.b64encode(png).decode("ascii")
                 if isinstance(png, bytes) and png.startswith(b"\x89PNG")
                 else "",
+                "still": m.get("still_png_data_uri") or "",
+                "peak": m.get("peak_pelvic_drop"),
             }
         )
     treatments = [

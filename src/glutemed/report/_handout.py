@@ -9,7 +9,6 @@ plan; the template holds only headings and connecting words. Readability is chec
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -78,6 +77,16 @@ def _condition_key(kb: KnowledgeBase, care: CarePlan) -> str | None:
 def _item_text(kb: KnowledgeBase, rec_id: str, name: str) -> str:
     texts = _texts(kb, "treatment", rec_id)
     return texts[0] if texts else name
+
+
+def _filming(kb: KnowledgeBase) -> list[str]:
+    """How to film a movement test at home (empty if the motion layer is not installed)."""
+    try:
+        from glutemed.motion import settings_from_kb
+        from glutemed.motion.video import filming_guidance
+    except ImportError:
+        return []
+    return filming_guidance(settings_from_kb(kb))
 
 
 def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, Any]:
@@ -170,6 +179,7 @@ def handout_context(case: Case, care: CarePlan, kb: KnowledgeBase) -> dict[str, 
             if t.topic == "come_back" and t.key != "general"
         ],
         "closing": _texts(kb, "closing"),
+        "filming": _filming(kb),
         "plan_date": care.plan_date.isoformat(),
         "versions": care.versions,
     }

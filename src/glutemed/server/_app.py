@@ -43,6 +43,15 @@ _CSP = (
 )
 
 
+def _pose_assets_dir() -> Path | None:
+    """Folder of the browser pose files, or None when the motion layer is not installed."""
+    try:
+        from glutemed.motion.video import BROWSER_ASSETS_DIR
+    except ImportError:
+        return None
+    return BROWSER_ASSETS_DIR if BROWSER_ASSETS_DIR.is_dir() else None
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals["app_version"] = __version__
@@ -107,6 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    pose_assets = _pose_assets_dir()
+    if pose_assets is not None:
+        # The in-browser pose model (motion layer's web folder), served with the app: no CDN.
+        app.mount("/static/pose", StaticFiles(directory=str(pose_assets)), name="pose")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
     from glutemed.server._api import router as api_router

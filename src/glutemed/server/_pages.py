@@ -37,12 +37,9 @@ from glutemed.server._forms import (
     section_summaries,
 )
 from glutemed.server._reports import (
-    handout_html,
     handout_links,
     handout_response,
     letter_response,
-    pdf_response,
-    report_data,
 )
 from glutemed.server._security import (
     PRELOGIN_COOKIE,
@@ -1047,6 +1044,57 @@ def _store_upload(
     )
 
 
+#: The video page runs the WebAssembly pose model and plays a local (blob:) video.
+_VIDEO_PAGE_CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' blob:; "
+    "worker-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "object-src 'none'"
+)
+
+
+@router.get("/visits/{visit_id}/movement/video", response_class=HTMLResponse)
+def movement_video_page(
+    request: Request, state: State, auth: CurrentAuth, db: DB, visit_id: int
+) -> Response:
+    """Pose estimation from a video in the clinician's browser; only landmarks are uploaded."""
+    from glutemed.motion import settings_from_kb
+    from glutemed.motion.video import filming_guidance, pose_assets_missing
+
+    auth.actor.require_write()
+    visit = store.get_visit(db, auth.actor, visit_id)
+    response = _render(
+        request, state, auth, "movement_video.html", visit=visit,
+        assets_missing=pose_assets_missing() is not None,
+        guidance=filming_guidance(settings_from_kb(state.kb)),
+    )
+    response.headers["Content-Security-Policy"] = _VIDEO_PAGE_CSP
+    return response
+
+
+@router.post("/movement/{movement_id}/still")
+def upload_movement_still(
+    state: State, auth: CurrentAuth, db: DB, form: Form, movement_id: int
+) -> Response:
+    image = form.get("image")
+    if not isinstance(image, UploadFile):
+        raise InputValueError("no still picture", [Problem("image", "a JPEG or PNG", "nothing")])
+    data = image.file.read(svc.MAX_STILL_BYTES + 1)
+    svc.store_movement_still(db, auth.actor, movement_id, data)
+    db.commit()
+    return _see_other(f"/movement/{movement_id}")
+
+
+@router.get("/movement/{movement_id}/still.png")
+def movement_still(auth: CurrentAuth, db: DB, movement_id: int) -> Response:
+    m = store.get_movement(db, auth.actor, movement_id)
+    if not m.still_png:
+        raise InputValueError(
+            "no still picture", [Problem("still", "a kept still picture", "none for this analysis")]
+        )
+    return Response(m.still_png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/movement/{movement_id}", response_class=HTMLResponse)
 def movement_page(
     request: Request, state: State, auth: CurrentAuth, db: DB, movement_id: int
@@ -1061,6 +1109,7 @@ def movement_page(
         m=m,
         r=m.result,
         has_plot=bool(m.result.get("plots")),
+        has_still=m.still_png is not None,
         finding_names=names,
         measure_names={k: v.name for k, v in state.kb.movement_measures.items()},
         units={"deg": "°", "steps_per_min": "steps/min", "m": "m", "s": "s", "hz": "Hz"},

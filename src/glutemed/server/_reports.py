@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -65,12 +66,16 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
             if o.measured_on <= visit.visit_date
         ],
     )
-    movement = [
+    movement: list[dict[str, Any]] = [
         {
             "task": m.task,
             "findings": m.result.get("findings") or {},
             "measures": m.result.get("measures") or {},
             "picture_png": m.plot_png or b"",
+            "peak_pelvic_drop": m.result.get("peak_pelvic_drop"),
+            "still_png_data_uri": None
+            if m.still_png is None
+            else "data:image/png;base64," + base64.b64encode(m.still_png).decode("ascii"),
         }
         for m in store.list_movements(db, actor, visit.id)
     ]
@@ -233,7 +238,7 @@ def handout_response(
 def pdf_response(html: str, filename: str) -> Any:
     """Render ``html`` to PDF (WeasyPrint) and return it as an inline, uncached response."""
     from fastapi.responses import Response
-    from weasyprint import HTML  # type: ignore[import-untyped]
+    from weasyprint import HTML
 
     pdf = HTML(string=html).write_pdf()
     return Response(

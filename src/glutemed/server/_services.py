@@ -30,6 +30,7 @@ from glutemed.reasoning import Case, assess, case_from_dict, validate_case
 from glutemed.store import Actor
 
 __all__ = [
+    "MAX_STILL_BYTES",
     "MOTION_SUFFIXES",
     "MOTION_TASKS",
     "FeatureUnavailableError",
@@ -52,6 +53,7 @@ __all__ = [
     "record_outcome",
     "score_only",
     "store_movement",
+    "store_movement_still",
     "update_visit_case",
 ]
 
@@ -603,6 +605,14 @@ def analyse_movement(
                 [Problem("file", "a movement file of ordinary structure", "far deeper nesting")],
             ) from None
         out: dict[str, Any] = json.loads(json.dumps(result.to_dict(), default=str))
+        if suffix == ".json":
+            model = _pose_model(data)
+            if model:
+                out["pose_model"] = model
+        if result.dimensions == 2:
+            peak = _peak_frame(path, out)
+            if peak is not None:
+                out["peak_pelvic_drop"] = peak
         png = plot_path.read_bytes() if plot_path.exists() else None
         if png is None:
             pngs = sorted(Path(tmp).glob("*.png"))
@@ -611,6 +621,74 @@ def analyse_movement(
     out["plots"] = ["plot.png"] if png else []
     out.setdefault("versions", kb.versions())
     return out, png
+
+
+def _pose_model(data: bytes) -> dict[str, str] | None:
+    """The pose model named in a MediaPipe JSON made by the movement page, or None."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    model = doc.get("pose_model") if isinstance(doc, dict) else None
+    if not isinstance(model, dict):
+        return None
+    return {k: str(model[k])[:60] for k in ("package", "version", "model") if model.get(k)}
+
+
+def _peak_frame(path: Path, result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Frame and time of peak contralateral pelvic drop of a 2D keypoint file, or None."""
+    from glutemed.motion import read_trial
+    from glutemed.motion.video import peak_pelvic_drop
+
+    peak = peak_pelvic_drop(read_trial(path), result)
+    if peak is None:
+        return None
+    return {"frame": peak.frame, "time_s": round(peak.time_s, 4), "side": peak.side,
+            "pelvic_drop_deg": round(peak.pelvic_drop_deg, 2)}
+
+
+#: Largest still picture accepted from the browser.
+MAX_STILL_BYTES = 5 * 1024 * 1024
+
+
+def store_movement_still(
+    db: Session, actor: Actor, movement_id: int, image: bytes
+) -> store.MovementAnalysis:
+    """Draw the pelvis and trunk lines on the still frame at peak pelvic drop and keep it.
+
+    ``image`` is the video frame at ``result["peak_pelvic_drop"]["time_s"]``, taken in the
+    clinician's browser (the video is never uploaded).
+
+    Raises
+    ------
+    InputValueError
+        Too large or empty image, or a movement analysis without a peak pelvic drop frame.
+    """
+    actor.require_write()
+    if not image or len(image) > MAX_STILL_BYTES:
+        raise InputValueError(
+            "invalid still picture",
+            [Problem("image", f"a JPEG or PNG of at most {MAX_STILL_BYTES // (1024 * 1024)} MB",
+                     "an empty upload" if not image else "a larger file")],
+        )
+    record = store.get_movement(db, actor, movement_id)
+    peak = record.result.get("peak_pelvic_drop")
+    if not isinstance(peak, dict):
+        raise InputValueError(
+            "no still picture for this analysis",
+            [Problem("image", "a movement analysis with stance phases (peak pelvic drop)",
+                     "an analysis without one")],
+        )
+    from glutemed.motion import read_trial
+    from glutemed.motion.video import PeakFrame, annotate_still
+
+    with tempfile.TemporaryDirectory(prefix="glutemed-still-") as tmp:
+        path = Path(tmp) / ("landmarks" + Path(record.file_name).suffix.lower())
+        path.write_bytes(record.file_bytes)
+        trial = read_trial(path)
+    frame = PeakFrame(int(peak["frame"]), float(peak["time_s"]), str(peak["side"]),
+                      float(peak["pelvic_drop_deg"]))
+    return store.set_movement_still(db, actor, movement_id, annotate_still(image, trial, frame))
 
 
 def store_movement(

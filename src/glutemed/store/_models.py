@@ -381,6 +381,9 @@ class MovementAnalysis(_Voidable, _Stamped, Base):
     file_bytes: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     result: Mapped[dict[str, Any]]
     plot_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True, default=None)
+    #: Video frame at peak pelvic drop with the pelvis and trunk lines drawn (PNG), if the
+    #: clinician chose to keep one; the video itself is never stored.
+    still_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 

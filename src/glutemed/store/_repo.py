@@ -18,6 +18,7 @@ Rules every function here follows
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -1068,6 +1069,19 @@ def add_movement(
     _audit(
         session, actor, "create", record, {"task": [None, task], "file_sha256": [None, file_sha256]}
     )
+    return record
+
+
+def set_movement_still(
+    session: Session, actor: Actor, movement_id: int, still_png: bytes
+) -> MovementAnalysis:
+    """Keep the annotated still frame (PNG) of a movement analysis made from a video."""
+    actor.require_write()
+    record = get_movement(session, actor, movement_id)
+    record.still_png = still_png
+    session.flush()
+    digest = hashlib.sha256(still_png).hexdigest()
+    _audit(session, actor, "update", record, {"still_png_sha256": [None, digest]})
     return record
 
 
