@@ -8,10 +8,10 @@ Prints a table and one JSON line. Run from the project root::
    and without the uncertainty intervals, and the inference step alone (point estimate and the
    256 parameter draws of the interval, one batch).
 2. The CLI as a user runs it: ``glutemed assess <example> --json`` as a whole process, and
-   ``glutemed assess-batch cases.parquet -o out.parquet`` on N synthetic cases (each finding of the
-   network recorded with probability 0.07, about 10 findings a case, positive or negative with
-   equal chance - the published cases record 6 on average; setting, age and sex at random),
-   timed from the command's start to its end, with its peak memory
+   ``glutemed assess-batch cases.parquet -o out.parquet`` on N synthetic cases drawn from the
+   network itself (conditions from the setting's priors, findings from their CPDs, each finding
+   then recorded with probability 0.07: about 10 a case; the published cases record 6), timed
+   from the command's start to its end, with its peak memory
    (``ru_maxrss`` of the child).
 3. The same network in pgmpy (``DiscreteBayesianNetwork`` + ``VariableElimination``): every
    leaky noisy-OR finding is written exactly as a chain of two-parent OR nodes over per-parent
@@ -84,23 +84,51 @@ def _inference_only(kb: object, repeats: int) -> tuple[float, float]:
 
 
 def _synthetic_table(kb: object, n: int, path: Path, seed: int = 7) -> None:
+    """N cases drawn from the network itself (ancestral sampling), each finding then recorded
+    with probability 0.07 (about 10 findings a case; the published cases record 6 on average).
+
+    Drawing the conditions first and the findings from their CPDs gives cases as coherent as
+    the model's patients; uniformly random findings would be mostly impossible combinations.
+    """
     import pandas as pd
 
-    model = build_batch_model(kb)  # type: ignore[arg-type]
+    net = network_for(kb)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
-    binary = [f for f in model.finding_ids if f not in model.ordinal_levels]
+    settings = np.array([s for s in SETTINGS if s != "specialist"])
+    setting = rng.choice(settings, n)
+    t = np.empty(n, dtype=int)
+    b = np.empty((n, len(net.binaries)), dtype=bool)
+    for s in settings:
+        rows = setting == s
+        k = int(rows.sum())
+        pt = net.prior_t[s][0]
+        t[rows] = rng.choice(len(pt), k, p=pt / pt.sum())
+        b[rows] = rng.random((k, len(net.binaries))) < net.prior_b[s][0]
+
+    def noisy_or(fac: object) -> np.ndarray:
+        q = fac.q_t[0][t] * np.prod(np.where(b, fac.q_b[0][None, :], 1.0), axis=1)  # type: ignore[attr-defined]
+        return rng.random(n) < 1.0 - (1.0 - fac.leak[0]) * q  # type: ignore[attr-defined]
+
     data: dict[str, object] = {
         "case": np.char.add("c", np.arange(n).astype(str)),
-        "setting": rng.choice([s for s in SETTINGS if s != "specialist"], n),
+        "setting": setting,
         "age_years": rng.integers(16, 95, n).astype(str),
         "sex": rng.choice(["female", "male"], n),
     }
-    for f in binary:
-        u = rng.random(n)
+    values: dict[str, np.ndarray] = {}
+    for fid, fac in net.factors.items():
+        if fac.kind == "noisy_or":
+            values[fid] = noisy_or(fac)
+        else:
+            latent = noisy_or(fac)
+            for m, (p1, p0) in fac.members.items():
+                values[m] = rng.random(n) < np.where(latent, p1, p0)
+    for fid, val in values.items():
         col = np.full(n, "", dtype=object)
-        col[u < 0.035] = "positive"
-        col[(u >= 0.035) & (u < 0.07)] = "negative"
-        data[f] = col
+        rec = rng.random(n) < 0.07
+        col[rec & val] = "positive"
+        col[rec & ~val] = "negative"
+        data[fid] = col
     pd.DataFrame(data).to_parquet(path, index=False)
 
 

@@ -112,11 +112,26 @@ def kb_check(
             for problem in exc.problems:
                 err.print(f"  - {escape(str(problem))}")
         raise typer.Exit(1) from None
+    from glutemed.knowledge import network_numbers
+
     counts = {kind: len(kb.kind_items(kind)) for kind in kb.KINDS}
     n_numbers = kb.sourced_numbers()
+    net = network_numbers(kb.network) if kb.network is not None else []
+    net_counts = {
+        "total": len(net),
+        "from_studies": sum(p.basis in ("study", "case_series") for p in net),
+        "labelled_assumptions": sum(p.basis == "assumption" for p in net),
+        "logic": sum(p.basis == "logic" for p in net),
+    }
     if json_out:
         _emit_json(
-            {"ok": True, "versions": kb.versions(), "counts": counts, "sourced_numbers": n_numbers}
+            {
+                "ok": True,
+                "versions": kb.versions(),
+                "counts": counts,
+                "sourced_numbers": n_numbers,
+                "network_numbers": net_counts,
+            }
         )
         return
     table = Table(title=f"knowledge base {kb.version}: OK", show_header=True)
@@ -126,6 +141,11 @@ def kb_check(
         table.add_row(kind, str(n))
     out.print(table)
     out.print(f"{n_numbers} sourced numbers; manifest sha256 {kb.manifest_sha256[:16]}...")
+    out.print(
+        f"diagnosis network: {net_counts['total']} numbers, {net_counts['from_studies']} from "
+        f"studies, {net_counts['labelled_assumptions']} labelled assumptions (each with its "
+        f"reason and a wide interval), {net_counts['logic']} by definition"
+    )
 
 
 @kb_app.command("list")

@@ -44,6 +44,7 @@ from glutemed.knowledge._schema_network import (
     NetworkSpec,
     Param,
     age_band,
+    network_numbers,
     resolve_param,
 )
 from glutemed.knowledge._schema_pathway import (
@@ -105,6 +106,7 @@ __all__ = [
     "build_manifest",
     "data_dir",
     "load_kb",
+    "network_numbers",
     "resolve_param",
     "search",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "TendonSpec",
     "age_band",
     "check_network",
+    "network_numbers",
     "resolve_param",
 ]
 
@@ -454,3 +455,22 @@ def check_network(
             if neg not in seen:
                 problems.append(Problem(f"{where} expands.{fid}", "a modelled finding", neg))
     return problems
+
+
+def network_numbers(net: NetworkSpec) -> list[Param]:
+    """Every number of the network, resolved with its provenance (for counts and audits)."""
+    out: list[Param] = []
+    for label, block in net.blocks():
+        if isinstance(block, SettingNetwork):
+            if block.same_as is not None:
+                continue
+            raws = [*block.priors.values(), *block.tendon_split.values()]
+        elif isinstance(block, DemographicModifier):
+            raws = [*block.age.values(), *block.sex.values()]
+        else:
+            raws = [block.leak, *block.causes.values()]
+        out += [resolve_param(raw, block, label) for raw in raws]
+    for tb in net.tables:
+        par = resolve_param(1.0, tb, f"tables.{tb.finding}")
+        out += [par] * sum(len(r) for r in tb.rows.values())
+    return out

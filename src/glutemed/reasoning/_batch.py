@@ -62,6 +62,36 @@ class BatchModel:
                     out[r, j] = -1
         return out
 
+    def encode_columns(self, columns: dict[str, Sequence[str]], n: int) -> NDArray[np.int8]:
+        """Encode table columns (finding id -> text values, "" when not recorded), vectorised.
+
+        The same codes as :meth:`encode`; a normal radiograph (``xray_normal``) sets its listed
+        findings negative where they are not recorded.
+        """
+        out = np.zeros((n, len(self.finding_ids)), dtype=np.int8)
+        col = {f: i for i, f in enumerate(self.finding_ids)}
+        arrays = {f: np.asarray(v, dtype=object).astype(str) for f, v in columns.items()}
+        for fid, arr in arrays.items():
+            j = col.get(fid)
+            if j is None:
+                continue
+            vals = np.char.strip(arr.astype("U"))
+            levels = self.ordinal_levels.get(fid)
+            if levels is not None:
+                for k, level in enumerate(levels):
+                    out[vals == level, j] = k + 1
+            else:
+                out[vals == "positive", j] = 1
+                out[vals == "negative", j] = -1
+        for fid, extra in self.net.expands.items():
+            if fid not in arrays:
+                continue
+            normal = np.char.strip(arrays[fid].astype("U")) == "positive"
+            for neg in extra:
+                j = col[neg]
+                out[normal & (out[:, j] == 0), j] = -1
+        return out
+
     def posteriors(
         self,
         values: NDArray[np.int8],

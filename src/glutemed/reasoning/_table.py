@@ -212,7 +212,10 @@ def assess_table(
         for j, c in enumerate(model.conditions)
         if c in net.must_not_miss
     ]
-    ranked = [j for j, c in enumerate(model.conditions) if c not in net.aggregates and c != "gtps"]
+    col_of = {c: j for j, c in enumerate(model.conditions)}
+    gtps_col = col_of["gtps"]
+    state_cols = [col_of[c] for c in net.states[1:]]
+    binary_cols = [col_of[c] for c in net.binaries]
     writer: Any = None
     n = 0
     try:
@@ -230,41 +233,53 @@ def assess_table(
                         for c in unknown[:20]
                     ],
                 )
-            records = frame.to_dict(orient="records")
+            n_rows = len(frame)
             finding_cols = [c for c in frame.columns if c in kb.findings]
-            rows = [
-                {c: str(r[c]).strip() for c in finding_cols if str(r[c]).strip()} for r in records
-            ]
-            settings = []
-            for i, r in enumerate(records):
-                st = setting or (str(r.get("setting") or "").strip() or "primary_care")
-                if st not in SETTINGS:
+            codes = model.encode_columns({c: frame[c].tolist() for c in finding_cols}, n_rows)
+            if setting is not None:
+                settings = [setting] * n_rows
+            elif "setting" in frame:
+                given = np.char.strip(np.asarray(frame["setting"].tolist(), dtype="U"))
+                given = np.where(given == "", "primary_care", given)
+                bad = ~np.isin(given, SETTINGS)
+                if bad.any():
+                    i = int(np.argmax(bad))
                     raise DataFileError(
                         f"unknown setting in {source.name}",
                         [
                             Problem(
                                 f"{source.name} row {n + i + 2} setting",
                                 "one of " + ", ".join(SETTINGS),
-                                repr(st),
+                                repr(str(given[i])),
                             )
                         ],
                     )
-                settings.append(st)
+                settings = given.tolist()
+            else:
+                settings = ["primary_care"] * n_rows
             ages = (
                 pd.to_numeric(frame["age_years"], errors="coerce").to_numpy(dtype=float)
                 if "age_years" in frame
                 else None
             )
             sexes = [str(x) for x in frame["sex"]] if "sex" in frame else None
-            post = model.posteriors(model.encode(rows), settings, ages, sexes)
-            out = pd.DataFrame(
-                {"case": [str(r.get("case") or f"row{n + i + 1}") for i, r in enumerate(records)]}
+            post = model.posteriors(codes, settings, ages, sexes)
+            names = (
+                [str(x) or f"row{n + i + 1}" for i, x in enumerate(frame["case"].tolist())]
+                if "case" in frame
+                else [f"row{n + i + 1}" for i in range(n_rows)]
             )
+            out = pd.DataFrame({"case": names})
             out["setting"] = settings
-            best = np.asarray(ranked)[np.argmax(post[:, ranked], axis=1)]
+            # the leading entry as in assess(): the tendon variable by P(GTPS), named by its
+            # most probable state; every other condition by its own probability
+            lead = np.asarray([gtps_col, *binary_cols])
+            best = lead[np.argmax(post[:, lead], axis=1)]
+            map_state = np.asarray(state_cols)[np.argmax(post[:, state_cols], axis=1)]
+            best = np.where(best == gtps_col, map_state, best)
             out["top_condition"] = [model.conditions[j] for j in best]
             out["must_not_miss"] = [
-                ";".join(c for j, c, t in mnm if post[i, j] >= t) for i in range(len(records))
+                ";".join(c for j, c, t in mnm if post[i, j] >= t) for i in range(n_rows)
             ]
             for j, c in enumerate(model.conditions):
                 out[f"p_{c}"] = np.round(post[:, j], 4)
@@ -280,9 +295,9 @@ def assess_table(
                 if writer is None:
                     writer = pq.ParquetWriter(output, table.schema)
                 writer.write_table(table)
-            n += len(records)
+            n += n_rows
             if progress is not None:
-                progress(len(records))
+                progress(n_rows)
     finally:
         if writer is not None:
             writer.close()
