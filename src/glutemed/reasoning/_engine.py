@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from glutemed.errors import CaseValidationError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning._case import Case, validate_case
 from glutemed.reasoning._network import (
@@ -46,6 +47,7 @@ from glutemed.reasoning._network import (
 )
 
 __all__ = [
+    "FULL_ASSESSMENT_BRANCHES",
     "N_DRAWS",
     "Assessment",
     "ConditionResult",
@@ -55,6 +57,11 @@ __all__ = [
     "observed_values",
     "short_citation",
 ]
+
+#: Above this many positive multi-cause findings (K) only the exact point estimate is computed:
+#: the intervals (257 parameter sets), reasons (one variant per finding) and next tests (two
+#: variants per candidate) would each cost 2^K per variant.
+FULL_ASSESSMENT_BRANCHES = 12
 
 _AUTHOR_START = re.compile(r"^[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[ ,.]")
 _NETWORKS: weakref.WeakKeyDictionary[KnowledgeBase, CompiledNetwork] = weakref.WeakKeyDictionary()
@@ -301,14 +308,26 @@ def assess(
 
     main = prepare(net, case.setting, age, sex, observed, pretest, params)
     base = prepare(net, case.setting, age, sex, {}, pretest, 0)
-    loo_keys = sorted(observed)
+    heavy = main.n_branches > FULL_ASSESSMENT_BRANCHES
+    if heavy and with_intervals:
+        # the cost grows as 2^K per evidence variant: only the point estimate is affordable
+        with_intervals = False
+        main = prepare(net, case.setting, age, sex, observed, pretest, 0)
+    loo_keys = [] if heavy else sorted(observed)
     loo = [
         prepare(
             net, case.setting, age, sex, {k: v for k, v in observed.items() if k != j}, pretest, 0
         )
         for j in loo_keys
     ]
-    results = infer_many([main, base, *loo])
+    try:
+        results = infer_many([main, base, *loo])
+    except ValueError as exc:  # beyond both exact methods' limits
+        raise CaseValidationError(
+            "the case has more positive findings with several possible causes than exact "
+            "inference can combine",
+            [Problem("case findings", "fewer positive findings with several causes", str(exc))],
+        ) from None
     post = _marginals(net, results[0])
     prior = _marginals(net, results[1])
     without = [_marginals(net, r) for r in results[2:]]
@@ -350,7 +369,13 @@ def assess(
         m.pop("flag")
     sev = severity(kb, case)
     notes = _notes(kb, case, sev, by_id)
-    nxt = next_tests(kb, net, case, observed, main, results[0], pretest)
+    nxt = [] if heavy else next_tests(kb, net, case, observed, main, results[0], pretest)
+    if heavy:
+        notes.append(
+            f"{main.n_branches} positive findings with several possible causes: the probabilities "
+            "are exact, but their intervals, the finding-by-finding reasons and the next-test "
+            "ranking are not computed for so many."
+        )
     imaging = imaging_advice(kb, case, flags, by_id, sev, differential)
     referral = referral_advice(kb, case, flags, by_id, sev)
     return Assessment(

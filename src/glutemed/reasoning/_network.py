@@ -75,6 +75,9 @@ MAX_ENUMERATED = 22
 _MAX_LOGIT_SD = 1.5
 _EPS = 1e-6
 _CHUNK_ELEMENTS = 4_000_000
+#: Rows still ill-conditioned in extended precision are enumerated exactly only when the
+#: factors involve at most this many yes/no conditions (2^12 joint states, about a millisecond).
+_MAX_ENUMERATED_REFINE = 12
 #: Largest condition number (sum of |terms| / |sum|) accepted from the alternating Quickscore
 #: sum in double precision: beyond it about 1e-12 of relative accuracy is no longer assured.
 _MAX_CONDITION = 1e4
@@ -663,12 +666,20 @@ def infer(ev: Evidence) -> InferenceResult:
         pt, pb, lp, cd = _quickscore(sub, 0, len(bad), lbits, np.longdouble)
         post_t[bad], post_b[bad], log_pe[bad] = pt, pb, lp
         for j in np.nonzero(~(cd < _MAX_CONDITION * 2000))[0]:
-            res = _infer_enumerate(_rows(sub, int(j)))
+            one = _rows(sub, int(j))
+            if _coupled(one) > _MAX_ENUMERATED_REFINE:
+                continue  # extended precision stands: enumeration would cost too much
+            res = _infer_enumerate(one)
             r = bad[j]
             post_t[r], post_b[r], log_pe[r] = res.post_t[0], res.post_b[0], res.log_pe[0]
     np.clip(post_t, 0.0, 1.0, out=post_t)
     np.clip(post_b, 0.0, 1.0, out=post_b)
     return InferenceResult(post_t, post_b, log_pe)
+
+
+def _coupled(ev: Evidence) -> int:
+    """Number of yes/no conditions that the exact-sum factors of a one-row evidence involve."""
+    return int(np.count_nonzero(np.any(ev.logq_b[0] != 0.0, axis=0)))
 
 
 def _take(ev: Evidence, rows: np.ndarray) -> Evidence:

@@ -110,7 +110,10 @@ def next_tests(
             if ev is None:
                 ev = prepare(net, case.setting, age, sex, {**observed, fid: val}, pretest, 0)
             variants.append(ev)
-    results = infer_many(variants)
+    try:
+        results = infer_many(variants)
+    except ValueError:  # a variant beyond the exact limits: no ranking rather than a wrong one
+        return []
     weights = np.array(
         [MUST_NOT_MISS_WEIGHT if c in net.must_not_miss else 1.0 for c in net.binaries]
     )
