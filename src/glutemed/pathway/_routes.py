@@ -17,14 +17,20 @@ from glutemed.knowledge import KnowledgeBase, load_kb
 __all__ = ["URGENCY_ORDER", "ConditionCare", "care_routes"]
 
 #: most urgent first; "routine" is the urgency of care that can wait for a normal appointment.
-URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
+#: "urgent" is the must-not-miss urgency of network.yaml between same day and soon (e.g. a
+#: suspected-cancer pathway).
+URGENCY_ORDER = ("emergency", "same_day", "urgent", "soon", "routine")
 
 _URGENCY_WORDS = {
     "emergency": "emergency: now",
     "same_day": "today",
+    "urgent": "urgent (within days, on an urgent pathway)",
     "soon": "soon (within days)",
     "routine": "routine appointment",
 }
+
+#: network.yaml's must-not-miss urgencies in this module's words
+_FROM_NETWORK = {"emergency_same_day": "emergency", "urgent": "urgent", "soon": "soon"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def care_routes(
         if route is None or cid in seen:
             continue
         seen.add(cid)
-        urgency = str(flag.get("urgency") or "soon")
+        urgency = _FROM_NETWORK.get(str(flag.get("urgency") or "soon"), "soon")
         out.append(
             ConditionCare(
                 condition=cid,
