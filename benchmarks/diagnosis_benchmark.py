@@ -129,7 +129,8 @@ def _synthetic_table(kb: object, n: int, path: Path, seed: int = 7) -> None:
         col[rec & val] = "positive"
         col[rec & ~val] = "negative"
         data[fid] = col
-    pd.DataFrame(data).to_parquet(path, index=False)
+    # row groups of 50,000 rows, as a producer writes a table meant to be streamed
+    pd.DataFrame(data).to_parquet(path, index=False, row_group_size=50_000)
 
 
 def _run_cli(args: list[str]) -> tuple[float, float]:
