@@ -402,23 +402,19 @@ def check_network(
             )
         seen.setdefault(fid, loc)
 
+    def noisy_or(block: CpdFinding | LatentConstruct, label: str) -> None:
+        """The leak and every cause of a noisy-OR finding or latent construct."""
+        param(block.leak, block, f"{label}.leak")
+        for cid, raw in block.causes.items():
+            if cid not in parents:
+                problems.append(Problem(f"{where} {label}.causes", "a network condition", cid))
+            param(raw, block, f"{label}.causes.{cid}")
+
     for cf in net.findings:
         register(cf.finding, f"findings.{cf.finding}")
-        param(cf.leak, cf, f"findings.{cf.finding}.leak")
-        for cid, raw in cf.causes.items():
-            if cid not in parents:
-                problems.append(
-                    Problem(f"{where} findings.{cf.finding}.causes", "a network condition", cid)
-                )
-            param(raw, cf, f"findings.{cf.finding}.causes.{cid}")
+        noisy_or(cf, f"findings.{cf.finding}")
     for la in net.latents:
-        param(la.leak, la, f"latents.{la.id}.leak")
-        for cid, raw in la.causes.items():
-            if cid not in parents:
-                problems.append(
-                    Problem(f"{where} latents.{la.id}.causes", "a network condition", cid)
-                )
-            param(raw, la, f"latents.{la.id}.causes.{cid}")
+        noisy_or(la, f"latents.{la.id}")
         for fid in la.members:
             register(fid, f"latents.{la.id}.members.{fid}")
     for tb in net.tables:

@@ -666,7 +666,7 @@ def infer(ev: Evidence) -> InferenceResult:
         pt, pb, lp, cd = _quickscore(sub, 0, len(bad), lbits, np.longdouble)
         post_t[bad], post_b[bad], log_pe[bad] = pt, pb, lp
         for j in np.nonzero(~(cd < _MAX_CONDITION * 2000))[0]:
-            one = _rows(sub, int(j))
+            one = _take(sub, np.array([j]))
             if _coupled(one) > _MAX_ENUMERATED_REFINE:
                 continue  # extended precision stands: enumeration would cost too much
             res = _infer_enumerate(one)
@@ -692,14 +692,6 @@ def _take(ev: Evidence, rows: np.ndarray) -> Evidence:
         ev.logq_t[rows],
         ev.logq_b[rows],
         ev.log_const[rows],
-    )
-
-
-def _rows(ev: Evidence, r: int) -> Evidence:
-    sl = slice(r, r + 1)
-    return Evidence(
-        ev.w_t[sl], ev.w_b0[sl], ev.w_b1[sl], ev.alpha[sl], ev.beta[sl], ev.logq_t[sl],
-        ev.logq_b[sl], ev.log_const[sl],
     )
 
 
