@@ -283,7 +283,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         before = len(problems)
         done = _whole(
             f"{where}.sessions_done",
-            "sessions done",
+            f"sessions done of {name}",
             raw.get("sessions_done"),
             0,
             _MAX_SESSIONS,
@@ -291,7 +291,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         )
         planned = _whole(
             f"{where}.sessions_prescribed",
-            "sessions prescribed",
+            f"sessions prescribed of {name}",
             raw.get("sessions_prescribed"),
             1,
             _MAX_SESSIONS,
@@ -299,7 +299,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         )
         during = _whole(
             f"{where}.pain_during_nrs_0_10",
-            "pain during exercise (0-10)",
+            f"pain during {name} (0-10)",
             raw.get("pain_during_nrs_0_10"),
             0,
             10,
@@ -307,7 +307,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         )
         after = _whole(
             f"{where}.pain_after_nrs_0_10",
-            "pain after exercise (0-10)",
+            f"pain after {name} (0-10)",
             raw.get("pain_after_nrs_0_10"),
             0,
             10,
@@ -315,14 +315,18 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         )
         settled = _flag(
             f"{where}.settled_next_morning",
-            "pain settled by the next morning",
+            f"pain after {name} settled by the next morning",
             raw.get("settled_next_morning"),
             problems,
         )
         effort = raw.get("effort") or None
         if effort is not None and effort not in EFFORT_FELT:
             problems.append(
-                Problem(f"{where}.effort", "light, somewhat hard or hard", short_repr(effort))
+                Problem(
+                    f"{where}.effort",
+                    f"how hard {name} felt: light, somewhat hard or hard",
+                    short_repr(effort),
+                )
             )
             effort = None
         if done is not None and planned is None:

@@ -54,6 +54,18 @@ FIELD_LABELS: dict[str, str] = {
     "version": "Record version",
     "reason": "Reason",
     "entity_type": "Record type",
+    "sessions_done": "Sessions done",
+    "sessions_prescribed": "Sessions prescribed",
+    "pain_during_nrs_0_10": "Pain during (0-10)",
+    "pain_after_nrs_0_10": "Pain after (0-10)",
+    "settled_next_morning": "Settled by next morning",
+    "effort": "How hard it felt",
+    "programme_week": "Programme week",
+    "entries": "Exercises",
+    "programme": "Exercise programme",
+    "stage": "Stage",
+    "decision": "Decision",
+    "next_stage": "Next stage",
 }
 _PREFIXES = ("f_", "i_", "factor_", "pretest_", "item_")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
