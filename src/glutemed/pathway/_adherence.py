@@ -355,9 +355,11 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
             settled_next_morning=settled,
             effort=effort,
         )
-        recorded = [getattr(entry, k) for k in _FIELDS[1:]]
-        if len(problems) == before and all(v is None for v in recorded) and planned is None:
-            continue  # a row left empty on the form is not an entry
+        # a row with nothing the patient did (only the prefilled sessions prescribed, or
+        # nothing at all) is not an entry
+        recorded = [getattr(entry, k) for k in _FIELDS[1:] if k != "sessions_prescribed"]
+        if len(problems) == before and all(v is None for v in recorded):
+            continue
         entries.append(entry)
     if not problems and not entries:
         problems.append(

@@ -331,12 +331,18 @@ def _form_page(
             if planned:
                 values = {**values, f"{item.exercise}.sessions_prescribed": str(planned)}
     rows = [
-        {"id": i.exercise, "name": state.kb.exercises[i.exercise].name, "dose": i.dose}
+        {
+            "id": i.exercise,
+            "name": state.kb.exercises[i.exercise].name,
+            "plain": state.kb.exercises[i.exercise].plain_name,
+            "dose": i.dose,
+        }
         for i in stage_obj.items
     ] + [
         {
             "id": PROGRAMME_WIDE,
             "name": "The whole programme (if not recorded per exercise)",
+            "plain": "",
             "dose": None,
         }
     ]
