@@ -138,5 +138,10 @@ def test_adherence_at_two_visits_on_the_timeline(server: str, browser: Any) -> N
     expect(page.locator(".timeline")).to_contain_text("96 % of sessions done")
     expect(page.locator(".timeline")).to_contain_text("43 % of sessions done")
     _shot(page, "adherence-06-timeline")
+    page.goto(f"{server}/visits/{second}/report")
+    section = page.locator("h2:has-text('Exercise programme') + table")
+    expect(section).to_contain_text("27 of 28 (96 %)")
+    expect(section).to_contain_text("3 of 7 (43 %)")
+    _shot(page, "adherence-07-letter")
     assert errors == []
     context.close()

@@ -135,6 +135,10 @@ def test_visit_form_keeps_values_on_error_then_saves(
     assert "you decide" in page.text and "assumption" in page.text
     outcomes = client.get(f"/patients/{p['id']}/outcomes")
     assert 'id="per-visit"' in outcomes.text and "93 %" in outcomes.text
+    letter = client.get(f"/visits/{visit_id}/report")
+    assert letter.status_code == 200
+    assert "Exercise programme: adherence and exercise pain" in letter.text
+    assert "13 of 14 (93 %)" in letter.text and "suggested: progress" in letter.text
 
 
 def test_printable_log_html_and_pdf(pages: Callable[..., TestClient]) -> None:
