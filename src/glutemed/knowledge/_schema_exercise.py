@@ -192,7 +192,12 @@ class ProgrammeStage(_Strict):
     order: int = Field(ge=1)
     name: NonEmpty
     plain_name: NonEmpty
-    week_from: int = Field(ge=0, le=104)
+    week_from: int | None = Field(
+        default=None,
+        ge=0,
+        le=104,
+        description="First week of the stage; None = not reported in the source.",
+    )
     week_to: int | None = Field(default=None, ge=0, le=104)
     items: list[ProgrammeItem] = Field(default_factory=list)
     instructions: list[str] = Field(
@@ -205,7 +210,13 @@ class ProgrammeStage(_Strict):
     def _content(self) -> ProgrammeStage:
         if not self.items and not self.instructions:
             raise ValueError("a stage needs items (dosed exercises) or instructions")
-        if self.week_to is not None and self.week_to < self.week_from:
+        if self.week_to is not None and self.week_from is None:
+            raise ValueError("a stage with a last week (week_to) needs its first week")
+        if (
+            self.week_to is not None
+            and self.week_from is not None
+            and self.week_to < self.week_from
+        ):
             raise ValueError(f"week_to ({self.week_to}) is before week_from ({self.week_from})")
         return self
 
