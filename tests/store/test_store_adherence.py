@@ -97,3 +97,44 @@ def test_adherence_needs_write_access_and_a_live_visit(db: Session) -> None:
     db.commit()
     with pytest.raises(store.ConflictError):
         store.add_adherence(db, a, v.id, report, suggestion={}, versions=VERSIONS)
+
+
+def test_adherence_travels_through_the_fhir_record(db: Session) -> None:
+    import json
+
+    import yaml
+
+    from glutemed.fhir import export_bundle, import_bundle
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import assess, case_from_dict
+
+    kb = load_kb()
+    a = make_actor(db, "alice", "North clinic")
+    b = make_actor(db, "bob", "South clinic")
+    p = store.create_patient(db, a, {"family_name": "Adams", "sex": "female"})
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "src/glutemed/examples/cases/tendinopathy.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data.pop("label", None)
+    case = case_from_dict(json.loads(json.dumps(data, default=str)))
+    case_json = case.model_dump(mode="json")
+    v = store.create_visit(db, a, p.id, visit_date="2026-11-16", case=case_json)
+    store.add_assessment(db, a, v.id, case=case_json, result=assess(case, kb).to_dict())
+    report = _report(6, 2)
+    rec = store.add_adherence(
+        db, a, v.id, report, suggestion=suggest_progression(report).to_dict(), versions=VERSIONS
+    )
+    store.decide_adherence(db, a, rec.id, decision="progress", expected_version=1)
+    db.commit()
+    record = store.patient_record(db, a, p.id)
+    (summary,) = record.visits[0].adherence
+    assert (summary.sessions_done, summary.sessions_prescribed) == (13, 14)
+    assert (summary.suggestion, summary.decision) == ("progress", "progress")
+    back = import_bundle(json.dumps(export_bundle(record, kb=kb)), kb=kb).record
+    pid = store.save_imported_record(db, b, back, kb=kb)
+    db.commit()
+    (imported,) = store.list_adherence(db, b, pid)
+    assert (imported.sessions_done, imported.sessions_prescribed) == (13, 14)
+    assert imported.entries[0]["exercise"] == "programme"
+    assert imported.decision == "progress"
