@@ -135,10 +135,29 @@ def test_visit_form_keeps_values_on_error_then_saves(
     assert "you decide" in page.text and "assumption" in page.text
     outcomes = client.get(f"/patients/{p['id']}/outcomes")
     assert 'id="per-visit"' in outcomes.text and "93 %" in outcomes.text
+    assert 'id="plan-progression"' in page.text  # also on the care plan
+    record_id = int(page.text.split('id="adherence-')[1].split('"')[0])
+    history = client.get(f"/history/adherence_records/{record_id}")
+    assert history.status_code == 200
+    assert "LEAP education plus exercise programme" in history.text
+    assert "prog_leap_edx" not in history.text and "prog leap edx" not in history.text
+    void = client.get(f"/records/adherence_records/{record_id}/void")
+    assert void.status_code == 200 and "Exercise adherence" in void.text
     letter = client.get(f"/visits/{visit_id}/report")
     assert letter.status_code == 200
     assert "Exercise programme: adherence and exercise pain" in letter.text
     assert "13 of 14 (93 %)" in letter.text and "suggested: progress" in letter.text
+    token = void.text.split('name="csrf_token" value="')[1].split('"')[0]
+    voided = client.post(
+        f"/records/adherence_records/{record_id}/void",
+        data={"csrf_token": token, "reason": "entered for the wrong visit", "version": "1"},
+        follow_redirects=False,
+    )
+    assert voided.status_code == 303
+    page = client.get(f"/visits/{visit_id}")
+    assert "voided: entered for the wrong visit" in page.text
+    assert 'id="plan-progression"' not in page.text
+    assert "93 %" not in client.get(f"/patients/{p['id']}/outcomes").text
 
 
 def test_printable_log_html_and_pdf(pages: Callable[..., TestClient]) -> None:

@@ -66,6 +66,9 @@ FIELD_LABELS: dict[str, str] = {
     "stage": "Stage",
     "decision": "Decision",
     "next_stage": "Next stage",
+    "programme_id": "Exercise programme",
+    "stage_id": "Stage",
+    "next_stage_id": "Next stage",
 }
 _PREFIXES = ("f_", "i_", "factor_", "pretest_", "item_")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -111,6 +114,12 @@ class Wording:
                 name = getattr(item, "name", None)
                 if isinstance(name, str) and name:
                     names[key] = name
+        for key, ex in kb.exercises.items():
+            names[key] = ex.name
+        for key, prog in kb.programmes.items():
+            names[key] = prog.name
+            for stage in prog.stages:
+                names[stage.id] = stage.name
         self._names = names
         keys = sorted(kb.sources, key=len, reverse=True)
         alternatives = "|".join(re.escape(k) for k in keys) or r"(?!)"
