@@ -835,8 +835,9 @@ def timeline_events(
                 void_reason=voided(o),
             )
         )
+    visits = {v.id: v for v in store.list_visits(db, actor, patient_id, include_voided=True)}
     for r in store.list_adherence(db, actor, patient_id, include_voided=True):
-        visit = store.get_visit(db, actor, r.visit_id)
+        visit = visits[r.visit_id]
         prog = state.kb.programmes.get(r.programme_id)
         done = (
             f"{100 * r.sessions_done / r.sessions_prescribed:.0f} % of sessions done"
