@@ -23,6 +23,7 @@ from glutemed.knowledge import KnowledgeBase, Programme
 from glutemed.pathway import (
     EFFORT_FELT,
     PROGRAMME_WIDE,
+    dose_text,
     read_adherence,
     sessions_prescribed,
     suggest_progression,
@@ -335,7 +336,7 @@ def _form_page(
             "id": i.exercise,
             "name": state.kb.exercises[i.exercise].name,
             "plain": state.kb.exercises[i.exercise].plain_name,
-            "dose": i.dose,
+            "dose": "; ".join(dose_text(i.dose)),
         }
         for i in stage_obj.items
     ] + [
@@ -343,7 +344,7 @@ def _form_page(
             "id": PROGRAMME_WIDE,
             "name": "The whole programme (if not recorded per exercise)",
             "plain": "",
-            "dose": None,
+            "dose": "",
         }
     ]
     response: Response = state.templates.TemplateResponse(
