@@ -140,3 +140,26 @@ def test_batch_honours_pretest_estimates() -> None:
     single = _probs(case)
     for k, cid in enumerate(model.conditions):
         assert math.isclose(batch[0, k], single[cid], abs_tol=1e-9)
+
+
+def test_every_drawn_prior_is_a_probability_distribution() -> None:
+    """Each parameter draw's tendon prior is non-negative and sums to one, in every setting
+    (a draw once put the arthroplasty state above P(any tendon state), giving negative weights
+    and undefined intervals)."""
+    for setting in SETTINGS:
+        pt = NET.prior_t[setting]
+        assert np.all(pt >= 0.0), setting
+        assert np.allclose(pt.sum(axis=1), 1.0), setting
+        assert np.all((NET.prior_b[setting] > 0.0) & (NET.prior_b[setting] < 1.0)), setting
+
+
+@slow
+@given(findings_st, imaging_st, st.sampled_from(SETTINGS), patient_st)
+def test_intervals_are_finite_and_contain_the_estimate(findings, imaging, setting, patient) -> None:
+    res = assess(Case(setting=setting, findings=findings, imaging=imaging, patient=patient), KB)
+    for c in res.conditions:
+        if c.interval is None:
+            continue
+        lo, hi = c.interval
+        assert math.isfinite(lo) and math.isfinite(hi), c.id
+        assert lo <= hi, c.id
