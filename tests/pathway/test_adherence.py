@@ -180,3 +180,26 @@ def test_no_criterion_in_the_sources_leaves_it_to_the_clinician() -> None:
     s = suggest_progression(read_adherence(rec))
     assert s.action == "stay" and "you decide" in s.reasons[-1]
     assert {r["kind"] for r in s.rules} == {"pain", "adherence", "progress"}
+
+
+def test_pelvis_not_level_regresses_only_where_the_rule_says_so() -> None:
+    s = suggest_progression(read_adherence(_rec(pelvis_level=False)))
+    assert s.action == "regress" and "level pelvis" in s.reasons[0]
+    assert "assumption" in s.reasons[0]  # LEAP's regression rule is a labelled assumption
+    assert suggest_progression(read_adherence(_rec(pelvis_level=True))).action == "progress"
+    clifford = {
+        "programme": "prog_clifford_isometric",
+        "stage": "clifford_iso_weeks_1_12",
+        "entries": [
+            {
+                "exercise": "ex_static_abduction_standing",
+                "sessions_done": 14,
+                "sessions_prescribed": 14,
+                "pelvis_level": False,
+            }
+        ],
+    }
+    assert suggest_progression(read_adherence(clifford)).action == "stay"
+    with pytest.raises(InputValueError) as exc:
+        read_adherence(_rec(pelvis_level="maybe"))
+    assert _locations(exc) == {"ex_double_leg_bridge.pelvis_level"}

@@ -69,6 +69,10 @@ class Rule(_Strict):
     must_settle_by_next_morning: bool = Field(
         default=False, description="A pain rule: pain must have settled by the next morning."
     )
+    regress_if_pelvis_not_level: bool = Field(
+        default=False,
+        description="A regression rule: go back when it cannot be done with a level pelvis.",
+    )
     min_sessions_done_pct: Annotated[float, Field(ge=0, le=100)] | None = Field(
         default=None,
         description="An adherence rule: the share of prescribed sessions done before moving on.",

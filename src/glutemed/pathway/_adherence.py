@@ -58,6 +58,7 @@ _FIELDS = (
     "pain_after_nrs_0_10",
     "settled_next_morning",
     "effort",
+    "pelvis_level",
 )
 Action = Literal["progress", "stay", "regress"]
 
@@ -73,6 +74,8 @@ class AdherenceEntry:
     pain_after_nrs_0_10: int | None = None
     settled_next_morning: bool | None = None
     effort: str | None = None
+    #: Seen by the clinician at the visit: the exercise done with a level pelvis.
+    pelvis_level: bool | None = None
 
     @property
     def done_pct(self) -> float | None:
@@ -319,6 +322,12 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
             raw.get("settled_next_morning"),
             problems,
         )
+        pelvis = _flag(
+            f"{where}.pelvis_level",
+            f"{name} done with a level pelvis",
+            raw.get("pelvis_level"),
+            problems,
+        )
         effort = raw.get("effort") or None
         if effort is not None and effort not in EFFORT_FELT:
             problems.append(
@@ -354,6 +363,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
             pain_after_nrs_0_10=after,
             settled_next_morning=settled,
             effort=effort,
+            pelvis_level=pelvis,
         )
         # a row with nothing the patient did (only the prefilled sessions prescribed, or
         # nothing at all) is not an entry
@@ -506,7 +516,8 @@ def suggest_progression(
     The order of the rules is a safety order:
 
     1. *Regress* when an exercise breaks the programme's pain rule (pain above its limit, or not
-       settled by the next morning): that exercise goes to its easier version, and the whole
+       settled by the next morning) or, where the regression rule says so, could not be done
+       with a level pelvis: that exercise goes to its easier version, and the whole
        programme to the previous stage when the pain is recorded for the programme as a whole
        (or there is no easier version). The regression rule's text says how.
     2. *Stay* when fewer sessions were done than the adherence rule asks: the dose has not been
@@ -542,6 +553,12 @@ def suggest_progression(
 
     # 1. pain rule -> regress
     painful = {e.exercise: _pain_reasons(e, prog.pain_rule) for e in report.entries}
+    if prog.regress_when.regress_if_pelvis_not_level:
+        for e in report.entries:
+            if e.pelvis_level is False:
+                painful[e.exercise].append(
+                    f"it could not be done with a level pelvis{_label(prog.regress_when)}"
+                )
     painful = {k: v for k, v in painful.items() if v}
     if painful:
         rules.append(_rule_used("regress", prog.regress_when))

@@ -57,6 +57,7 @@ _ENTRY_FIELDS = (
     "pain_after_nrs_0_10",
     "settled_next_morning",
     "effort",
+    "pelvis_level",
 )
 
 

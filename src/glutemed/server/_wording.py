@@ -60,6 +60,7 @@ FIELD_LABELS: dict[str, str] = {
     "pain_after_nrs_0_10": "Pain after (0-10)",
     "settled_next_morning": "Settled by next morning",
     "effort": "How hard it felt",
+    "pelvis_level": "Pelvis kept level",
     "programme_week": "Programme week",
     "entries": "Exercises",
     "programme": "Exercise programme",
