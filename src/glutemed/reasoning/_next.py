@@ -42,7 +42,7 @@ from glutemed.reasoning._network import (
     score_variants,
 )
 
-__all__ = ["BURDEN", "MUST_NOT_MISS_WEIGHT", "next_tests"]
+__all__ = ["BURDEN", "MUST_NOT_MISS_WEIGHT", "candidates", "next_tests", "variant_results"]
 
 #: Weight of a must-not-miss condition's entropy in the information value (design choice).
 MUST_NOT_MISS_WEIGHT = 3.0
@@ -183,9 +183,7 @@ def _stack_variants(
     )
 
 
-def _observed_member_variants(
-    net: CompiledNetwork, point: Evidence, fid: str
-) -> Variants | None:
+def _observed_member_variants(net: CompiledNetwork, point: Evidence, fid: str) -> Variants | None:
     """The two variants (positive, negative) of a member of an already observed construct, or
     None when they are not reweightings of ``point`` (then they are computed one by one)."""
     lid = net.member_of[fid]
@@ -239,6 +237,17 @@ def _concat(parts: list[Variants]) -> Variants:
     )
 
 
+def candidates(kb: KnowledgeBase, net: CompiledNetwork, case: Case) -> list[str]:
+    """The findings of the network not yet recorded that can be the next test."""
+    done = {f for f, v in case.observed().items() if v != "not_done"}
+    binary = [
+        f
+        for f in (*net.factors, *net.member_of)
+        if f in kb.findings and f not in done and f not in net.expands
+    ]
+    return [f for f in binary if net.factors.get(f) is None or net.factors[f].kind == "noisy_or"]
+
+
 def next_tests(
     kb: KnowledgeBase,
     net: CompiledNetwork,
@@ -248,21 +257,41 @@ def next_tests(
     current: InferenceResult,
     pretest: Mapping[str, float],
 ) -> list[dict[str, Any]]:
-    """Rank the findings not yet recorded by expected information gain (see the module doc).
-
-    Every candidate's two results are reweightings of the current evidence, scored together
-    from its Quickscore terms (:func:`~glutemed.reasoning._network.score_variants`); a variant
-    whose alternating sum is ill-conditioned is recomputed on its own by exact inference.
-    """
-    done = {f for f, v in case.observed().items() if v != "not_done"}
-    binary = [
-        f
-        for f in (*net.factors, *net.member_of)
-        if f in kb.findings and f not in done and f not in net.expands
-    ]
-    binary = [f for f in binary if net.factors.get(f) is None or net.factors[f].kind == "noisy_or"]
+    """Rank the findings not yet recorded by expected information gain (see the module doc)."""
+    binary = candidates(kb, net, case)
     if not binary:
         return []
+    try:
+        post_t, post_b, log_pe = variant_results(net, case, observed, main, pretest, binary)
+    except ValueError:  # a variant beyond the exact limits: no ranking rather than a wrong one
+        return []
+    return _rank(kb, net, binary, current, post_t, post_b, log_pe)
+
+
+def variant_results(
+    net: CompiledNetwork,
+    case: Case,
+    observed: Mapping[str, str],
+    main: Evidence,
+    pretest: Mapping[str, float],
+    binary: list[str],
+    *,
+    one_by_one: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posteriors and log P(evidence) with each candidate positive (row 2i) and negative (2i + 1).
+
+    Every candidate's two results are reweightings of the current evidence (its point-estimate
+    row), scored together from its Quickscore terms
+    (:func:`~glutemed.reasoning._network.score_variants`): in double precision, again in
+    extended precision where the alternating sum is ill-conditioned, and on their own by exact
+    inference beyond that, as :func:`~glutemed.reasoning._network.infer` does. ``one_by_one``
+    computes every variant on its own (the reference, for tests).
+
+    Raises
+    ------
+    ValueError
+        If a variant is beyond the limits of exact inference.
+    """
     point = Evidence(
         main.w_t[:1],
         main.w_b0[:1],
@@ -274,14 +303,15 @@ def next_tests(
         main.log_const[:1],
         main.latents,
     )
-    static = _static(net)
     m = 1 << point.n_branches
     parts: list[Variants] = []
     alone: list[int] = []  # candidates computed one by one
     order: list[str] = []
     from_static: list[str] = []
     for i, fid in enumerate(binary):
-        if fid in net.member_of and net.member_of[fid] in point.latents:
+        if one_by_one:
+            alone.append(i)
+        elif fid in net.member_of and net.member_of[fid] in point.latents:
             got = _observed_member_variants(net, point, fid)
             if got is None:
                 alone.append(i)
@@ -291,12 +321,12 @@ def next_tests(
         else:
             from_static.append(fid)
     if from_static:
+        static = _static(net)
         idx = np.array([[2 * static.row[f], 2 * static.row[f] + 1] for f in from_static])
         sel = static.variants.take(idx.ravel())
         sel.scale = np.ones((idx.size, 2, m))
         parts.insert(0, sel)
         order = from_static + order
-    n_v = 2 * len(order)
     post_t = np.empty((2 * len(binary), net.n_states))
     post_b = np.empty((2 * len(binary), len(net.binaries)))
     log_pe = np.empty(2 * len(binary))
@@ -304,9 +334,7 @@ def next_tests(
     redo: list[tuple[int, str, str]] = [
         (2 * i + j, binary[i], val) for i in alone for j, val in enumerate(("positive", "negative"))
     ]
-    if n_v:
-        # double precision first; ill-conditioned variants again in extended precision, as the
-        # exact inference does (:func:`~glutemed.reasoning._network.infer`)
+    if order:
         every = _concat(parts)
         pt, pb, lp, cond = score_variants(point, every)
         bad = np.nonzero(~(cond < _MAX_DOUBLE_CONDITION))[0]
@@ -317,24 +345,25 @@ def next_tests(
         rows = np.array([2 * position[f] + j for f in order for j in (0, 1)])
         post_t[rows], post_b[rows], log_pe[rows] = pt, pb, lp
         for r in bad[~(cond[bad] < _MAX_VARIANT_CONDITION)]:
-            fid = order[r // 2]
-            redo.append((int(rows[r]), fid, ("positive", "negative")[r % 2]))
+            redo.append((int(rows[r]), order[r // 2], ("positive", "negative")[r % 2]))
     if redo:
-        age = case.patient.age_years
-        sex = case.patient.sex
         evs = []
         for _, fid, val in redo:
             ev = extend(net, point, fid, val)
             if ev is None:
-                ev = prepare(net, case.setting, age, sex, {**observed, fid: val}, pretest, 0)
+                ev = prepare(
+                    net,
+                    case.setting,
+                    case.patient.age_years,
+                    case.patient.sex,
+                    {**observed, fid: val},
+                    pretest,
+                    0,
+                )
             evs.append(ev)
-        try:
-            results = infer_many(evs)
-        except ValueError:  # a variant beyond the exact limits: no ranking rather than a wrong one
-            return []
-        for (row, _, _), res in zip(redo, results, strict=True):
+        for (row, _, _), res in zip(redo, infer_many(evs), strict=True):
             post_t[row], post_b[row], log_pe[row] = res.post_t[0], res.post_b[0], res.log_pe[0]
-    return _rank(kb, net, binary, current, post_t, post_b, log_pe)
+    return post_t, post_b, log_pe
 
 
 def _rank(
@@ -356,8 +385,7 @@ def _rank(
     p_pos = np.minimum(np.maximum(np.exp(log_pe[0::2] - float(current.log_pe[0])), 0.0), 1.0)
     h_after = p_pos * h[0::2] + (1 - p_pos) * h[1::2]
     burden = [
-        BURDEN["xray" if kb.findings[f].modality == "xray" else kb.findings[f].kind]
-        for f in binary
+        BURDEN["xray" if kb.findings[f].modality == "xray" else kb.findings[f].kind] for f in binary
     ]
     value = h_now - h_after
     ratio = value / np.asarray(burden)
