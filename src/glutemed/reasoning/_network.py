@@ -639,10 +639,10 @@ def infer(ev: Evidence, *, fast: bool = False) -> InferenceResult:
     (:func:`_infer_enumerate`), which is cheaper when many factors share few causes.
 
     ``fast=True`` builds the subset terms by doubling (:func:`_quickscore_fast`): the same sum
-    to about 1e-13, several times faster, used where results are not shown digit for digit
-    (the parameter draws of the intervals, the batch). The default reproduces the reference
-    arithmetic exactly, so that a probability lying exactly on a threshold (a prior of 0.01
-    against a threshold of 0.01) falls on the same side as it always has.
+    to about 1e-13, several times faster, used where results are not compared with a threshold
+    (the parameter draws of the intervals). The default keeps the reference arithmetic, so
+    that a probability lying exactly on a threshold (a prior of 0.01 against a must-not-miss
+    threshold of 0.01) falls on the same side in the single case and the batch as before.
 
     Raises
     ------
@@ -753,8 +753,8 @@ def _coupled_columns(logq_b: FloatArray) -> NDArray[np.intp]:
 def _quickscore_fast(
     ev: Evidence, a: int, b: int, dtype: Any = np.float64
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Quickscore for rows a:b by doubling (see :func:`infer`); the same outputs as
-    :func:`_quickscore`.
+    """Quickscore for rows a:b by doubling (see :func:`infer`); the sum of :func:`_quickscore`
+    to about 1e-13.
 
     ``P(e) = sum_S prod_{k in S} beta_k prod_{k not in S} alpha_k * z_T(S) * prod_v z_v(S)``.
     The subset terms are built by doubling (products of the factors' q, no logarithms), and
