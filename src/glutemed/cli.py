@@ -582,13 +582,16 @@ def assess_batch_cmd(
             setting = check_option("--setting", setting, SETTINGS)
         if source.is_file() and source.suffix.lower() in (".csv", ".parquet") and not intervals:
             with Progress(console=err, disable=json_out, transient=True) as bar:
-                task = bar.add_task("assessing (rows read)", total=None)
+                # the bar advances as rows are read (each chunk is read, assessed and written
+                # before the next is read); its total comes from the table before reading
+                task = bar.add_task("reading and assessing rows", total=None)
                 summary = assess_table(
                     source,
                     output,
                     kb,
                     setting=setting,
                     progress=lambda k: bar.advance(task, k),
+                    total=lambda n: bar.update(task, total=n),
                 )
         else:
             if source.is_dir():

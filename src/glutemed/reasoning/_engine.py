@@ -42,8 +42,10 @@ from glutemed.reasoning._network import (
     CompiledNetwork,
     InferenceResult,
     compile_network,
+    infer,
     infer_many,
     prepare,
+    take_rows,
 )
 from glutemed.reasoning._shared import SharedRuleOut, shared_rule_out
 
@@ -322,7 +324,16 @@ def assess(
         for j in loo_keys
     ]
     try:
-        results = infer_many([main, base, *loo])
+        # the point estimates in the reference arithmetic; the parameter draws of the interval
+        # (rows 1..) with the faster doubling sum (the same to about 1e-13)
+        results = infer_many([take_rows(main, slice(0, 1)), base, *loo])
+        if with_intervals:
+            draws = infer(take_rows(main, slice(1, None)), fast=True)
+            results[0] = InferenceResult(
+                np.concatenate([results[0].post_t, draws.post_t]),
+                np.concatenate([results[0].post_b, draws.post_b]),
+                np.concatenate([results[0].log_pe, draws.log_pe]),
+            )
     except ValueError as exc:  # beyond both exact methods' limits
         raise CaseValidationError(
             "the case has more positive findings with several possible causes than exact "
@@ -334,12 +345,18 @@ def assess(
     without = [_marginals(net, r) for r in results[2:]]
 
     conditions: list[ConditionResult] = []
-    for cid in (*net.states[1:], *net.aggregates, *net.binaries):
+    ids = (*net.states[1:], *net.aggregates, *net.binaries)
+    bounds = (
+        np.percentile(np.stack([post[c][1:] for c in ids], axis=1), [2.5, 97.5], axis=0)
+        if with_intervals
+        else None
+    )
+    for n_cond, cid in enumerate(ids):
         cond = kb.conditions[cid]
         p = float(post[cid][0])
         interval = None
-        if with_intervals:
-            lo, hi = np.percentile(post[cid][1:], [2.5, 97.5])
+        if bounds is not None:
+            lo, hi = bounds[0, n_cond], bounds[1, n_cond]
             interval = (float(min(lo, p)), float(max(hi, p)))
         p0 = float(prior[cid][0])
         prior_src, prior_assumed, prior_sid = _prior_source(kb, net, case, cid)
