@@ -170,3 +170,44 @@ def test_must_not_miss_thresholds_lie_above_every_non_emergency_prior() -> None:
             ) * max(net.demo_b["sex:female"][0, i], net.demo_b["sex:male"][0, i], 1.0)
             odds = p / (1 - p) * worst
             assert odds / (1 + odds) < m.threshold, (setting, cid)
+
+
+def test_no_must_not_miss_prior_sits_on_its_threshold() -> None:
+    """A prior equal to its threshold would raise or drop the alert on rounding alone."""
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import network_for
+
+    kb = load_kb()
+    net = network_for(kb)
+    for setting, pb in net.prior_b.items():
+        for cid, m in net.must_not_miss.items():
+            p = pb[0, net.binaries.index(cid)]
+            assert abs(p - m.threshold) > 1e-6, (setting, cid)
+
+
+def test_shared_rule_out_priors_lie_below_the_group_threshold() -> None:
+    """As for each condition: outside the emergency department, no group of conditions that
+    one test rules out reaches the group's threshold on the prior alone, at any age and sex."""
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import SETTINGS, Case, assess
+
+    kb = load_kb()
+    assert kb.network is not None and kb.network.shared_rule_out
+    for setting in SETTINGS:
+        if setting == "emergency_department":
+            continue
+        for age in (20, 40, 57, 75):
+            for sex in ("female", "male"):
+                res = assess(
+                    Case(setting=setting, patient={"age_years": age, "sex": sex}),
+                    kb,
+                    with_intervals=False,
+                )
+                groups = {
+                    m["shared_rule_out"]["id"]: m["shared_rule_out"]
+                    for m in res.must_not_miss
+                    if m["shared_rule_out"]
+                }
+                for g in groups.values():
+                    assert not g["above_threshold"], (setting, age, sex, g["probability"])
+                assert not res.red_flags, (setting, age, sex, [f["id"] for f in res.red_flags])
