@@ -128,16 +128,42 @@ class BatchModel:
         chunk
             Rows processed at a time (bounds memory).
         """
+        return self.posteriors_and_shared(values, setting, age_years, sex, chunk, pretest)[0]
+
+    def posteriors_and_shared(
+        self,
+        values: NDArray[np.int8],
+        setting: str | Sequence[str] | NDArray[np.object_],
+        age_years: NDArray[np.float64] | None = None,
+        sex: Sequence[str] | NDArray[np.object_] | None = None,
+        chunk: int = 50_000,
+        pretest: Sequence[dict[str, float]] | None = None,
+    ) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """:meth:`posteriors`, and for each group of :attr:`shared_groups` whether P(at least one
+        member) reaches the group's threshold (``(n_cases, n_groups)`` booleans), as in
+        :func:`glutemed.reasoning.assess`. The exact probability is computed only for rows
+        where the members' sum reaches the threshold (below it, P(any) cannot)."""
         n = values.shape[0]
         settings = np.full(n, setting, dtype=object) if isinstance(setting, str) else setting
         ages = np.full(n, np.nan) if age_years is None else np.asarray(age_years, dtype=float)
         sexes = np.full(n, "unknown", dtype=object) if sex is None else sex
         out = np.empty((n, len(self.conditions)))
+        shared = np.zeros((n, len(self.shared_groups)), dtype=bool)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             pre = None if pretest is None else list(pretest[a:b])
-            out[a:b] = self._block(values[a:b], settings[a:b], ages[a:b], sexes[a:b], pre)
-        return out
+            out[a:b] = self._block(
+                values[a:b], settings[a:b], ages[a:b], sexes[a:b], pre, shared[a:b]
+            )
+        return out, shared
+
+    @property
+    def shared_groups(self) -> tuple[tuple[str, tuple[int, ...], float], ...]:
+        """(group id, member positions among the yes/no conditions, threshold) per group."""
+        return tuple(
+            (g.id, tuple(self.net.binaries.index(c) for c in g.members), g.threshold)
+            for g in self.net.spec.shared_rule_out
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -148,8 +174,10 @@ class BatchModel:
         ages: FloatArray,
         sexes: Sequence[str] | NDArray[np.object_],
         pretest: Sequence[dict[str, float]] | None,
+        shared_out: NDArray[np.bool_] | None = None,
     ) -> FloatArray:
         net = self.net
+        groups = self.shared_groups
         n = v.shape[0]
         n_s = net.n_states
         n_b = len(net.binaries)
@@ -281,6 +309,30 @@ class BatchModel:
             res = infer(ev)
             post_t[rows] = res.post_t
             post_b[rows] = res.post_b
+            if shared_out is not None:
+                for g, (_, members, threshold) in enumerate(groups):
+                    idx = list(members)
+                    cand = np.nonzero(res.post_b[:, idx].sum(axis=1) >= threshold)[0]
+                    if not cand.size:
+                        continue
+                    w_b1 = ev.w_b1[cand].copy()
+                    w_b1[:, idx] = 1e-300  # members absent (exact enumeration takes logs)
+                    clamped = infer(
+                        Evidence(
+                            ev.w_t[cand],
+                            ev.w_b0[cand],
+                            w_b1,
+                            ev.alpha[cand],
+                            ev.beta[cand],
+                            ev.logq_t[cand],
+                            ev.logq_b[cand],
+                            ev.log_const[cand],
+                        )
+                    )
+                    p_any = 1.0 - np.exp(clamped.log_pe - res.log_pe[cand])
+                    members_p = res.post_b[cand][:, idx]
+                    p_any = np.clip(p_any, members_p.max(axis=1), members_p.sum(axis=1))
+                    shared_out[rows[cand], g] = p_any >= threshold
         cols_out = []
         for cid in self.conditions:
             kind, i = net.index(cid)

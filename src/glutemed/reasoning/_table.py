@@ -258,7 +258,9 @@ def assess_table(
     estimates only (no intervals or explanations); the same network and the same exact
     inference as :func:`~glutemed.reasoning.assess` (a test checks that they agree). Output
     columns: ``case``, ``setting``, ``top_condition``, ``must_not_miss`` (the must-not-miss
-    conditions above their thresholds), ``p_<condition>`` for every condition, and the versions.
+    conditions above their thresholds, and the id of a group that one test rules out together
+    when P(any of its members) reaches the group's threshold), ``p_<condition>`` for every
+    condition, and the versions.
     ``total`` is called once with the number of rows before the first is read, ``progress``
     with the rows of each chunk as it is read and assessed.
 
@@ -354,7 +356,9 @@ def assess_table(
                 if "sex" in names
                 else None
             )
-            post = model.posteriors(codes, settings, ages, sexes, chunk=_INFER_ROWS)
+            post, shared = model.posteriors_and_shared(
+                codes, settings, ages, sexes, chunk=_INFER_ROWS
+            )
             row_names = np.char.add("row", np.arange(n + 1, n + n_rows + 1).astype(str))
             case_names = row_names.astype(object)
             if "case" in names:
@@ -374,12 +378,22 @@ def assess_table(
                 if mnm
                 else np.zeros((n_rows, 0), dtype=bool)
             )
+            # a group that one test rules out together, as assess() flags it: P(any member) at
+            # its threshold while a member is below its own
+            group_names = [gid for gid, _, _ in model.shared_groups]
+            for g, (_, members, _) in enumerate(model.shared_groups):
+                below = np.zeros(n_rows, dtype=bool)
+                for b in members:
+                    cid = net.binaries[b]
+                    below |= post[:, col_of[cid]] < net.must_not_miss[cid].threshold
+                shared[:, g] &= below
+            flags = np.concatenate([flags, shared], axis=1)
             probs = np.round(post, 4)
             columns: dict[str, Any] = {
                 "case": case_names,
                 "setting": settings,
                 "top_condition": condition_ids[best],
-                "must_not_miss": _joined(flags, [c for _, c, _ in mnm]),
+                "must_not_miss": _joined(flags, [c for _, c, _ in mnm] + group_names),
                 **{f"p_{c}": probs[:, j] for j, c in enumerate(model.conditions)},
                 "engine_version": np.full(n_rows, versions["engine"], dtype=object),
                 "kb_version": np.full(n_rows, versions["kb"], dtype=object),
