@@ -483,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.database == "postgresql":
         from glutemed.store._pgcluster import TemporaryPostgres
 
-        cluster = TemporaryPostgres().start()
+        # PostgreSQL's own durability defaults (fsync, synchronous commit), as a clinic runs it
+        cluster = TemporaryPostgres(durable=True).start()
         url = cluster.create_database("glutemed_bench")
     else:
         url = f"sqlite:///{tmp / 'glutemed.sqlite3'}"
