@@ -517,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
         # warm up: imports, knowledge base, connection pool, and the result cache of the
         # repeated cases in every worker (each keeps its own): the same number of clients as the
         # measured phases, so the connections reach all workers as they will then
-        asyncio.run(load(base, cookies, csrf, cases * args.concurrency, args.concurrency, 60))
+        if {"distinct", "repeated"} & set(phases):
+            asyncio.run(load(base, cookies, csrf, cases * args.concurrency, args.concurrency, 60))
         if "distinct" in phases:
             results["assess, distinct cases"] = asyncio.run(
                 load(base, cookies, csrf, distinct, args.concurrency, args.max_seconds, proc.pid)

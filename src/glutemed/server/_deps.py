@@ -71,6 +71,9 @@ class AppState:
     #: SQLite file only: one connection of its own, used only from the event loop's thread to
     #: check login sessions there (see :func:`optional_auth`).
     loop_engine: Engine | None = field(init=False)
+    #: PostgreSQL: the pooled engine in autocommit mode for the login-session check (one
+    #: statement; no BEGIN and ROLLBACK round trips around it).
+    lookup_engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
         # every page says names, not ids: the templates get the knowledge base's wording
@@ -80,6 +83,9 @@ class AppState:
         env.filters["field_label"] = self.wording.label
         env.globals["wording"] = self.wording
         self.write_lock = store.sqlite_write_lock(self.engine)
+        self.lookup_engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            self.lookup_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.loop_engine = None
         if self.write_lock is not None:
             # never shared with the worker threads, so its checkout never waits
@@ -235,7 +241,7 @@ async def optional_auth(request: Request, state: State) -> Auth | None:
             # for the writer), ~0.05 ms; cheaper on the event loop than a thread-pool hop
             actor = _lookup_session(state.loop_engine, session_id)
         else:  # PostgreSQL: a network round trip, kept off the event loop
-            actor = await run_in_threadpool(_lookup_session, state.engine, session_id)
+            actor = await run_in_threadpool(_lookup_session, state.lookup_engine, session_id)
         if actor is None:
             state.session_cache.forget(session_id)
             return None
