@@ -88,4 +88,4 @@ def test_writer_turn_is_released_after_success_and_after_a_refused_write(
         return [first.status_code, again.status_code, other.status_code]
 
     assert asyncio.run(go()) == [201, 409, 201]
-    assert not lock._lock.locked()
+    assert not lock.locked()

@@ -72,3 +72,32 @@ def test_another_process_waits_for_the_turn(tmp_path: Path) -> None:
         assert waited > 0.5  # the other process held it for a second
     finally:
         proc.wait(20)
+
+
+def test_waiting_threads_take_their_turns_in_arrival_order(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    lock = store.sqlite_write_lock(engine)
+    assert lock is not None
+    order: list[int] = []
+
+    def writer(i: int) -> None:
+        lock.acquire()
+        order.append(i)
+        lock.release()
+
+    lock.acquire()
+    threads = []
+    for i in range(6):
+        t = threading.Thread(target=writer, args=(i,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while len(lock._turns._waiters) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)  # until this writer waits in line
+    assert lock.locked()
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order == list(range(6))
+    assert not lock.locked()
+    engine.dispose()

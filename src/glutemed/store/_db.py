@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -125,6 +126,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _FifoLock:
+    """A lock handed to its waiters in the order they came (first come, first served).
+
+    ``threading.Lock`` wakes an arbitrary waiter, so under many writers some wait far longer
+    than others. Releasable from any thread, like ``threading.Lock``.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by release(): the lock is handed over, still held
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._held = False
+
+    def locked(self) -> bool:
+        with self._guard:
+            return self._held
+
+
 class SQLiteWriteLock:
     """One writing transaction at a time on an SQLite file, across threads and processes.
 
@@ -133,7 +168,8 @@ class SQLiteWriteLock:
     sleeps on while the lock is free and later arrivals overtake it, so under many concurrent
     writers the tail of the write latency reaches seconds. Waiting here instead, in a thread
     lock (writers of one process) and an ``flock`` on a file beside the database (the server's
-    worker processes), wakes the next writer as soon as the previous one commits.
+    worker processes), wakes the next writer as soon as the previous one commits, and the
+    writers of one process take their turns in the order they came.
 
     Not re-entrant; it may be released by another thread than the one that acquired it (a
     request's session may be closed on the event loop). On platforms without ``fcntl`` only the
@@ -147,7 +183,7 @@ class SQLiteWriteLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._turns = _FifoLock()
         self._fd: int | None = None
         self._pid = 0
 
@@ -161,12 +197,12 @@ class SQLiteWriteLock:
 
     def acquire(self) -> None:
         """Wait until no other thread or process holds the lock, then hold it."""
-        self._lock.acquire()
+        self._turns.acquire()
         try:
             if (fd := self._file()) is not None:
                 _fcntl.flock(fd, _fcntl.LOCK_EX)
         except BaseException:
-            self._lock.release()
+            self._turns.release()
             raise
 
     def release(self) -> None:
@@ -175,7 +211,11 @@ class SQLiteWriteLock:
             if self._fd is not None and self._pid == os.getpid():
                 _fcntl.flock(self._fd, _fcntl.LOCK_UN)
         finally:
-            self._lock.release()
+            self._turns.release()
+
+    def locked(self) -> bool:
+        """True while a thread of this process holds the lock or waits for the file lock."""
+        return self._turns.locked()
 
 
 _WRITE_LOCKS: dict[str, SQLiteWriteLock] = {}
