@@ -6,6 +6,11 @@ into case files; see the README there) through :func:`glutemed.reasoning.assess`
 * top-1 and top-3 accuracy of the ranked differential (the tendon variable counts as a hit only
   when its most probable state is an accepted answer; in the top 3, when one of its two most
   probable states is);
+* the same top-1 with the tendon states pooled (the gluteal tendon variable ranked first when the
+  final diagnosis is one of its states, whatever the grade): a secondary figure that separates a
+  wrong grade (partial for full-thickness, which clinical tests cannot tell apart reliably) from a
+  wrong condition; it is not the target;
+* top-1 by group of final diagnosis (gluteal tendon, other mimics, must-not-miss);
 * must-not-miss cases caught: the accepted must-not-miss condition above its test threshold or
   in the top 3;
 * wrong "no imaging needed" advice (given although the final diagnosis is not gluteal
@@ -83,6 +88,8 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
 
         top1 = _hit(diff[0], 1, accept, states)
         top3 = any(_hit(e, 2, accept, states) for e in diff[:3])
+        tendon_truth = bool(accept & tendon_states)
+        top1_pooled = top1 or (tendon_truth and diff[0]["variable"] == "gluteal_tendon")
         mnm_truth = bool(doc["truth"].get("must_not_miss"))
         mnm_caught = None
         if mnm_truth:
@@ -112,6 +119,10 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
                 "leading_p": diff[0]["probability"],
                 "top3": [e["id"] for e in diff[:3]],
                 "top1": top1,
+                "top1_pooled": top1_pooled,
+                "group": "must_not_miss"
+                if mnm_truth
+                else ("gluteal_tendon" if tendon_truth else "mimic"),
                 "in_top3": top3,
                 "must_not_miss": mnm_truth,
                 "mnm_caught": mnm_caught,
@@ -143,6 +154,12 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
         "top3": sum(r["in_top3"] for r in rows),
         "top3_rate": round(sum(r["in_top3"] for r in rows) / n, 4) if n else None,
         "top1_non_must_not_miss": f"{sum(r['top1'] for r in non_mnm)}/{len(non_mnm)}",
+        "top1_tendon_states_pooled": sum(r["top1_pooled"] for r in rows),
+        "top1_by_group": {
+            g: f"{sum(r['top1'] for r in rows if r['group'] == g)}/"
+            f"{sum(1 for r in rows if r['group'] == g)}"
+            for g in ("gluteal_tendon", "mimic", "must_not_miss")
+        },
         "must_not_miss_cases": len(mnm_rows),
         "must_not_miss_caught": sum(bool(r["mnm_caught"]) for r in mnm_rows),
         "must_not_miss_missed": [r["case"] for r in mnm_rows if not r["mnm_caught"]],
@@ -174,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'top-3 accuracy':<44}{res['top3']:>6}/{n:<4} {res['top3_rate']:>6.0%}{'>= 95 %':>10}"
         )
+        pooled = res["top1_tendon_states_pooled"]
+        label = "  top-1, tendon states pooled (secondary)"
+        print(f"{label:<44}{pooled:>6}/{n:<4} {pooled / n if n else 0:>6.0%}")
+        for g, v in res["top1_by_group"].items():
+            print(f"{'  top-1, final diagnosis ' + g.replace('_', ' '):<44}{v:>11}")
         m = res["must_not_miss_cases"]
         label = "must-not-miss caught (threshold or top 3)"
         print(f"{label:<44}{res['must_not_miss_caught']:>6}/{m:<7}{'all':>10}")

@@ -71,3 +71,52 @@ def test_routes_put_the_must_not_miss_action_first() -> None:
     assert routes[0]["route"] == "must_not_miss_action" and routes[0]["action"]
     oa = json.loads(runner.invoke(app, ["routes", "hip_oa", "--json"]).stdout)["routes"]
     assert oa[0]["condition"] == "hip_osteoarthritis" and oa[0]["assumption"]
+
+
+def test_log_writes_the_patient_log(tmp_path: Path) -> None:
+    target = tmp_path / "log.html"
+    result = runner.invoke(
+        app,
+        [
+            "programme",
+            "log",
+            "prog_leap_edx",
+            "--days",
+            "2",
+            "--start",
+            "2026-12-07",
+            "-o",
+            str(target),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    html = target.read_text("utf-8")
+    assert "Mon 07 Dec" in html and "Tue 08 Dec" in html and "Wed 09 Dec" not in html
+    bad = runner.invoke(
+        app, ["programme", "log", "prog_leap_edx", "--days", "0", "-o", str(target)]
+    )
+    assert bad.exit_code == 2 and "days" in bad.output
+
+
+def test_progress_suggests_and_names_bad_fields() -> None:
+    record = {
+        "programme": "prog_leap_edx",
+        "stage": "leap_week_1",
+        "programme_week": 2,
+        "entries": [
+            {
+                "exercise": "ex_double_leg_bridge",
+                "sessions_done": 7,
+                "sessions_prescribed": 7,
+                "pain_during_nrs_0_10": 6,
+            }
+        ],
+    }
+    result = runner.invoke(app, ["programme", "progress", json.dumps(record), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["suggestion"]["action"] == "regress"
+    text = runner.invoke(app, ["programme", "progress", json.dumps(record)])
+    assert "go back" in text.output and "assumption used" in text.output
+    record["entries"][0]["sessions_done"] = 8
+    bad = runner.invoke(app, ["programme", "progress", json.dumps(record)])
+    assert bad.exit_code == 2 and "ex_double_leg_bridge.sessions_done" in bad.output

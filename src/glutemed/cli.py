@@ -582,13 +582,16 @@ def assess_batch_cmd(
             setting = check_option("--setting", setting, SETTINGS)
         if source.is_file() and source.suffix.lower() in (".csv", ".parquet") and not intervals:
             with Progress(console=err, disable=json_out, transient=True) as bar:
-                task = bar.add_task("assessing (rows read)", total=None)
+                # the bar advances as rows are read (each chunk is read, assessed and written
+                # before the next is read); its total comes from the table before reading
+                task = bar.add_task("reading and assessing rows", total=None)
                 summary = assess_table(
                     source,
                     output,
                     kb,
                     setting=setting,
                     progress=lambda k: bar.advance(task, k),
+                    total=lambda n: bar.update(task, total=n),
                 )
         else:
             if source.is_dir():
@@ -932,6 +935,71 @@ def programme_sheet(
         _emit_json({"output": str(output), "prescription": rx.to_dict()})
     else:
         out.print(f"exercise sheet written to {output}")
+
+
+@programme_app.command("log")
+def programme_log(
+    programme: Annotated[str, typer.Argument(help="Programme id (see `glutemed programme list`).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.html or FILE.pdf")],
+    stage: StageOpt = None,
+    omit: OmitOpt = None,
+    set_: SetOpt = None,
+    days: Annotated[int, typer.Option(help="Days in the log (1 to 56).")] = 14,
+    start: Annotated[
+        str | None, typer.Option(help="First day YYYY-MM-DD (default: days left undated).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the patient's exercise log: a row per day and exercise, boxes for done and pain."""
+    from glutemed.report import write_exercise_log
+
+    with _errors():
+        rx = _prescription(programme, stage, omit, set_)
+        write_exercise_log(rx, output, days=days, start=_parse_date(start))
+    if json_out:
+        _emit_json({"output": str(output), "days": days, "prescription": rx.to_dict()})
+    else:
+        out.print(f"exercise log written to {output}")
+
+
+@programme_app.command("progress")
+def programme_progress(
+    record: Annotated[
+        str,
+        typer.Argument(
+            help="A YAML/JSON file (or inline JSON) of an adherence record: programme, stage, "
+            "programme_week and entries with sessions done/prescribed and exercise pain."
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Suggest the next level (progress, stay or regress) from an adherence record."""
+    from glutemed._safeio import load_data_argument
+    from glutemed.pathway import read_adherence, suggest_progression
+
+    with _errors():
+        data = load_data_argument(record, where="the adherence record")
+        report = read_adherence(data)
+        suggestion = suggest_progression(report)
+    if json_out:
+        _emit_json({"adherence": report.to_dict(), "suggestion": suggestion.to_dict()})
+        return
+    words = {"progress": "progress", "stay": "stay at this level", "regress": "go back"}
+    if report.done_pct is not None:
+        out.print(
+            f"sessions done: {report.sessions_done} of {report.sessions_prescribed} "
+            f"({report.done_pct:.0f} %)"
+        )
+    target = f" to {suggestion.target_stage_name}" if suggestion.target_stage_name else ""
+    out.print(f"[bold]suggested: {words[suggestion.action]}{escape(target)}[/] (you decide)")
+    for reason in suggestion.reasons:
+        out.print(f"  - {escape(reason)}")
+    for ex in suggestion.exercises:
+        if ex.how:
+            out.print(f"  - {escape(ex.name)}: {escape(ex.how)}")
+    for rule in suggestion.rules:
+        if rule["basis"] == "assumption":
+            out.print(f"  assumption used: {escape(rule['text'])}")
 
 
 # --------------------------------------------------------------------------- score

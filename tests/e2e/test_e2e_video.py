@@ -66,7 +66,9 @@ def test_video_to_result_page_without_uploading_the_video(
     page.select_option("#model", "0")
     page.click("#start")
     # the status line is redrawn at the display's pace, so it may skip frame numbers
-    expect(page.locator("#status")).to_contain_text(re.compile(r"frame \d+ of \d+"), timeout=120_000)
+    expect(page.locator("#status")).to_contain_text(
+        re.compile(r"frame \d+ of \d+"), timeout=120_000
+    )
     page.click("#cancel")
     expect(page.locator("#status")).to_have_text("Cancelled.", timeout=60_000)
     assert not [p for p, data in RECEIVED[start:] if p.endswith("/movement") and data]

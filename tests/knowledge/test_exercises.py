@@ -138,3 +138,37 @@ def test_unknown_field_in_a_dose_names_file_and_line(kb_copy: Path) -> None:
     edit_kb_file(kb_copy, "exercises.yaml", bad)
     problems = kb_problems(kb_copy)
     assert any(p.startswith("exercises.yaml:") and "repetitions" in p for p in problems)
+
+
+def test_globe_stages_2_to_4_as_the_summary_gives_them(kb: KnowledgeBase) -> None:
+    """Names and the dynamic-exercise dose from the secondary summary; the rest left blank."""
+    prog = kb.programmes["prog_globe_targeted"]
+    assert [s.id for s in prog.stages] == [f"globe_stage_{n}" for n in (1, 2, 3, 4)]
+    expected = {
+        "globe_stage_2": ["ex_hip_hitch_toe_tap", "ex_sit_to_stand", "ex_calf_raise_toe_tap"],
+        "globe_stage_3": [
+            "ex_hip_hitch_hip_swing",
+            "ex_split_stance_sit_to_stand",
+            "ex_single_leg_calf_raise",
+        ],
+        "globe_stage_4": ["ex_single_leg_squat", "ex_step_up", "ex_single_leg_calf_raise"],
+    }
+    for sid, exercises in expected.items():
+        stage = prog.stage(sid)
+        assert [i.exercise for i in stage.items] == exercises
+        assert stage.week_from is None and stage.week_to is None  # not reported
+        assert stage.progress_when is not None and stage.progress_when.criterion == "clinician"
+        for item in stage.items:
+            assert "secondary" in item.marks
+            dose = item.dose
+            assert dose.times_per_day is None and dose.days_per_week is None  # not reported
+            if item.exercise.startswith("ex_hip_hitch"):
+                assert dose == type(dose)()  # the summary gives no dose for these
+            else:
+                assert (dose.sets_min, dose.sets_max, dose.reps_min, dose.reps_max) == (2, 4, 5, 15)
+
+
+def test_clifford_isotonic_stays_uncaptured(kb: KnowledgeBase) -> None:
+    """The isotonic arm's exercises and dose are not in any stored source: nothing invented."""
+    prog = kb.programmes["prog_clifford_isotonic"]
+    assert prog.content_captured is False and prog.stages == []

@@ -140,3 +140,55 @@ def test_batch_honours_pretest_estimates() -> None:
     single = _probs(case)
     for k, cid in enumerate(model.conditions):
         assert math.isclose(batch[0, k], single[cid], abs_tol=1e-9)
+
+
+def test_every_drawn_prior_is_a_probability_distribution() -> None:
+    """Each parameter draw's tendon prior is non-negative and sums to one, in every setting
+    (a draw once put the arthroplasty state above P(any tendon state), giving negative weights
+    and undefined intervals)."""
+    for setting in SETTINGS:
+        pt = NET.prior_t[setting]
+        assert np.all(pt >= 0.0), setting
+        assert np.allclose(pt.sum(axis=1), 1.0), setting
+        assert np.all((NET.prior_b[setting] > 0.0) & (NET.prior_b[setting] < 1.0)), setting
+
+
+@slow
+@given(findings_st, imaging_st, st.sampled_from(SETTINGS), patient_st)
+def test_intervals_are_finite_and_contain_the_estimate(findings, imaging, setting, patient) -> None:
+    res = assess(Case(setting=setting, findings=findings, imaging=imaging, patient=patient), KB)
+    for c in res.conditions:
+        if c.interval is None:
+            continue
+        lo, hi = c.interval
+        assert math.isfinite(lo) and math.isfinite(hi), c.id
+        assert lo <= hi, c.id
+
+
+@slow
+@given(findings_st, imaging_st, st.sampled_from(SETTINGS), patient_st)
+def test_shared_rule_out_probability_is_exact(findings, imaging, setting, patient) -> None:
+    """P(at least one member) from the evidence ratio equals the chain of conditional marginals
+    P(no A) P(no B | no A) P(no C | no A, no B), computed by clamping one member at a time."""
+    from dataclasses import replace
+
+    from glutemed.reasoning._engine import observed_values
+    from glutemed.reasoning._network import infer, prepare
+    from glutemed.reasoning._shared import shared_rule_out
+
+    case = Case(setting=setting, findings=findings, imaging=imaging, patient=patient)
+    obs = observed_values(case, NET)
+    ev = prepare(NET, setting, case.patient.age_years, case.patient.sex, obs, None, 0)
+    res = infer(ev)
+    post = {c: res.post_b[:, i] for i, c in enumerate(NET.binaries)}
+    got = shared_rule_out(NET, ev, res, post)
+    for g in NET.spec.shared_rule_out:
+        p_none = 1.0
+        w_b1 = ev.w_b1.copy()
+        for c in g.members:
+            i = NET.binaries.index(c)
+            step = infer(replace(ev, w_b1=w_b1))
+            p_none *= 1.0 - float(step.post_b[0, i])
+            w_b1 = w_b1.copy()
+            w_b1[:, i] = 1e-300
+        assert math.isclose(got[g.id].probability, 1.0 - p_none, rel_tol=1e-6, abs_tol=1e-9)

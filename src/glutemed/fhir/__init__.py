@@ -53,6 +53,7 @@ from glutemed.fhir._export import export_bundle
 from glutemed.fhir._import import import_bundle
 from glutemed.fhir._jwt import ALLOWED_ALGORITHMS, MAX_TOKEN_LIFETIME_S, verify_client_jwt
 from glutemed.fhir._record import (
+    AdherenceSummary,
     ImportResult,
     MovementRecord,
     PatientRecord,
@@ -74,6 +75,7 @@ __all__ = [
     "SID",
     "AcceptedSuggestion",
     "Action",
+    "AdherenceSummary",
     "Card",
     "CdsAuthenticationError",
     "CdsRequest",

@@ -11,6 +11,10 @@ where they are verified:
 * LOINC 72514-3 "Pain severity - 0-10 verbal numeric rating [Score] - Reported" for the NPRS
   (software-landscape notes §2.2, verified in many FHIR profiles; source ``ls_terminology``). No
   other instrument has a verified LOINC code, so they use the glutemed ``instrument`` system.
+* Exercise adherence has no verified LOINC or SNOMED CT code: it is an Observation (HL7
+  category ``therapy``) coded in glutemed's own ``exercise-adherence`` system, the value in UCUM
+  ``%``; the exercise pain (0-10) is a component in that system, not LOINC 72514-3, which is
+  pain in general rather than pain with exercise.
 * UCUM units for movement measures and scores; HL7 terminology (observation-category,
   condition-clinical, condition-ver-status, data-absent-reason, v3-ActCode) for structural codes.
 
@@ -78,6 +82,11 @@ class _Systems:
     movement_task = f"{BASE}/CodeSystem/movement-task"
     laterality = f"{BASE}/CodeSystem/laterality"
     case_factor = f"{BASE}/CodeSystem/case-factor"
+    #: exercise adherence (one code, ``sessions-done-pct``) and its components
+    exercise_adherence = f"{BASE}/CodeSystem/exercise-adherence"
+    exercise_programme = f"{BASE}/CodeSystem/exercise-programme"
+    programme_stage = f"{BASE}/CodeSystem/exercise-programme-stage"
+    progression = f"{BASE}/CodeSystem/exercise-progression"
     treatment = f"{BASE}/CodeSystem/treatment"
     care_action = f"{BASE}/CodeSystem/care-action"
     exercise = f"{BASE}/CodeSystem/exercise"

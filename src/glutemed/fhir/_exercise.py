@@ -61,7 +61,11 @@ def exercise_care_plan(
         The resource id; default: a deterministic UUID from the prescription and the start date.
     """
     stage = rx.stage
-    weeks = None if stage.week_to is None else stage.week_to - max(stage.week_from, 1) + 1
+    weeks = (
+        None
+        if stage.week_to is None or stage.week_from is None
+        else stage.week_to - max(stage.week_from, 1) + 1
+    )
     notes = []
     for rule in rx.rules.values():
         label = "Assumption (no source gives this rule): " if rule.basis == "assumption" else ""

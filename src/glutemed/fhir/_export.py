@@ -510,6 +510,74 @@ class _Exporter:
                 ]
             self.add(self._obs(visit, eid, f"score/{key}", **fields))
 
+    def adherence(self, visit: Visit, eid: str) -> None:
+        """Exercise adherence: % of sessions done (UCUM ``%``), the rest as components."""
+        for i, a in enumerate(visit.adherence):
+            prog = self.kb.programmes.get(a.programme)
+            stage = next((st for st in prog.stages if st.id == a.stage), None) if prog else None
+
+            def part(code: str, display: str, **value: Any) -> dict[str, Any]:
+                return {"code": concept(coding(CS.exercise_adherence, code, display)), **value}
+
+            components = [
+                part(
+                    "programme",
+                    "Exercise programme",
+                    valueCodeableConcept=concept(
+                        coding(CS.exercise_programme, a.programme, prog.name if prog else None)
+                    ),
+                ),
+                part(
+                    "stage",
+                    "Programme stage",
+                    valueCodeableConcept=concept(
+                        coding(CS.programme_stage, a.stage, stage.name if stage else None)
+                    ),
+                ),
+            ]
+            for code, display, number in (
+                ("programme-week", "Week of the programme", a.programme_week),
+                ("sessions-done", "Exercise sessions done", a.sessions_done),
+                ("sessions-prescribed", "Exercise sessions prescribed", a.sessions_prescribed),
+                ("pain-during", "Highest pain during exercise (0-10)", a.pain_during_max),
+                ("pain-after", "Highest pain after exercise (0-10)", a.pain_after_max),
+            ):
+                if number is not None:
+                    components.append(part(code, display, valueInteger=number))
+            for code, display, action in (
+                ("suggestion", "Suggested next level", a.suggestion),
+                ("decision", "Clinician's decision", a.decision),
+            ):
+                if action is not None:
+                    components.append(
+                        part(
+                            code,
+                            display,
+                            valueCodeableConcept=concept(coding(CS.progression, action, action)),
+                        )
+                    )
+            fields: dict[str, Any] = {
+                "category": [concept(coding(hl7("observation-category"), "therapy", "Therapy"))],
+                "code": concept(
+                    coding(
+                        CS.exercise_adherence,
+                        "sessions-done-pct",
+                        "Exercise sessions done, % of prescribed",
+                    ),
+                    text="Exercise adherence (sessions done of sessions prescribed)",
+                ),
+                "effectiveDateTime": visit.date.isoformat(),
+            }
+            if a.sessions_done is not None and a.sessions_prescribed:
+                pct = round(100.0 * a.sessions_done / a.sessions_prescribed, 1)
+                fields["valueQuantity"] = {"value": pct, "unit": "%", "system": UCUM, "code": "%"}
+            else:
+                fields["dataAbsentReason"] = concept(
+                    coding(hl7("data-absent-reason"), "unknown", "Unknown")
+                )
+            fields["component"] = components
+            self.add(self._obs(visit, eid, f"adherence/{i}", **fields))
+
     def movements(self, visit: Visit, eid: str) -> None:
         device = self.device(self.versions)
         for i, move in enumerate(visit.movements):
@@ -1093,6 +1161,7 @@ def export_bundle(
         exp.factors(visit, eid)
         exp.treatments(visit, eid)
         exp.scores(visit, eid)
+        exp.adherence(visit, eid)
         if visit.movements:
             exp.movements(visit, eid)
         exp.derived(visit, eid, finding_obs)

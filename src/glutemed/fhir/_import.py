@@ -52,7 +52,14 @@ from glutemed.fhir._codes import (
 )
 from glutemed.fhir._errors import FhirInputError
 from glutemed.fhir._export import CASE_FACTORS, FACTOR_DEFAULTS
-from glutemed.fhir._record import ImportResult, MovementRecord, PatientRecord, ScoreRecord, Visit
+from glutemed.fhir._record import (
+    AdherenceSummary,
+    ImportResult,
+    MovementRecord,
+    PatientRecord,
+    ScoreRecord,
+    Visit,
+)
 from glutemed.fhir._resources import fhir_problems, known_resource_type
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning import case_from_dict, validate_case
@@ -294,6 +301,7 @@ class _VisitAcc:
     treatments: list[dict[str, Any]] = field(default_factory=list)
     scores: dict[tuple[str, dt.date], dict[str, Any]] = field(default_factory=dict)
     movements: list[MovementRecord] = field(default_factory=list)
+    adherence: list[AdherenceSummary] = field(default_factory=list)
     assessment: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
     report_text: str | None = None
@@ -583,6 +591,10 @@ class _Reader:
         factor = _code_in(code, CS.case_factor)
         measure = _code_in(code, CS.movement_measure)
         inst = _code_in(code, CS.instrument)
+        if _code_in(code, CS.exercise_adherence) == "sessions-done-pct":
+            if self._status_ok(item):
+                self.adherence(item, self.visit_for(item))
+            return
         loinc = _code_in(code, LOINC)
         if inst is None and loinc in _LOINC_TO_INSTRUMENT:
             inst = _LOINC_TO_INSTRUMENT[loinc]
@@ -716,6 +728,51 @@ class _Reader:
                 subscales[code.split(".", 1)[1]] = float(q["value"])
         if subscales:
             entry["subscales"] = subscales
+
+    def adherence(self, item: SourceItem, visit: _VisitAcc) -> None:
+        """Exercise adherence: the components back into an :class:`AdherenceSummary`."""
+        values: dict[str, Any] = {}
+        names = {
+            "programme": "programme",
+            "stage": "stage",
+            "programme-week": "programme_week",
+            "sessions-done": "sessions_done",
+            "sessions-prescribed": "sessions_prescribed",
+            "pain-during": "pain_during_max",
+            "pain-after": "pain_after_max",
+            "suggestion": "suggestion",
+            "decision": "decision",
+        }
+        systems = {
+            "programme": CS.exercise_programme,
+            "stage": CS.programme_stage,
+            "suggestion": CS.progression,
+            "decision": CS.progression,
+        }
+        for j, comp in enumerate(item.resource.get("component") or []):
+            if not isinstance(comp, Mapping):
+                continue
+            code = _code_in(comp.get("code"), CS.exercise_adherence)
+            if code not in names:
+                self.warn(
+                    f"{item.path}.component[{j}].code",
+                    "an exercise-adherence component",
+                    short_repr(_codes_text(comp.get("code"))),
+                )
+                continue
+            if code in systems:
+                values[names[code]] = _code_in(comp.get("valueCodeableConcept"), systems[code])
+            else:
+                values[names[code]] = comp.get("valueInteger")
+        try:
+            visit.adherence.append(AdherenceSummary.model_validate(values))
+        except ValidationError as exc:
+            for e in exc.errors():
+                self.warn(
+                    f"{item.path}.component",
+                    f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].lower()}",
+                    short_repr(e.get("input")),
+                )
 
     def movement(self, item: SourceItem, visit: _VisitAcc, mid: str, when: dt.date | None) -> None:
         res = item.resource
@@ -948,6 +1005,7 @@ class _Reader:
             plan=acc.plan,
             scores=scores,
             movements=acc.movements,
+            adherence=acc.adherence,
             report_text=acc.report_text,
         )
 

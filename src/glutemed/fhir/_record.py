@@ -32,6 +32,7 @@ from glutemed.errors import Problem
 from glutemed.reasoning import Case
 
 __all__ = [
+    "AdherenceSummary",
     "ImportResult",
     "MovementRecord",
     "PatientRecord",
@@ -109,6 +110,32 @@ class MovementRecord(_Model):
     method: str = ""
 
 
+class AdherenceSummary(_Model):
+    """Exercise adherence recorded at a visit (see :func:`glutemed.pathway.read_adherence`).
+
+    Parameters
+    ----------
+    programme, stage
+        Knowledge-base programme and stage ids.
+    sessions_done, sessions_prescribed
+        Since the visit before, summed over the exercises recorded.
+    pain_during_max, pain_after_max
+        Highest exercise pain recorded (0-10 numeric rating).
+    suggestion, decision
+        The progression suggestion and the clinician's decision.
+    """
+
+    programme: str = Field(min_length=1)
+    stage: str = Field(min_length=1)
+    programme_week: int | None = Field(default=None, ge=1, le=104)
+    sessions_done: int | None = Field(default=None, ge=0)
+    sessions_prescribed: int | None = Field(default=None, ge=1)
+    pain_during_max: int | None = Field(default=None, ge=0, le=10)
+    pain_after_max: int | None = Field(default=None, ge=0, le=10)
+    suggestion: Literal["progress", "stay", "regress"] | None = None
+    decision: Literal["progress", "stay", "regress"] | None = None
+
+
 class Visit(_Model):
     """One assessment visit.
 
@@ -129,6 +156,8 @@ class Visit(_Model):
         are exported too; the two lists are merged by (instrument, date), ``scores`` winning.
     movements
         Movement measures recorded at the visit.
+    adherence
+        Exercise adherence recorded at the visit.
     report_text
         The clinician report's text, if one was produced (DiagnosticReport).
     """
@@ -140,6 +169,7 @@ class Visit(_Model):
     plan: dict[str, Any] | None = None
     scores: list[ScoreRecord] = Field(default_factory=list)
     movements: list[MovementRecord] = Field(default_factory=list)
+    adherence: list[AdherenceSummary] = Field(default_factory=list)
     report_text: str | None = None
 
 

@@ -53,6 +53,30 @@ class Rule(_Strict):
     basis: Literal["trial_protocol", "trial_registry", "secondary", "assumption"]
     reason: str = Field(default="", description="Required when basis is 'assumption'.")
     sources: list[SourceRef] = Field(default_factory=list)
+    # The parts of the rule that the progression suggestion reads (glutemed.pathway.suggest_
+    # progression); each has the same basis, reason and sources as the rule's text.
+    criterion: Literal["time", "effort", "clinician"] | None = Field(
+        default=None,
+        description=(
+            "A progression rule: how the source moves on - after the stage's weeks ('time'), "
+            "when the exercise feels easier than the prescribed effort ('effort'), or not stated "
+            "so the physiotherapist decides ('clinician')."
+        ),
+    )
+    pain_limit_nrs_0_10: Annotated[float, Field(ge=0, le=10)] | None = Field(
+        default=None, description="A pain rule: the highest pain (0-10) it allows."
+    )
+    must_settle_by_next_morning: bool = Field(
+        default=False, description="A pain rule: pain must have settled by the next morning."
+    )
+    regress_if_pelvis_not_level: bool = Field(
+        default=False,
+        description="A regression rule: go back when it cannot be done with a level pelvis.",
+    )
+    min_sessions_done_pct: Annotated[float, Field(ge=0, le=100)] | None = Field(
+        default=None,
+        description="An adherence rule: the share of prescribed sessions done before moving on.",
+    )
 
     @model_validator(mode="after")
     def _assumption_has_reason(self) -> Rule:
@@ -172,7 +196,12 @@ class ProgrammeStage(_Strict):
     order: int = Field(ge=1)
     name: NonEmpty
     plain_name: NonEmpty
-    week_from: int = Field(ge=0, le=104)
+    week_from: int | None = Field(
+        default=None,
+        ge=0,
+        le=104,
+        description="First week of the stage; None = not reported in the source.",
+    )
     week_to: int | None = Field(default=None, ge=0, le=104)
     items: list[ProgrammeItem] = Field(default_factory=list)
     instructions: list[str] = Field(
@@ -185,7 +214,13 @@ class ProgrammeStage(_Strict):
     def _content(self) -> ProgrammeStage:
         if not self.items and not self.instructions:
             raise ValueError("a stage needs items (dosed exercises) or instructions")
-        if self.week_to is not None and self.week_to < self.week_from:
+        if self.week_to is not None and self.week_from is None:
+            raise ValueError("a stage with a last week (week_to) needs its first week")
+        if (
+            self.week_to is not None
+            and self.week_from is not None
+            and self.week_to < self.week_from
+        ):
             raise ValueError(f"week_to ({self.week_to}) is before week_from ({self.week_from})")
         return self
 
@@ -236,6 +271,10 @@ class Programme(_Strict):
     )
     pain_rule: Rule
     regress_when: Rule
+    adherence_rule: Rule | None = Field(
+        default=None,
+        description="How many of the prescribed sessions are done before a harder stage.",
+    )
     stages: list[ProgrammeStage] = Field(default_factory=list)
     decision: DecisionAid | None = None
     sources: list[SourceRef] = Field(min_length=1)

@@ -183,6 +183,22 @@ class MustNotMiss(_Strict):
     sources: list[SourceRef] = Field(min_length=1)
 
 
+class SharedRuleOut(_Strict):
+    """Must-not-miss conditions that one test rules out together (e.g. one MRI of the pelvis for
+    the stress fractures of the femoral neck, pubic ramus and sacrum). The test is worth doing
+    when P(at least one of them) reaches the group's threshold, even when each member alone is
+    below its own threshold (the test threshold concerns what the test can find)."""
+
+    id: NonEmpty
+    name: NonEmpty
+    members: list[NonEmpty] = Field(min_length=2)
+    threshold: float = Field(gt=0, lt=1)
+    test: NonEmpty
+    basis: Literal["assumption"]
+    reason: NonEmpty
+    sources: list[SourceRef] = Field(min_length=1)
+
+
 class SettingNetwork(_Provenance):
     setting: NonEmpty
     description: NonEmpty
@@ -259,6 +275,7 @@ class NetworkSpec(_Strict):
     conditions: list[NonEmpty] = Field(min_length=1)
     must_not_miss_basis: _Provenance
     must_not_miss: list[MustNotMiss]
+    shared_rule_out: list[SharedRuleOut] = Field(default_factory=list)
     settings: list[SettingNetwork] = Field(min_length=1)
     demographics: list[DemographicModifier] = Field(default_factory=list)
     presentation_basis: _Provenance | None = None
@@ -336,6 +353,25 @@ def check_network(
             need(findings, fid, f"must_not_miss.{m.condition}.rule_out", "finding")
         for ref in m.sources:
             need(sources, ref.id, f"must_not_miss.{m.condition}.sources", "source")
+    mnm_ids = {m.condition for m in net.must_not_miss}
+    for g in net.shared_rule_out:
+        for cid in g.members:
+            if cid not in mnm_ids:
+                problems.append(
+                    Problem(
+                        f"{where} shared_rule_out.{g.id}.members", "a must-not-miss condition", cid
+                    )
+                )
+        if len(set(g.members)) != len(g.members):
+            problems.append(
+                Problem(
+                    f"{where} shared_rule_out.{g.id}.members",
+                    "distinct conditions",
+                    ", ".join(g.members),
+                )
+            )
+        for ref in g.sources:
+            need(sources, ref.id, f"shared_rule_out.{g.id}.sources", "source")
     settings = {s.setting for s in net.settings}
     for sn in net.settings:
         if sn.same_as is not None:

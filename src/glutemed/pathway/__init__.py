@@ -9,6 +9,17 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 1
 """
 
+from glutemed.pathway._adherence import (
+    EFFORT_FELT,
+    PROGRAMME_WIDE,
+    AdherenceEntry,
+    AdherenceReport,
+    ExerciseSuggestion,
+    ProgressionSuggestion,
+    read_adherence,
+    sessions_prescribed,
+    suggest_progression,
+)
 from glutemed.pathway._outcomes import InstrumentOutcome, OutcomeSummary, summarise_outcomes
 from glutemed.pathway._plan import CarePlan, Recommendation, plan
 from glutemed.pathway._prescription import (
@@ -22,13 +33,19 @@ from glutemed.pathway._routes import URGENCY_ORDER, ConditionCare, care_routes
 from glutemed.pathway._text import fill
 
 __all__ = [
+    "EFFORT_FELT",
+    "PROGRAMME_WIDE",
     "URGENCY_ORDER",
+    "AdherenceEntry",
+    "AdherenceReport",
     "CarePlan",
     "ConditionCare",
+    "ExerciseSuggestion",
     "InstrumentOutcome",
     "OutcomeSummary",
     "PrescribedExercise",
     "Prescription",
+    "ProgressionSuggestion",
     "Recommendation",
     "care_routes",
     "dose_text",
@@ -36,5 +53,8 @@ __all__ = [
     "parse_dose_changes",
     "plan",
     "prescribe",
+    "read_adherence",
+    "sessions_prescribed",
+    "suggest_progression",
     "summarise_outcomes",
 ]

@@ -67,6 +67,8 @@ def dose_text(dose: Dose) -> list[str]:
     hold = _range(dose.hold_s_min, dose.hold_s_max, "seconds")
     if hold:
         lines.append(f"hold {hold}")
+    if not lines and not hold:
+        lines.append("how much: ask your physiotherapist (not stated in the source)")
     if dose.rest_s is not None:
         lines.append(f"rest {dose.rest_s:g} seconds between rounds")
     if dose.times_per_day == 1:

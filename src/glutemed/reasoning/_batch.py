@@ -10,7 +10,7 @@ cases grouped by their number of such factors. A test checks that both paths agr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,25 +68,36 @@ class BatchModel:
         The same codes as :meth:`encode`; a normal radiograph (``xray_normal``) sets its listed
         findings negative where they are not recorded.
         """
-        out = np.zeros((n, len(self.finding_ids)), dtype=np.int8)
-        col = {f: i for i, f in enumerate(self.finding_ids)}
-        arrays = {f: np.asarray(v, dtype=object).astype(str) for f, v in columns.items()}
-        for fid, arr in arrays.items():
-            j = col.get(fid)
-            if j is None:
-                continue
-            vals = np.char.strip(arr.astype("U"))
+        codes: dict[str, NDArray[np.int8]] = {}
+        for fid, v in columns.items():
+            vals = np.char.strip(np.asarray(v, dtype=object).astype(str).astype("U"))
+            code = np.zeros(n, dtype=np.int8)
             levels = self.ordinal_levels.get(fid)
             if levels is not None:
                 for k, level in enumerate(levels):
-                    out[vals == level, j] = k + 1
+                    code[vals == level] = k + 1
             else:
-                out[vals == "positive", j] = 1
-                out[vals == "negative", j] = -1
+                code[vals == "positive"] = 1
+                code[vals == "negative"] = -1
+            codes[fid] = code
+        return self.encode_codes(codes, n)
+
+    def encode_codes(self, codes: Mapping[str, NDArray[np.int8]], n: int) -> NDArray[np.int8]:
+        """Place per-column codes (+1 / -1 / 0, ordinal level index + 1) into the value matrix.
+
+        Columns the network does not use are ignored; a positive normal radiograph
+        (``xray_normal``) sets its listed findings negative where they are not recorded.
+        """
+        out = np.zeros((n, len(self.finding_ids)), dtype=np.int8)
+        col = {f: i for i, f in enumerate(self.finding_ids)}
+        for fid, code in codes.items():
+            j = col.get(fid)
+            if j is not None:
+                out[:, j] = code
         for fid, extra in self.net.expands.items():
-            if fid not in arrays:
+            if fid not in codes:
                 continue
-            normal = np.char.strip(arrays[fid].astype("U")) == "positive"
+            normal = codes[fid] == 1
             for neg in extra:
                 j = col[neg]
                 out[normal & (out[:, j] == 0), j] = -1
@@ -95,9 +106,9 @@ class BatchModel:
     def posteriors(
         self,
         values: NDArray[np.int8],
-        setting: str | Sequence[str],
+        setting: str | Sequence[str] | NDArray[np.object_],
         age_years: NDArray[np.float64] | None = None,
-        sex: Sequence[str] | None = None,
+        sex: Sequence[str] | NDArray[np.object_] | None = None,
         chunk: int = 50_000,
         pretest: Sequence[dict[str, float]] | None = None,
     ) -> FloatArray:
@@ -118,9 +129,9 @@ class BatchModel:
             Rows processed at a time (bounds memory).
         """
         n = values.shape[0]
-        settings = [setting] * n if isinstance(setting, str) else list(setting)
+        settings = np.full(n, setting, dtype=object) if isinstance(setting, str) else setting
         ages = np.full(n, np.nan) if age_years is None else np.asarray(age_years, dtype=float)
-        sexes = ["unknown"] * n if sex is None else list(sex)
+        sexes = np.full(n, "unknown", dtype=object) if sex is None else sex
         out = np.empty((n, len(self.conditions)))
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
@@ -133,9 +144,9 @@ class BatchModel:
     def _block(
         self,
         v: NDArray[np.int8],
-        settings: Sequence[str],
+        settings: Sequence[str] | NDArray[np.object_],
         ages: FloatArray,
-        sexes: Sequence[str],
+        sexes: Sequence[str] | NDArray[np.object_],
         pretest: Sequence[dict[str, float]] | None,
     ) -> FloatArray:
         net = self.net
@@ -144,8 +155,9 @@ class BatchModel:
         n_b = len(net.binaries)
         pt = np.empty((n, n_s))
         pb = np.empty((n, n_b))
-        for s in set(settings):
-            rows = np.array([x == s for x in settings])
+        setting_of = np.asarray(settings, dtype=object)
+        for s in set(setting_of.tolist()):
+            rows = setting_of == s
             pt[rows] = net.prior_t[s][0]
             pb[rows] = net.prior_b[s][0]
         mult_t = np.ones((n, n_s))
@@ -157,8 +169,9 @@ class BatchModel:
             rows = bands == i
             mult_t[rows] *= net.demo_t[f"age:{name}"][0]
             mult_b[rows] *= net.demo_b[f"age:{name}"][0]
+        sex_of = np.asarray(sexes, dtype=object)
         for sx in ("female", "male"):
-            rows = np.array([x == sx for x in sexes])
+            rows = sex_of == sx
             mult_t[rows] *= net.demo_t[f"sex:{sx}"][0]
             mult_b[rows] *= net.demo_b[f"sex:{sx}"][0]
         w_t = pt * mult_t

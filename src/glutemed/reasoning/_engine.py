@@ -42,9 +42,12 @@ from glutemed.reasoning._network import (
     CompiledNetwork,
     InferenceResult,
     compile_network,
+    infer,
     infer_many,
     prepare,
+    take_rows,
 )
+from glutemed.reasoning._shared import SharedRuleOut, shared_rule_out
 
 __all__ = [
     "FULL_ASSESSMENT_BRANCHES",
@@ -321,7 +324,16 @@ def assess(
         for j in loo_keys
     ]
     try:
-        results = infer_many([main, base, *loo])
+        # the point estimates in the reference arithmetic; the parameter draws of the interval
+        # (rows 1..) with the faster doubling sum (the same to about 1e-13)
+        results = infer_many([take_rows(main, slice(0, 1)), base, *loo])
+        if with_intervals:
+            draws = infer(take_rows(main, slice(1, None)), fast=True)
+            results[0] = InferenceResult(
+                np.concatenate([results[0].post_t, draws.post_t]),
+                np.concatenate([results[0].post_b, draws.post_b]),
+                np.concatenate([results[0].log_pe, draws.log_pe]),
+            )
     except ValueError as exc:  # beyond both exact methods' limits
         raise CaseValidationError(
             "the case has more positive findings with several possible causes than exact "
@@ -333,12 +345,18 @@ def assess(
     without = [_marginals(net, r) for r in results[2:]]
 
     conditions: list[ConditionResult] = []
-    for cid in (*net.states[1:], *net.aggregates, *net.binaries):
+    ids = (*net.states[1:], *net.aggregates, *net.binaries)
+    bounds = (
+        np.percentile(np.stack([post[c][1:] for c in ids], axis=1), [2.5, 97.5], axis=0)
+        if with_intervals
+        else None
+    )
+    for n_cond, cid in enumerate(ids):
         cond = kb.conditions[cid]
         p = float(post[cid][0])
         interval = None
-        if with_intervals:
-            lo, hi = np.percentile(post[cid][1:], [2.5, 97.5])
+        if bounds is not None:
+            lo, hi = bounds[0, n_cond], bounds[1, n_cond]
             interval = (float(min(lo, p)), float(max(hi, p)))
         p0 = float(prior[cid][0])
         prior_src, prior_assumed, prior_sid = _prior_source(kb, net, case, cid)
@@ -363,8 +381,9 @@ def assess(
     conditions.sort(key=lambda r: (-(r.probability or 0.0), r.id))
     by_id = {c.id: c for c in conditions}
     differential = _differential(kb, net, by_id)
-    mnm = _must_not_miss(kb, net, by_id, observed)
-    flags = [m["flag"] for m in mnm if m["above_threshold"]]
+    shared = shared_rule_out(net, main, results[0], post)
+    mnm = _must_not_miss(kb, net, by_id, observed, shared)
+    flags = [m["flag"] for m in mnm if m["above_threshold"] and m["flag"] is not None]
     for m in mnm:
         m.pop("flag")
     sev = severity(kb, case)
@@ -557,18 +576,34 @@ def _rank_key(entry: Mapping[str, Any]) -> tuple[float, str]:
     return (-float(entry["probability"] or 0.0), str(entry["id"]))
 
 
+_URGENCY_ORDER = ("emergency_same_day", "urgent", "soon")
+
+
 def _must_not_miss(
     kb: KnowledgeBase,
     net: CompiledNetwork,
     by_id: Mapping[str, ConditionResult],
     observed: Mapping[str, str],
+    shared: Mapping[str, SharedRuleOut],
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    group_of = {c: g for g in shared.values() for c in g.members}
+    # a group above its threshold flags once, under its most probable member below its own
+    lead_of_group: dict[str, str] = {}
+    for g in shared.values():
+        below = [
+            c for c in g.members if (by_id[c].probability or 0.0) < net.must_not_miss[c].threshold
+        ]
+        if g.above_threshold and below:
+            lead_of_group[g.id] = max(below, key=lambda c: by_id[c].probability or 0.0)
     for cid, m in net.must_not_miss.items():
         r = by_id[cid]
         p = r.probability or 0.0
         hi = r.interval[1] if r.interval else p
-        above = p >= m.threshold
+        own_above = p >= m.threshold
+        group = group_of.get(cid)
+        via_group = not own_above and group is not None and group.above_threshold
+        above = own_above or via_group
         tests = [
             {
                 "id": t,
@@ -580,13 +615,34 @@ def _must_not_miss(
         drivers = [c for c in r.contributions if (c.alone_to or 0) > (c.alone_from or 0)][:3]
         reason = (
             f"probability {p:.1%} (95 % interval up to {hi:.1%}) is "
-            + ("above" if above else "below")
+            + ("above" if own_above else "below")
             + f" its test threshold of {m.threshold:.0%}"
         )
         if drivers:
             reason += "; raised by " + ", ".join(
                 _value_text(kb, c.finding_ids[0], c.value).lower() for c in drivers
             )
+        action = m.action
+        flag_reason = reason
+        if group is not None:
+            g_hi = group.interval[1] if group.interval else group.probability
+            together = (
+                f"the probability of {group.name} is {group.probability:.1%} (95 % interval up "
+                f"to {g_hi:.1%}), "
+                + ("above" if group.above_threshold else "below")
+                + f" the {group.threshold:.0%} threshold for the test that rules them out together"
+            )
+            reason += "; " + together
+            if via_group:
+                action = group.test
+                parts = ", ".join(
+                    f"{by_id[c].name} {(by_id[c].probability or 0.0):.1%}" for c in group.members
+                )
+                flag_reason = (
+                    f"probability {group.probability:.1%} (95 % interval up to {g_hi:.1%}) is "
+                    f"above the {group.threshold:.0%} threshold of the one test that rules them "
+                    f"all out; each alone is below its own threshold ({parts})"
+                )
         entry = {
             "id": cid,
             "name": r.name,
@@ -599,25 +655,49 @@ def _must_not_miss(
             else "",
             "above_threshold": above,
             "urgency": m.urgency,
-            "action": m.action,
+            "action": action,
             "rule_out_tests": tests,
             "reason": reason,
             "sources": [s.id for s in m.sources],
+            "shared_rule_out": None
+            if group is None
+            else {
+                "id": group.id,
+                "name": group.name,
+                "members": list(group.members),
+                "probability": _round(group.probability),
+                "interval": None if group.interval is None else [_round(x) for x in group.interval],
+                "threshold": group.threshold,
+                "above_threshold": group.above_threshold,
+                "test": group.test,
+            },
         }
-        entry["flag"] = {
-            "id": cid,
-            "name": r.name,
-            "urgency": m.urgency,
-            "action": m.action,
-            "imaging": m.action,
-            "suspected": [cid],
-            "reason": reason,
-            "triggers": [c.finding_ids[0] for c in drivers],
-            "context_factors": [],
-            "sources": [s.id for s in m.sources],
-            "probability": _round(p),
-            "threshold": m.threshold,
-        }
+        flagged = own_above or (group is not None and lead_of_group.get(group.id) == cid)
+        urgency = m.urgency
+        if via_group and group is not None:
+            urgency = min(
+                (net.must_not_miss[c].urgency for c in group.members), key=_URGENCY_ORDER.index
+            )
+        entry["flag"] = (
+            None
+            if not flagged
+            else {
+                "id": cid,
+                "name": r.name
+                if own_above or group is None
+                else group.name[:1].upper() + group.name[1:],
+                "urgency": urgency,
+                "action": action,
+                "imaging": action,
+                "suspected": [cid] if own_above or group is None else list(group.members),
+                "reason": reason if own_above else flag_reason,
+                "triggers": [c.finding_ids[0] for c in drivers],
+                "context_factors": [],
+                "sources": [s.id for s in m.sources],
+                "probability": _round(p),
+                "threshold": m.threshold,
+            }
+        )
         out.append(entry)
     out.sort(key=lambda e: (not e["above_threshold"], -(e["probability"] or 0.0)))
     return out

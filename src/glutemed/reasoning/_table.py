@@ -12,9 +12,13 @@ probability and interval, the top condition, red flags, the imaging advice and t
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from glutemed.errors import DataFileError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
@@ -24,6 +28,9 @@ from glutemed.reasoning._engine import Assessment
 __all__ = ["assess_table", "read_cases", "write_results"]
 
 _META = ("case", "setting", "age_years", "sex", "side", "label")
+#: Rows inferred at a time within a chunk: the inference's working arrays (a few float64
+#: matrices of rows x findings) stay at a few tens of MB.
+_INFER_ROWS = 8_192
 
 
 def read_cases(source: Path, *, setting: str | None = None) -> list[tuple[str, Case]]:
@@ -140,31 +147,98 @@ def write_results(
     return {"cases": len(records), "output": str(output), "versions": kb.versions()}
 
 
-def _table_batches(source: Path, chunk: int) -> Iterator[Any]:
-    """Yield pandas frames of at most ``chunk`` rows from a CSV or Parquet table (all text)."""
-    import pandas as pd
+def _table_error(source: Path, exc: Exception) -> DataFileError:
+    return DataFileError(
+        f"cannot read table {source.name}",
+        [Problem(source.name, "a CSV or Parquet table", f"{type(exc).__name__}: {exc}"[:200])],
+    )
+
+
+def _count_csv_rows(source: Path) -> int:
+    """Rows of a CSV file (line breaks after the header), read in blocks: the progress total."""
+    lines = 0
+    last = b"\n"
+    with source.open("rb") as fh:
+        while block := fh.read(1 << 22):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(0, lines - 1 + (last != b"\n"))
+
+
+def _open_table(source: Path, chunk: int) -> tuple[list[str], int, Iterator[Any]]:
+    """Column names, number of rows and a stream of Arrow record batches of a CSV/Parquet table.
+
+    Nothing but the current batch is held in memory: Parquet is read by row group and batch,
+    CSV by blocks (every column as text, an empty cell as an empty string).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
 
     try:
         if source.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+            pf = pq.ParquetFile(source)
+            names = list(pf.schema_arrow.names)
+            return names, int(pf.metadata.num_rows), pf.iter_batches(batch_size=chunk)
+        with source.open(newline="", encoding="utf-8") as fh:
+            names = next(csv.reader(fh), [])
+        reader = pcsv.open_csv(
+            source,
+            read_options=pcsv.ReadOptions(block_size=1 << 22),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+        return names, _count_csv_rows(source), iter(reader)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _table_error(source, exc) from None
 
-            batches: Iterator[Any] = (
-                b.to_pandas().astype("string").fillna("")
-                for b in pq.ParquetFile(source).iter_batches(batch_size=chunk)
-            )
-        else:
-            batches = iter(pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=chunk))
-        while True:
-            try:
-                frame = next(batches)
-            except StopIteration:
-                return
-            yield frame
-    except (OSError, ValueError) as exc:
-        raise DataFileError(
-            f"cannot read table {source.name}",
-            [Problem(source.name, "a CSV or Parquet table", f"{type(exc).__name__}: {exc}"[:200])],
-        ) from None
+
+def _batches(source: Path, chunk: int, stream: Iterator[Any]) -> Iterator[Any]:
+    """The record batches of ``stream`` in pieces of at most ``chunk`` rows (typed errors)."""
+    while True:
+        try:
+            batch = next(stream)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as exc:
+            raise _table_error(source, exc) from None
+        for start in range(0, batch.num_rows, chunk):
+            yield batch.slice(start, chunk)
+
+
+def _text(column: Any, strip: bool = True) -> Any:
+    """An Arrow column as text: missing values empty, whitespace trimmed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.fill_null(pc.cast(column, pa.string()), "")
+    return pc.utf8_trim_whitespace(text) if strip else text
+
+
+def _codes(column: Any, levels: tuple[str, ...] | None) -> NDArray[np.int8]:
+    """Finding codes of an Arrow column: +1 positive, -1 negative, ordinal level index + 1."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _text(column)
+    if levels is not None:
+        idx = pc.fill_null(pc.index_in(text, value_set=pa.array(list(levels))), -1)
+        return (np.asarray(idx.to_numpy(zero_copy_only=False)) + 1).astype(np.int8)
+    pos = np.asarray(pc.equal(text, "positive").to_numpy(zero_copy_only=False), dtype=np.int8)
+    neg = np.asarray(pc.equal(text, "negative").to_numpy(zero_copy_only=False), dtype=np.int8)
+    return pos - neg
+
+
+def _joined(flags: NDArray[np.bool_], names: list[str]) -> NDArray[np.object_]:
+    """Per row, the names whose flag is set joined by ';' (one string per distinct pattern)."""
+    out = np.full(flags.shape[0], "", dtype=object)
+    if not names:
+        return out
+    key = flags.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    for k in np.unique(key[key > 0]):
+        out[key == k] = ";".join(n for b, n in enumerate(names) if (int(k) >> b) & 1)
+    return out
 
 
 def assess_table(
@@ -173,16 +247,20 @@ def assess_table(
     kb: KnowledgeBase,
     *,
     setting: str | None = None,
-    chunk: int = 50_000,
+    chunk: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    total: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Assess a CSV/Parquet table with the vectorised network, streaming rows to ``output``.
 
-    Memory stays bounded by ``chunk`` rows: the table is read, assessed and written one chunk at
-    a time. Point estimates only (no intervals or explanations); the same network and the same
-    exact inference as :func:`~glutemed.reasoning.assess` (a test checks that they agree).
-    Output columns: ``case``, ``setting``, ``top_condition``, ``must_not_miss`` (the must-not-miss
+    Memory stays bounded by ``chunk`` rows, whatever the number of rows: the table is read as
+    Arrow batches (no Python object per cell), assessed and written one chunk at a time. Point
+    estimates only (no intervals or explanations); the same network and the same exact
+    inference as :func:`~glutemed.reasoning.assess` (a test checks that they agree). Output
+    columns: ``case``, ``setting``, ``top_condition``, ``must_not_miss`` (the must-not-miss
     conditions above their thresholds), ``p_<condition>`` for every condition, and the versions.
+    ``total`` is called once with the number of rows before the first is read, ``progress``
+    with the rows of each chunk as it is read and assessed.
 
     Raises
     ------
@@ -190,7 +268,6 @@ def assess_table(
         When the table cannot be read or has unknown finding columns, or the output suffix is
         neither .csv nor .parquet.
     """
-    import numpy as np
     import pandas as pd
 
     from glutemed.reasoning._batch import build_batch_model
@@ -216,31 +293,36 @@ def assess_table(
     gtps_col = col_of["gtps"]
     state_cols = [col_of[c] for c in net.states[1:]]
     binary_cols = [col_of[c] for c in net.binaries]
+    condition_ids = np.asarray(model.conditions, dtype=object)
+    names, n_total, stream = _open_table(source, chunk)
+    unknown = [c for c in names if c not in _META and c not in kb.findings]
+    if unknown:
+        raise DataFileError(
+            f"unknown columns in {source.name}",
+            [
+                Problem(f"{source.name} column {c}", "a finding id or " + ", ".join(_META), repr(c))
+                for c in unknown[:20]
+            ],
+        )
+    finding_cols = [c for c in names if c in kb.findings]
+    if total is not None:
+        total(n_total)
     writer: Any = None
     n = 0
     try:
-        for frame in _table_batches(source, chunk):
-            unknown = [c for c in frame.columns if c not in _META and c not in kb.findings]
-            if unknown:
-                raise DataFileError(
-                    f"unknown columns in {source.name}",
-                    [
-                        Problem(
-                            f"{source.name} column {c}",
-                            "a finding id or " + ", ".join(_META),
-                            repr(c),
-                        )
-                        for c in unknown[:20]
-                    ],
-                )
-            n_rows = len(frame)
-            finding_cols = [c for c in frame.columns if c in kb.findings]
-            codes = model.encode_columns({c: frame[c].tolist() for c in finding_cols}, n_rows)
+        for batch in _batches(source, chunk, stream):
+            n_rows = batch.num_rows
+            codes = model.encode_codes(
+                {c: _codes(batch.column(c), model.ordinal_levels.get(c)) for c in finding_cols},
+                n_rows,
+            )
             if setting is not None:
-                settings = [setting] * n_rows
-            elif "setting" in frame:
-                given = np.char.strip(np.asarray(frame["setting"].tolist(), dtype="U"))
-                given = np.where(given == "", "primary_care", given)
+                settings = np.full(n_rows, setting, dtype=object)
+            elif "setting" in names:
+                given = np.asarray(
+                    _text(batch.column("setting")).to_numpy(zero_copy_only=False), dtype=object
+                )
+                given[given == ""] = "primary_care"
                 bad = ~np.isin(given, SETTINGS)
                 if bad.any():
                     i = int(np.argmax(bad))
@@ -254,44 +336,63 @@ def assess_table(
                             )
                         ],
                     )
-                settings = given.tolist()
+                settings = given
             else:
-                settings = ["primary_care"] * n_rows
+                settings = np.full(n_rows, "primary_care", dtype=object)
             ages = (
-                pd.to_numeric(frame["age_years"], errors="coerce").to_numpy(dtype=float)
-                if "age_years" in frame
+                pd.to_numeric(
+                    pd.Series(
+                        _text(batch.column("age_years"), strip=False).to_numpy(zero_copy_only=False)
+                    ),
+                    errors="coerce",
+                ).to_numpy(dtype=float)
+                if "age_years" in names
                 else None
             )
-            sexes = [str(x) for x in frame["sex"]] if "sex" in frame else None
-            post = model.posteriors(codes, settings, ages, sexes)
-            names = (
-                [str(x) or f"row{n + i + 1}" for i, x in enumerate(frame["case"].tolist())]
-                if "case" in frame
-                else [f"row{n + i + 1}" for i in range(n_rows)]
+            sexes = (
+                _text(batch.column("sex"), strip=False).to_numpy(zero_copy_only=False)
+                if "sex" in names
+                else None
             )
-            out = pd.DataFrame({"case": names})
-            out["setting"] = settings
+            post = model.posteriors(codes, settings, ages, sexes, chunk=_INFER_ROWS)
+            row_names = np.char.add("row", np.arange(n + 1, n + n_rows + 1).astype(str))
+            case_names = row_names.astype(object)
+            if "case" in names:
+                given_names = np.asarray(
+                    _text(batch.column("case"), strip=False).to_numpy(zero_copy_only=False),
+                    dtype=object,
+                )
+                case_names = np.where(given_names == "", case_names, given_names)
             # the leading entry as in assess(): the tendon variable by P(GTPS), named by its
             # most probable state; every other condition by its own probability
             lead = np.asarray([gtps_col, *binary_cols])
             best = lead[np.argmax(post[:, lead], axis=1)]
             map_state = np.asarray(state_cols)[np.argmax(post[:, state_cols], axis=1)]
             best = np.where(best == gtps_col, map_state, best)
-            out["top_condition"] = [model.conditions[j] for j in best]
-            out["must_not_miss"] = [
-                ";".join(c for j, c, t in mnm if post[i, j] >= t) for i in range(n_rows)
-            ]
-            for j, c in enumerate(model.conditions):
-                out[f"p_{c}"] = np.round(post[:, j], 4)
-            out["engine_version"] = versions["engine"]
-            out["kb_version"] = versions["kb"]
+            flags = (
+                np.stack([post[:, j] >= t for j, _, t in mnm], axis=1)
+                if mnm
+                else np.zeros((n_rows, 0), dtype=bool)
+            )
+            probs = np.round(post, 4)
+            columns: dict[str, Any] = {
+                "case": case_names,
+                "setting": settings,
+                "top_condition": condition_ids[best],
+                "must_not_miss": _joined(flags, [c for _, c, _ in mnm]),
+                **{f"p_{c}": probs[:, j] for j, c in enumerate(model.conditions)},
+                "engine_version": np.full(n_rows, versions["engine"], dtype=object),
+                "kb_version": np.full(n_rows, versions["kb"], dtype=object),
+            }
             if suffix == ".csv":
-                out.to_csv(output, index=False, mode="w" if n == 0 else "a", header=n == 0)
+                pd.DataFrame(columns).to_csv(
+                    output, index=False, mode="w" if n == 0 else "a", header=n == 0
+                )
             else:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                table = pa.Table.from_pandas(out, preserve_index=False)
+                table = pa.table({k: pa.array(v) for k, v in columns.items()})
                 if writer is None:
                     writer = pq.ParquetWriter(output, table.schema)
                 writer.write_table(table)

@@ -11,6 +11,12 @@ from glutemed.report._clinician import (
     clinician_report_pdf,
     readable_citation,
 )
+from glutemed.report._exercise_log import (
+    LOG_DAYS_MAX,
+    exercise_log_context,
+    exercise_log_html,
+    write_exercise_log,
+)
 from glutemed.report._exercise_sheet import (
     exercise_sheet_context,
     exercise_sheet_html,
@@ -31,10 +37,13 @@ from glutemed.report._handout import (
 
 __all__ = [
     "LETTER_KINDS",
+    "LOG_DAYS_MAX",
     "clinician_report_html",
     "clinician_report_pdf",
     "decision_aid_for",
     "decision_aid_html",
+    "exercise_log_context",
+    "exercise_log_html",
     "exercise_sheet_context",
     "exercise_sheet_html",
     "exercise_svg",
@@ -43,6 +52,7 @@ __all__ = [
     "icon_array_svg",
     "readable_citation",
     "render_handout_html",
+    "write_exercise_log",
     "write_exercise_sheet",
     "write_handout",
 ]

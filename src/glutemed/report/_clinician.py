@@ -19,6 +19,9 @@ script can produce it::
 ``plan``              ``{"status", "generated": CarePlan.to_dict(), "decision"}`` (or None)
 ``treatments``        ``[{"name", "given_on", "response", "dose"}]``
 ``outcomes``          ``{instrument: {"name", "points", "change"}}`` (as the server summarises them)
+``adherence``         ``[{"date", "programme", "stage", "sessions_done", "sessions_prescribed",
+                      "pain_during_max", "pain_after_max", "suggestion", "decision"}]``: exercise
+                      adherence per visit, oldest first (optional)
 ``movement``          ``[{"task", "findings", "measures", "picture_png", "peak_pelvic_drop",
                       "still_png_data_uri"}]`` (``picture_png``: optional PNG bytes of the trial's
                       plot; a video trial's still frame at peak pelvic drop is printed instead)
@@ -146,6 +149,13 @@ The ranked differential is withheld until the red flag is dealt with.</div>
 <table><tr><th>Measure</th><th>First</th><th>Latest</th><th>Interpretation</th></tr>
 {% for o in outcomes %}<tr><td>{{ o.name }}</td><td>{{ o.first }}</td><td>{{ o.latest }}</td><td>{{ o.interpretation }}</td></tr>{% endfor %}
 </table>{% endif %}
+
+{% if adherence %}
+<h2>Exercise programme: adherence and exercise pain</h2>
+<table><tr><th>Visit</th><th>Programme and stage</th><th>Sessions done</th><th>Exercise pain (during / after, 0-10)</th><th>Next step</th></tr>
+{% for a in adherence %}<tr><td>{{ a.date }}</td><td>{{ a.programme }}, {{ a.stage }}</td><td>{{ a.done }}</td><td>{{ a.pain }}</td><td>{{ a.next }}</td></tr>{% endfor %}
+</table>
+<p class="small">Sessions done are those the patient recorded since the visit before. The next step was suggested from the programme's rules, some of which are assumptions rather than trial findings, and decided by the clinician.</p>{% endif %}
 
 {% if movement %}
 <h2>Movement analysis</h2>
@@ -464,6 +474,26 @@ def _context(
                 else "One measurement so far.",
             }
         )
+    adherence = []
+    actions = {"progress": "progress", "stay": "stay", "regress": "go back"}
+    for a in data.get("adherence") or []:
+        done, planned = a.get("sessions_done"), a.get("sessions_prescribed")
+        during, after = a.get("pain_during_max"), a.get("pain_after_max")
+        suggested = actions.get(str((a.get("suggestion") or {}).get("action")), "")
+        decided = actions.get(str(a.get("decision") or ""), "")
+        adherence.append(
+            {
+                "date": _date(a.get("date")),
+                "programme": prose(a.get("programme")),
+                "stage": prose(a.get("stage")),
+                "done": f"{done} of {planned} ({100 * done / planned:.0f} %)"
+                if done is not None and planned
+                else "not recorded",
+                "pain": f"{'-' if during is None else during} / {'-' if after is None else after}",
+                "next": (f"suggested: {suggested}" if suggested else "")
+                + (f"; decided: {decided}" if decided else ""),
+            }
+        )
     movement = []
     for m in data.get("movement") or []:
         parts = [
@@ -532,6 +562,7 @@ def _context(
         "plan": plan_ctx,
         "treatments": treatments,
         "outcomes": outcomes,
+        "adherence": adherence,
         "movement": movement,
         "references": refs.items,
         "disclaimer": _DISCLAIMER,

@@ -26,7 +26,9 @@ def _rule(rule: Rule) -> dict[str, Any]:
     return {"plain": rule.plain, "assumption": rule.basis == "assumption"}
 
 
-def _weeks(week_from: int, week_to: int | None) -> str:
+def _weeks(week_from: int | None, week_to: int | None) -> str:
+    if week_from is None:
+        return "weeks not reported in the source"
     if week_to is None:
         return f"from week {week_from}"
     if week_to == week_from:

@@ -322,7 +322,7 @@ class AuditOut(BaseModel):
 
 class TimelineEvent(BaseModel):
     date: dt.date
-    kind: Literal["visit", "treatment", "outcome", "movement"]
+    kind: Literal["visit", "treatment", "outcome", "movement", "adherence"]
     id: int
     summary: str
     link: str
@@ -879,7 +879,27 @@ def timeline_events(
                 void_reason=voided(o),
             )
         )
-    order = {"visit": 0, "movement": 1, "treatment": 2, "outcome": 3}
+    visits = {v.id: v for v in store.list_visits(db, actor, patient_id, include_voided=True)}
+    for r in store.list_adherence(db, actor, patient_id, include_voided=True):
+        visit = visits[r.visit_id]
+        prog = state.kb.programmes.get(r.programme_id)
+        done = (
+            f"{100 * r.sessions_done / r.sessions_prescribed:.0f} % of sessions done"
+            if r.sessions_done is not None and r.sessions_prescribed
+            else "sessions not recorded"
+        )
+        pain = "" if r.pain_during_max is None else f", exercise pain up to {r.pain_during_max}/10"
+        events.append(
+            TimelineEvent(
+                date=visit.visit_date,
+                kind="adherence",
+                id=r.id,
+                summary=f"{prog.name if prog else 'exercise programme'}: {done}{pain}",
+                link=f"/visits/{r.visit_id}#adherence",
+                void_reason=voided(r) or voided(visit),
+            )
+        )
+    order = {"visit": 0, "movement": 1, "adherence": 2, "treatment": 3, "outcome": 4}
     events.sort(key=lambda e: (e.date, -order[e.kind], e.id), reverse=True)
     return events
 

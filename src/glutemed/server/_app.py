@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/static/pose", StaticFiles(directory=str(pose_assets)), name="pose")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
+    from glutemed.server._adherence import api_router as adherence_api
+    from glutemed.server._adherence import pages_router as adherence_pages
     from glutemed.server._api import router as api_router
     from glutemed.server._fhir_routes import cds_router, ehr_router, fhir_router
     from glutemed.server._pages import router as pages_router
@@ -131,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(programmes_api)
     app.include_router(programmes_pages)
+    app.include_router(adherence_api)
+    app.include_router(adherence_pages)
     app.include_router(fhir_router)
     app.include_router(cds_router)
     app.include_router(ehr_router)

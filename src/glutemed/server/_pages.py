@@ -26,6 +26,7 @@ from glutemed.errors import (
     Problem,
 )
 from glutemed.server import _services as svc
+from glutemed.server._adherence import adherence_context, visit_rows
 from glutemed.server._api import set_session_cookie, timeline_events, treatment_out
 from glutemed.server._charts import outcome_chart_svg
 from glutemed.server._deps import DB, Auth, CurrentAuth, State, csrf_protect, optional_auth
@@ -697,6 +698,7 @@ def _visit_page(
         treatment_names={t.id: t.name for t in state.kb.treatments.values()},
         kb_treatments=sorted(state.kb.treatments.values(), key=lambda t: (t.stage, t.name)),
         handout_links=handout_links(visit_id),
+        **adherence_context(state.kb, db, auth.actor, visit),
         mv=movement_values or {"task": "walk"},
         errors=errors,
     )
@@ -903,6 +905,12 @@ def _outcomes_page(
         charts=charts,
         errors=errors,
         today=dt.date.today().isoformat(),
+        visit_table=visit_rows(
+            state.kb,
+            store.list_visits(db, auth.actor, patient_id),
+            [e for e in entries if not e.voided],
+            store.list_adherence(db, auth.actor, patient_id),
+        ),
         **_outcome_context(state, instrument, _last_notes(entries)),
     )
 
@@ -1064,7 +1072,11 @@ def movement_video_page(
     auth.actor.require_write()
     visit = store.get_visit(db, auth.actor, visit_id)
     response = _render(
-        request, state, auth, "movement_video.html", visit=visit,
+        request,
+        state,
+        auth,
+        "movement_video.html",
+        visit=visit,
         assets_missing=pose_assets_missing() is not None,
         guidance=filming_guidance(settings_from_kb(state.kb)),
     )
@@ -1143,6 +1155,10 @@ def _void_target(state: Any, db: Any, auth: Auth, entity_type: str, entity_id: i
         total = "" if o.total is None else f" {o.total:g}"
         label = f"{state.wording.name(o.instrument)}{total} on {o.measured_on.isoformat()}"
         return o, label, f"/patients/{o.patient_id}/outcomes"
+    if entity_type == "adherence_records":
+        a = store.get_adherence(db, actor, entity_id)
+        prog = state.kb.programmes.get(a.programme_id)
+        return a, f"Exercise adherence: {prog.name if prog else ''}", f"/visits/{a.visit_id}"
     m = store.get_movement(db, actor, entity_id)
     return (
         m,
@@ -1301,6 +1317,7 @@ _RECORD_NAMES = {
     "treatments_given": "Treatment",
     "outcomes": "Outcome",
     "movement_analyses": "Movement analysis",
+    "adherence_records": "Exercise adherence",
 }
 _ACTIONS = {"create": "entered", "update": "corrected", "void": "voided", "decide": "decided"}
 #: Bookkeeping columns a reader of the history does not need.

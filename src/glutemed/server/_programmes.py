@@ -132,3 +132,48 @@ def sheet_pdf(request: Request, state: State, auth: CurrentAuth, programme_id: s
     html = exercise_sheet_html(_from_query(request, state.kb, programme_id), state.kb)
     response: Response = pdf_response(html, f"exercise-sheet-{programme_id}.pdf")
     return response
+
+
+def _log_options(request: Request) -> tuple[int, Any]:
+    """The log's ``days`` (default 14) and ``start`` date from the query string."""
+    import datetime as dt
+
+    from glutemed.errors import InputValueError, Problem
+
+    q = request.query_params
+    days_text = (q.get("days") or "14").strip()
+    start_text = (q.get("start") or "").strip()
+    try:
+        days = int(days_text)
+    except ValueError:
+        raise InputValueError(
+            "invalid number of days", [Problem("days", "a whole number", days_text[:40])]
+        ) from None
+    try:
+        start = dt.date.fromisoformat(start_text) if start_text else None
+    except ValueError:
+        raise InputValueError(
+            "invalid start date", [Problem("start", "a date YYYY-MM-DD", start_text[:40])]
+        ) from None
+    return days, start
+
+
+@pages_router.get("/programmes/{programme_id}/log", response_class=HTMLResponse)
+def log_page(request: Request, state: State, auth: CurrentAuth, programme_id: str) -> Response:
+    from glutemed.report import exercise_log_html
+
+    days, start = _log_options(request)
+    rx = _from_query(request, state.kb, programme_id)
+    html = exercise_log_html(rx, state.kb, days=days, start=start)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@pages_router.get("/programmes/{programme_id}/log.pdf")
+def log_pdf(request: Request, state: State, auth: CurrentAuth, programme_id: str) -> Response:
+    from glutemed.report import exercise_log_html
+
+    days, start = _log_options(request)
+    rx = _from_query(request, state.kb, programme_id)
+    html = exercise_log_html(rx, state.kb, days=days, start=start)
+    response: Response = pdf_response(html, f"exercise-log-{programme_id}.pdf")
+    return response

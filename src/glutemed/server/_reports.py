@@ -79,6 +79,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         }
         for m in store.list_movements(db, actor, visit.id)
     ]
+    visit_dates = {v.id: v.visit_date for v in store.list_visits(db, actor, patient.id)}
     case = visit.case
     ids = list(case.get("findings") or {}) + list(case.get("imaging") or {})
     for m in movement:
@@ -101,6 +102,28 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         else {"status": plan.status, "generated": plan.generated, "decision": plan.decision},
         "treatments": treatments,
         "outcomes": outcomes,
+        "adherence": [
+            {
+                "date": visit_dates[r.visit_id].isoformat(),
+                "programme": kb.programmes[r.programme_id].name
+                if r.programme_id in kb.programmes
+                else "",
+                "stage": next(
+                    (s.name for s in kb.programmes[r.programme_id].stages if s.id == r.stage_id),
+                    "",
+                )
+                if r.programme_id in kb.programmes
+                else "",
+                "sessions_done": r.sessions_done,
+                "sessions_prescribed": r.sessions_prescribed,
+                "pain_during_max": r.pain_during_max,
+                "pain_after_max": r.pain_after_max,
+                "suggestion": r.suggestion,
+                "decision": r.decision,
+            }
+            for r in store.list_adherence(db, actor, patient.id)
+            if visit_dates.get(r.visit_id, visit.visit_date) <= visit.visit_date
+        ],
         "movement": movement,
         "finding_names": {f: kb.findings[f].name for f in ids if f in kb.findings},
         "treatment_names": {t.id: t.name for t in kb.treatments.values()},

@@ -54,6 +54,22 @@ FIELD_LABELS: dict[str, str] = {
     "version": "Record version",
     "reason": "Reason",
     "entity_type": "Record type",
+    "sessions_done": "Sessions done",
+    "sessions_prescribed": "Sessions prescribed",
+    "pain_during_nrs_0_10": "Pain during (0-10)",
+    "pain_after_nrs_0_10": "Pain after (0-10)",
+    "settled_next_morning": "Settled by next morning",
+    "effort": "How hard it felt",
+    "pelvis_level": "Pelvis kept level",
+    "programme_week": "Programme week",
+    "entries": "Exercises",
+    "programme": "Exercise programme",
+    "stage": "Stage",
+    "decision": "Decision",
+    "next_stage": "Next stage",
+    "programme_id": "Exercise programme",
+    "stage_id": "Stage",
+    "next_stage_id": "Next stage",
 }
 _PREFIXES = ("f_", "i_", "factor_", "pretest_", "item_")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -99,6 +115,12 @@ class Wording:
                 name = getattr(item, "name", None)
                 if isinstance(name, str) and name:
                     names[key] = name
+        for key, ex in kb.exercises.items():
+            names[key] = ex.name
+        for key, prog in kb.programmes.items():
+            names[key] = prog.name
+            for stage in prog.stages:
+                names[stage.id] = stage.name
         self._names = names
         keys = sorted(kb.sources, key=len, reverse=True)
         alternatives = "|".join(re.escape(k) for k in keys) or r"(?!)"

@@ -14,6 +14,13 @@ from glutemed.store._accounts import (
     reset_password,
     update_account,
 )
+from glutemed.store._adherence import (
+    DECISIONS,
+    add_adherence,
+    decide_adherence,
+    get_adherence,
+    list_adherence,
+)
 from glutemed.store._auth import (
     MIN_PASSWORD_LENGTH,
     Actor,
@@ -60,6 +67,7 @@ from glutemed.store._interop import (
 )
 from glutemed.store._models import (
     ROLES,
+    AdherenceRecord,
     AssessmentRecord,
     AuditEvent,
     Base,
@@ -116,6 +124,7 @@ from glutemed.store._repo import (
 
 __all__ = [
     "COMMON_PASSWORDS_CHECKED",
+    "DECISIONS",
     "MIN_PASSWORD_LENGTH",
     "READ_ACTIONS",
     "ROLES",
@@ -123,6 +132,7 @@ __all__ = [
     "TREATMENT_RESPONSES",
     "VOIDABLE_TYPES",
     "Actor",
+    "AdherenceRecord",
     "AssessmentRecord",
     "AuditEvent",
     "AuthenticationError",
@@ -141,6 +151,7 @@ __all__ = [
     "User",
     "UserInfo",
     "Visit",
+    "add_adherence",
     "add_assessment",
     "add_care_plan",
     "add_movement",
@@ -155,6 +166,7 @@ __all__ = [
     "create_user",
     "create_visit",
     "current_revision",
+    "decide_adherence",
     "decide_care_plan",
     "default_data_dir",
     "default_database_url",
@@ -162,6 +174,7 @@ __all__ = [
     "end_user_sessions",
     "export_patient_bundle",
     "first_use_of_token",
+    "get_adherence",
     "get_assessment",
     "get_care_plan",
     "get_movement",
@@ -176,6 +189,7 @@ __all__ = [
     "import_bundle_file",
     "latest_assessment",
     "latest_care_plan",
+    "list_adherence",
     "list_assessments",
     "list_movements",
     "list_outcomes",

@@ -30,8 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glutemed._checks import short_repr
-from glutemed.errors import DataFileError, InputValueError, NotFoundError, Problem
+from glutemed.errors import DataFileError, GlutemedError, InputValueError, NotFoundError, Problem
 from glutemed.fhir import (
+    AdherenceSummary,
     MovementRecord,
     PatientRecord,
     ScoreRecord,
@@ -42,6 +43,7 @@ from glutemed.fhir import (
 from glutemed.fhir import Visit as RecordVisit
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning import assess, case_from_dict, validate_case
+from glutemed.store._adherence import add_adherence, decide_adherence, list_adherence
 from glutemed.store._auth import Actor
 from glutemed.store._db import (
     default_database_url,
@@ -152,6 +154,20 @@ def patient_record(session: Session, actor: Actor, patient_id: int) -> PatientRe
     for v in visits:
         assessment = latest_assessment(session, actor, v.id)
         plan = latest_care_plan(session, actor, v.id)
+        adherence = [
+            AdherenceSummary(
+                programme=r.programme_id,
+                stage=r.stage_id,
+                programme_week=r.programme_week,
+                sessions_done=r.sessions_done,
+                sessions_prescribed=r.sessions_prescribed,
+                pain_during_max=r.pain_during_max,
+                pain_after_max=r.pain_after_max,
+                suggestion=(r.suggestion or {}).get("action"),
+                decision=r.decision or None,
+            )
+            for r in list_adherence(session, actor, patient.id, visit_id=v.id)
+        ]
         movements: list[MovementRecord] = []
         for m in reversed(list_movements(session, actor, v.id)):
             movements.extend(movements_from_motion(m.result, date=v.visit_date))
@@ -164,6 +180,7 @@ def patient_record(session: Session, actor: Actor, patient_id: int) -> PatientRe
                 plan=None if plan is None else dict(plan.generated),
                 scores=scores[v.id],
                 movements=movements,
+                adherence=adherence,
             )
         )
     return PatientRecord(
@@ -382,6 +399,8 @@ def save_imported_record(
                 result=_movement_result(kb, task, records),
                 plot_png=None,
             )
+        for j, summary in enumerate(rv.adherence):
+            _save_adherence(session, actor, kb, visit.id, summary, f"{where}.adherence[{j}]")
     _audit(
         session,
         actor,
@@ -395,6 +414,50 @@ def save_imported_record(
     )
     session.flush()
     return int(patient.id)
+
+
+def _save_adherence(
+    session: Session,
+    actor: Actor,
+    kb: KnowledgeBase,
+    visit_id: int,
+    summary: AdherenceSummary,
+    where: str,
+) -> None:
+    """Store an imported adherence summary as a programme-wide entry (suggestion recomputed)."""
+    from glutemed.pathway import PROGRAMME_WIDE, read_adherence, suggest_progression
+
+    entry = {
+        "exercise": PROGRAMME_WIDE,
+        "sessions_done": summary.sessions_done,
+        "sessions_prescribed": summary.sessions_prescribed,
+        "pain_during_nrs_0_10": summary.pain_during_max,
+        "pain_after_nrs_0_10": summary.pain_after_max,
+    }
+    data = {
+        "programme": summary.programme,
+        "stage": summary.stage,
+        "programme_week": summary.programme_week,
+        "entries": [entry],
+    }
+    try:
+        report = read_adherence(data, kb=kb)
+    except GlutemedError as exc:
+        raise InputValueError(
+            f"{where}: the exercise adherence does not fit this knowledge base", exc.problems
+        ) from None
+    suggestion = suggest_progression(report, kb=kb).to_dict()
+    record = add_adherence(
+        session, actor, visit_id, report, suggestion=suggestion, versions=kb.versions()
+    )
+    if summary.decision is not None:
+        decide_adherence(
+            session,
+            actor,
+            record.id,
+            decision=summary.decision,
+            expected_version=record.version,
+        )
 
 
 # --------------------------------------------------------------------------- CDS feedback

@@ -13,6 +13,10 @@ Tables
 ``movement_analyses``
     The clinical record. Assessments are immutable (a re-assessment adds a row); every assessment,
     plan, outcome and movement analysis keeps the engine and knowledge-base versions.
+``adherence_records``
+    At a visit: the exercise programme stage the patient is on, sessions done out of sessions
+    prescribed and exercise pain per exercise (``entries``), the progression suggestion computed
+    from the knowledge base's rules and the clinician's decision.
 ``audit_events``
     Every write: who, when, what changed (field -> [old, new]) and the full state after the write,
     so the history of every record can be rebuilt.
@@ -35,6 +39,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ROLES",
+    "AdherenceRecord",
     "AssessmentRecord",
     "AuditEvent",
     "Base",
@@ -386,6 +391,45 @@ class MovementAnalysis(_Voidable, _Stamped, Base):
     still_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class AdherenceRecord(_Voidable, _Versioned, _Stamped, Base):
+    """Adherence to an exercise programme stage since the last visit, recorded at a visit.
+
+    ``entries`` holds one item per exercise (or ``"programme"`` for the programme as a whole),
+    as validated by :func:`glutemed.pathway.read_adherence`; ``suggestion`` is the output of
+    :func:`glutemed.pathway.suggest_progression` (stamped with the versions it was computed
+    with); ``decision`` is the clinician's: ``progress``, ``stay``, ``regress`` or empty.
+    """
+
+    __tablename__ = "adherence_records"
+    __table_args__ = (
+        sa.CheckConstraint("decision IN ('', 'progress', 'stay', 'regress')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    visit_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("visits.id", ondelete="CASCADE"), index=True
+    )
+    programme_id: Mapped[str] = mapped_column(sa.String(64))
+    stage_id: Mapped[str] = mapped_column(sa.String(64))
+    programme_week: Mapped[int | None] = mapped_column(default=None)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    sessions_done: Mapped[int | None] = mapped_column(default=None)
+    sessions_prescribed: Mapped[int | None] = mapped_column(default=None)
+    pain_during_max: Mapped[int | None] = mapped_column(default=None)
+    pain_after_max: Mapped[int | None] = mapped_column(default=None)
+    suggestion: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    decision: Mapped[str] = mapped_column(sa.String(10), default="")
+    next_stage_id: Mapped[str] = mapped_column(sa.String(64), default="")
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class AuditEvent(Base):

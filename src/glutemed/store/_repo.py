@@ -1114,6 +1114,12 @@ def list_movements(
 # --------------------------------------------------------------------------- audit
 
 
+def _get_adherence(session: Session, actor: Actor, record_id: int) -> Any:
+    from glutemed.store._adherence import get_adherence
+
+    return get_adherence(session, actor, record_id)
+
+
 _ENTITY_GETTERS = {
     "patients": get_patient,
     "visits": get_visit,
@@ -1122,16 +1128,24 @@ _ENTITY_GETTERS = {
     "treatments_given": get_treatment_given,
     "outcomes": get_outcome,
     "movement_analyses": get_movement,
+    "adherence_records": _get_adherence,
 }
 
 
 #: Records a clinician can void (entered in error): kept, struck through, left out of computations.
-VOIDABLE_TYPES: tuple[str, ...] = ("visits", "treatments_given", "outcomes", "movement_analyses")
+VOIDABLE_TYPES: tuple[str, ...] = (
+    "visits",
+    "treatments_given",
+    "outcomes",
+    "movement_analyses",
+    "adherence_records",
+)
 _WHAT = {
     "visits": "visit",
     "treatments_given": "treatment",
     "outcomes": "outcome",
     "movement_analyses": "movement analysis",
+    "adherence_records": "adherence record",
 }
 
 
