@@ -9,7 +9,9 @@ a different stored version answers ``409 Conflict`` with ``current_version``. Er
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -707,13 +709,55 @@ async def assess_case(case: Case, state: State, auth: CurrentAuth) -> Response:
     A case assessed before with the same knowledge base is answered from the result cache on the
     event loop; a new case runs in the worker thread pool.
     """
-    from starlette.concurrency import run_in_threadpool
-
-    data = case.model_dump(mode="json")
-    body = svc.cached_assessment_json(state.kb, data)
+    # the body is parsed once, into ``case``, by FastAPI; the cache key is its JSON form
+    key = svc.assessment_cache_key(state.kb, case)
+    body = svc.cached_assessment(key)
     if body is None:
-        _, body = await run_in_threadpool(svc.assess_case_json, state.kb, data)
+        body = await _ENGINE_RUNS.run(key, svc.assess_parsed_case_json, state.kb, case, key)
     return Response(body, media_type="application/json")
+
+
+class _SharedRuns:
+    """Concurrent requests for one uncached case share one engine run (in one worker process).
+
+    Without it, clients that send the same new case at once (a page reloaded by several users,
+    a burst after a restart) would each run the engine for it in the thread pool. The first
+    request runs it; the others wait for its result (or its error).
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[str, asyncio.Future[bytes]] = {}
+
+    async def run(self, key: str, fn: Callable[..., bytes], *args: Any) -> bytes:
+        from starlette.concurrency import run_in_threadpool
+
+        running = self._runs.get(key)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():  # this request itself was cancelled
+                    raise
+                return await run_in_threadpool(fn, *args)  # the first request went away
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._runs[key] = future
+        try:
+            body = await run_in_threadpool(fn, *args)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters, if any, raise it themselves
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            future.set_result(body)
+            return body
+        finally:
+            del self._runs[key]
+
+
+_ENGINE_RUNS = _SharedRuns()
 
 
 # --------------------------------------------------------------------------- patients

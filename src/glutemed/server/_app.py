@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
-        lifespan=_lifespan(engine),
+        lifespan=_lifespan(state),
     )
     app.state.glutemed = state
     install_problem_handlers(app)
@@ -192,11 +192,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _lifespan(engine: sa.Engine) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        state.dispose()
 
     return lifespan
 

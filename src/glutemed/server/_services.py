@@ -39,9 +39,11 @@ __all__ = [
     "analyse_movement",
     "assess_case",
     "assess_case_json",
+    "assess_parsed_case_json",
+    "assessment_cache_key",
     "audit_access",
     "build_case",
-    "cached_assessment_json",
+    "cached_assessment",
     "check_visit_date",
     "create_visit_with_assessment",
     "feature_available",
@@ -213,33 +215,39 @@ class _AssessmentCache:
 _CACHE = _AssessmentCache()
 
 
-def _cache_key(kb: KnowledgeBase, case: Case) -> str:
+def assessment_cache_key(kb: KnowledgeBase, case: Case) -> str:
+    """Key of a case's result in the assessment cache (knowledge base hash + the case's JSON)."""
     return kb.manifest_sha256 + ":" + case.model_dump_json()
 
 
-def cached_assessment_json(kb: KnowledgeBase, case: Mapping[str, Any]) -> bytes | None:
-    """Return the stored JSON of an earlier assessment of the same case, or None.
+def cached_assessment(key: str) -> bytes | None:
+    """Return the stored JSON of an earlier assessment under ``key``, or None.
 
     Only cases that passed validation are ever stored, so a hit needs no new validation. Cheap
     enough to run on the event loop.
     """
-    try:
-        parsed = case_from_dict(dict(case))
-    except GlutemedError:
-        return None
-    return _CACHE.get(_cache_key(kb, parsed))
+    return _CACHE.get(key)
+
+
+def assess_parsed_case_json(kb: KnowledgeBase, case: Case, key: str | None = None) -> bytes:
+    """Validate a parsed case against the knowledge base and assess it (cached).
+
+    Returns ``Assessment.to_dict()`` as JSON bytes. ``key`` is
+    :func:`assessment_cache_key` of the case when the caller has it already.
+    """
+    validate_case(case, kb)
+    key = key or assessment_cache_key(kb, case)
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = json.dumps(assess(case, kb).to_dict(), separators=(",", ":")).encode()
+        _CACHE.put(key, cached)
+    return cached
 
 
 def assess_case_json(kb: KnowledgeBase, case: Mapping[str, Any]) -> tuple[Case, bytes]:
     """Validate and assess a case; return it and ``Assessment.to_dict()`` as JSON bytes."""
     parsed = case_from_dict(dict(case))
-    validate_case(parsed, kb)
-    key = _cache_key(kb, parsed)
-    cached = _CACHE.get(key)
-    if cached is None:
-        cached = json.dumps(assess(parsed, kb).to_dict(), separators=(",", ":")).encode()
-        _CACHE.put(key, cached)
-    return parsed, cached
+    return parsed, assess_parsed_case_json(kb, parsed)
 
 
 def assess_case(kb: KnowledgeBase, case: Mapping[str, Any]) -> tuple[Case, dict[str, Any]]:

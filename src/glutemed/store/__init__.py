@@ -39,6 +39,7 @@ from glutemed.store._auth import (
     verify_password,
 )
 from glutemed.store._db import (
+    SQLiteWriteLock,
     current_revision,
     default_data_dir,
     default_database_url,
@@ -48,6 +49,7 @@ from glutemed.store._db import (
     normalise_database_url,
     require_existing_database,
     session_scope,
+    sqlite_write_lock,
     upgrade_to_head,
 )
 from glutemed.store._errors import (
@@ -143,6 +145,7 @@ __all__ = [
     "OutcomeEntry",
     "Patient",
     "PermissionDeniedError",
+    "SQLiteWriteLock",
     "ThrottledError",
     "TreatmentGiven",
     "User",
@@ -207,6 +210,7 @@ __all__ = [
     "session_scope",
     "set_movement_still",
     "snapshot",
+    "sqlite_write_lock",
     "start_session",
     "update_account",
     "update_outcome",

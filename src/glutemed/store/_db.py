@@ -12,6 +12,9 @@ Every schema change is an Alembic migration shipped inside the package
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -26,6 +29,7 @@ from glutemed._checks import short_repr
 from glutemed.errors import InputValueError, NotFoundError, Problem
 
 __all__ = [
+    "SQLiteWriteLock",
     "current_revision",
     "default_data_dir",
     "default_database_url",
@@ -35,8 +39,14 @@ __all__ = [
     "normalise_database_url",
     "require_existing_database",
     "session_scope",
+    "sqlite_write_lock",
     "upgrade_to_head",
 ]
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # not POSIX: the write lock serialises the threads of one process only
+    _fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("glutemed.store")
 
@@ -114,6 +124,119 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class _FifoLock:
+    """A lock handed to its waiters in the order they came (first come, first served).
+
+    ``threading.Lock`` wakes an arbitrary waiter, so under many writers some wait far longer
+    than others. Releasable from any thread, like ``threading.Lock``.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by release(): the lock is handed over, still held
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._held = False
+
+    def locked(self) -> bool:
+        with self._guard:
+            return self._held
+
+
+class SQLiteWriteLock:
+    """One writing transaction at a time on an SQLite file, across threads and processes.
+
+    SQLite lets one connection write at a time. A transaction that finds the write lock taken
+    waits in SQLite's busy handler, which polls with sleeps growing to 100 ms: a waiting writer
+    sleeps on while the lock is free and later arrivals overtake it, so under many concurrent
+    writers the tail of the write latency reaches seconds. Waiting here instead, in a thread
+    lock (writers of one process) and an ``flock`` on a file beside the database (the server's
+    worker processes), wakes the next writer as soon as the previous one commits, and the
+    writers of one process take their turns in the order they came.
+
+    Not re-entrant; it may be released by another thread than the one that acquired it (a
+    request's session may be closed on the event loop). On platforms without ``fcntl`` only the
+    threads of one process are serialised (other processes fall back to SQLite's busy handler).
+
+    Parameters
+    ----------
+    path
+        The lock file (created if missing; it holds no data).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._turns = _FifoLock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if _fcntl is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # not inherited across a fork
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        """Wait until no other thread or process holds the lock, then hold it."""
+        self._turns.acquire()
+        try:
+            if (fd := self._file()) is not None:
+                _fcntl.flock(fd, _fcntl.LOCK_EX)
+        except BaseException:
+            self._turns.release()
+            raise
+
+    def release(self) -> None:
+        """Release the lock (once per :meth:`acquire`)."""
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                _fcntl.flock(self._fd, _fcntl.LOCK_UN)
+        finally:
+            self._turns.release()
+
+    def locked(self) -> bool:
+        """True while a thread of this process holds the lock or waits for the file lock."""
+        return self._turns.locked()
+
+
+_WRITE_LOCKS: dict[str, SQLiteWriteLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> SQLiteWriteLock | None:
+    """Return the :class:`SQLiteWriteLock` of an engine's SQLite file (None: not a file)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database or ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name).expanduser().resolve()
+    key = str(path)
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = SQLiteWriteLock(path.with_name(path.name + "-writelock"))
+        return lock
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -3,7 +3,8 @@
 Uses the server binaries of the Debian/Ubuntu ``postgresql`` package
 (``/usr/lib/postgresql/<version>/bin``; override with ``GLUTEMED_PG_BINDIR``). The cluster lives
 in a temporary directory, listens on 127.0.0.1 on a free port with ``trust`` authentication and
-durability switched off (it is thrown away), and is removed by :meth:`TemporaryPostgres.stop`.
+durability switched off (it is thrown away; ``durable=True`` keeps PostgreSQL's defaults, for
+benchmarks), and is removed by :meth:`TemporaryPostgres.stop`.
 PostgreSQL refuses to run as root: when the caller is root, the cluster runs as the ``postgres``
 system user through ``runuser``.
 
@@ -81,7 +82,10 @@ class TemporaryPostgres:
     ...     url = pg.create_database()
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's own defaults (fsync, synchronous commit, full-page writes),
+        as a clinic server runs, for benchmarks; otherwise durability is off (faster tests)."""
+        self.durable = durable
         bindir = find_pg_bindir()
         reason = unavailable_reason()
         if bindir is None or reason:
@@ -133,9 +137,11 @@ class TemporaryPostgres:
             "--no-sync",
         )
         options = (
-            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

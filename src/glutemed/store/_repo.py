@@ -354,8 +354,10 @@ def _prefix_upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _set_terms(session: Session, patient: Patient) -> None:
-    session.execute(sa.delete(PatientTerm).where(PatientTerm.patient_id == patient.id))
+def _set_terms(session: Session, patient: Patient, *, new: bool = False) -> None:
+    """Store a patient's search terms (``new``: a patient just inserted, who has none yet)."""
+    if not new:
+        session.execute(sa.delete(PatientTerm).where(PatientTerm.patient_id == patient.id))
     terms = patient_terms(
         patient.given_name, patient.family_name, patient.identifier, patient.birth_date
     )
@@ -533,7 +535,7 @@ def create_patient(session: Session, actor: Actor, data: Mapping[str, Any]) -> P
     session.add(patient)
     _flush_patient(session)
     session.refresh(patient)
-    _set_terms(session, patient)
+    _set_terms(session, patient, new=True)
     _audit(
         session, actor, "create", patient, {k: [None, _json_value(v)] for k, v in values.items()}
     )

@@ -1,0 +1,103 @@
+"""The SQLite writer turn: one writing transaction at a time across threads and processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+import glutemed.store as store
+
+
+def _engine(tmp_path: Path) -> sa.Engine:
+    return store.make_engine(f"sqlite:///{tmp_path / 'glutemed.sqlite3'}")
+
+
+def test_one_lock_per_file_and_none_without_a_file(tmp_path: Path) -> None:
+    a, b = _engine(tmp_path), _engine(tmp_path)
+    memory = store.make_engine("sqlite://")
+    try:
+        lock = store.sqlite_write_lock(a)
+        assert lock is not None and lock is store.sqlite_write_lock(b)
+        assert lock.path.name == "glutemed.sqlite3-writelock"
+        assert store.sqlite_write_lock(memory) is None
+    finally:
+        for e in (a, b, memory):
+            e.dispose()
+
+
+def test_second_thread_waits_until_the_first_releases(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    lock = store.sqlite_write_lock(engine)
+    assert lock is not None
+    got = threading.Event()
+
+    def other() -> None:
+        lock.acquire()
+        got.set()
+        lock.release()
+
+    lock.acquire()
+    t = threading.Thread(target=other)
+    t.start()
+    assert not got.wait(0.3)  # blocked while this thread holds the turn
+    lock.release()
+    assert got.wait(5)
+    t.join(5)
+    engine.dispose()
+
+
+def test_another_process_waits_for_the_turn(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'glutemed.sqlite3'}"
+    code = (
+        "import sys, time, glutemed.store as s\n"
+        f"lock = s.sqlite_write_lock(s.make_engine({url!r}))\n"
+        "lock.acquire(); print('held', flush=True); time.sleep(1.0); lock.release()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        engine = store.make_engine(url)
+        lock = store.sqlite_write_lock(engine)
+        assert lock is not None
+        t0 = time.monotonic()
+        lock.acquire()
+        waited = time.monotonic() - t0
+        lock.release()
+        engine.dispose()
+        assert waited > 0.5  # the other process held it for a second
+    finally:
+        proc.wait(20)
+
+
+def test_waiting_threads_take_their_turns_in_arrival_order(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    lock = store.sqlite_write_lock(engine)
+    assert lock is not None
+    order: list[int] = []
+
+    def writer(i: int) -> None:
+        lock.acquire()
+        order.append(i)
+        lock.release()
+
+    lock.acquire()
+    threads = []
+    for i in range(6):
+        t = threading.Thread(target=writer, args=(i,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while len(lock._turns._waiters) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)  # until this writer waits in line
+    assert lock.locked()
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order == list(range(6))
+    assert not lock.locked()
+    engine.dispose()
