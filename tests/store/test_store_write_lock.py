@@ -101,3 +101,47 @@ def test_waiting_threads_take_their_turns_in_arrival_order(tmp_path: Path) -> No
     assert order == list(range(6))
     assert not lock.locked()
     engine.dispose()
+
+
+def test_a_writer_gives_up_with_a_typed_error_when_the_turn_is_never_released(
+    tmp_path: Path,
+) -> None:
+    """A transaction that never ends must not block every other writer for ever."""
+    import pytest
+
+    engine = _engine(tmp_path)
+    lock = store.sqlite_write_lock(engine)
+    assert lock is not None
+    lock.acquire()
+    result: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            lock.acquire(timeout=0.3)
+        except BaseException as exc:  # recorded for the assertion
+            result.append(exc)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(5)
+    assert result and isinstance(result[0], store.DatabaseBusyError)
+    lock.release()
+    # the timed-out waiter left the queue: the next writer gets the turn at once
+    t0 = time.monotonic()
+    lock.acquire(timeout=1.0)
+    assert time.monotonic() - t0 < 0.5
+    lock.release()
+    with pytest.raises(store.DatabaseBusyError):
+        # another process holds the file lock: the wait is bounded too
+        code = (
+            "import time, glutemed.store as s\n"
+            f"lock = s.sqlite_write_lock(s.make_engine({str(engine.url)!r}))\n"
+            "lock.acquire(); print('held', flush=True); time.sleep(3.0); lock.release()\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+            lock.acquire(timeout=0.3)
+        finally:
+            proc.wait(20)
+    engine.dispose()

@@ -48,6 +48,7 @@ from glutemed.server._services import FeatureUnavailableError, UploadTooLargeErr
 from glutemed.store import (
     AuthenticationError,
     ConflictError,
+    DatabaseBusyError,
     PermissionDeniedError,
     ThrottledError,
 )
@@ -76,6 +77,7 @@ _ISSUE_CODES: tuple[tuple[type[GlutemedError], str], ...] = (
     (PermissionDeniedError, "forbidden"),
     (ConflictError, "conflict"),
     (ThrottledError, "throttled"),
+    (DatabaseBusyError, "transient"),
     (UploadTooLargeError, "too-costly"),
 )
 
@@ -118,6 +120,7 @@ def status_for(exc: GlutemedError) -> int:
         (ConflictError, 409),
         (ThrottledError, 429),
         (FeatureUnavailableError, 503),
+        (DatabaseBusyError, 503),
         (UploadTooLargeError, 413),
         (InputValueError, 422),
         (DataFileError, 422),
@@ -191,7 +194,7 @@ async def error_response(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={nxt}", status_code=303)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, ThrottledError):
+    if isinstance(exc, ThrottledError | DatabaseBusyError):
         headers["Retry-After"] = str(exc.retry_after_s)
         extra["retry_after_s"] = exc.retry_after_s
     if isinstance(exc, ConflictError) and exc.current_version is not None:

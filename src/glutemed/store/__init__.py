@@ -55,6 +55,7 @@ from glutemed.store._db import (
 from glutemed.store._errors import (
     AuthenticationError,
     ConflictError,
+    DatabaseBusyError,
     PermissionDeniedError,
     ThrottledError,
 )
@@ -141,6 +142,7 @@ __all__ = [
     "CdsTokenUse",
     "Clinic",
     "ConflictError",
+    "DatabaseBusyError",
     "MovementAnalysis",
     "OutcomeEntry",
     "Patient",

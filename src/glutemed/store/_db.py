@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from glutemed._checks import short_repr
 from glutemed.errors import InputValueError, NotFoundError, Problem
+from glutemed.store._errors import DatabaseBusyError
 
 __all__ = [
     "SQLiteWriteLock",
@@ -126,6 +128,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: the longest a writing request waits for another writer (SQLite's own busy timeout is the same)
+WRITE_WAIT_S = 10.0
+
+
 class _FifoLock:
     """A lock handed to its waiters in the order they came (first come, first served).
 
@@ -138,15 +144,24 @@ class _FifoLock:
         self._held = False
         self._waiters: deque[threading.Lock] = deque()
 
-    def acquire(self) -> None:
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Wait for the lock (at most ``timeout`` seconds); True once it is held."""
         with self._guard:
             if not self._held:
                 self._held = True
-                return
+                return True
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
-        turn.acquire()  # released by release(): the lock is handed over, still held
+        # released by release(): the lock is handed over, still held
+        if turn.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            return True
+        with self._guard:
+            if turn in self._waiters:
+                self._waiters.remove(turn)
+                return False
+        turn.acquire()  # handed over between the timeout and the guard: it is ours
+        return True
 
     def release(self) -> None:
         with self._guard:
@@ -195,12 +210,32 @@ class SQLiteWriteLock:
             self._pid = os.getpid()
         return self._fd
 
-    def acquire(self) -> None:
-        """Wait until no other thread or process holds the lock, then hold it."""
-        self._turns.acquire()
+    def acquire(self, timeout: float = WRITE_WAIT_S) -> None:
+        """Wait until no other thread or process holds the lock, then hold it.
+
+        Raises
+        ------
+        DatabaseBusyError
+            When another writer holds it for more than ``timeout`` seconds (a transaction that
+            never ends must not block every other writer for ever).
+        """
+        deadline = time.monotonic() + timeout
+        if not self._turns.acquire(timeout):
+            raise DatabaseBusyError("the database is busy with another change; try again")
         try:
             if (fd := self._file()) is not None:
-                _fcntl.flock(fd, _fcntl.LOCK_EX)
+                pause = 0.0005
+                while True:
+                    try:
+                        _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise DatabaseBusyError(
+                                "the database is busy with another change; try again"
+                            ) from None
+                        time.sleep(pause)
+                        pause = min(pause * 2, 0.005)
         except BaseException:
             self._turns.release()
             raise

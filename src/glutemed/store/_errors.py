@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from glutemed.errors import GlutemedError
 
-__all__ = ["AuthenticationError", "ConflictError", "PermissionDeniedError", "ThrottledError"]
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "DatabaseBusyError",
+    "PermissionDeniedError",
+    "ThrottledError",
+]
 
 
 @dataclass
@@ -36,3 +42,13 @@ class ThrottledError(GlutemedError):
     """Too many failed logins; ``retry_after_s`` says when to try again."""
 
     retry_after_s: int = 0
+
+
+@dataclass
+class DatabaseBusyError(GlutemedError):
+    """Another writer held the database for longer than a writer waits; nothing was written.
+
+    ``retry_after_s`` says when to try again.
+    """
+
+    retry_after_s: int = 1
