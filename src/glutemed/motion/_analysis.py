@@ -528,11 +528,12 @@ def analyse_trial(
     if rate < st.min_frame_rate_hz:
         flags.append(QualityFlag(
             "low_frame_rate",
-            f"filmed at {rate:g} frames per second, below the minimum of "
+            f"recorded at {rate:g} frames per second, below the minimum of "
             f"{st.min_frame_rate_hz:g}: gait events are timed only to within "
-            f"{1000.0 / rate:.0f} ms and short pelvic drops may be missed; film at "
+            f"{1000.0 / rate:.0f} ms and movement up to the {cutoff:g} Hz filter limit is "
+            "sampled with less margin than glutemed assumes; film at "
             f"{st.recommended_frame_rate_hz:g} frames per second if the camera offers it"))
-    elif rate < st.recommended_frame_rate_hz:
+    elif rate < st.recommended_frame_rate_hz and proc.is_2d:  # the advice is for video
         flags.append(QualityFlag(
             "frame_rate_below_recommended",
             f"filmed at {rate:g} frames per second ({st.recommended_frame_rate_hz:g} is "

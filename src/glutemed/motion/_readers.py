@@ -946,7 +946,9 @@ def read_mediapipe(
     Coordinates are MediaPipe's image-normalised ``x`` (right) and ``y`` (down); ``z`` is
     ignored (2D analysis). With ``image_size_px`` (or image size in the JSON) they are converted
     to pixels, so that angles are not distorted by the image's aspect ratio; otherwise the trial
-    keeps ``units="normalised"`` and angle measures are flagged.
+    keeps ``units="normalised"`` and angle measures are flagged. Frames whose left and right
+    labels the pose model swapped are swapped back (notes ``sides_relabelled``,
+    ``sides_collapsed``, ``facing_uncertain``), as for every 2D keypoint file.
 
     Raises
     ------

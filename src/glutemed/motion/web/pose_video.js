@@ -172,11 +172,8 @@
       minTrackingConfidence: 0.5,
       selfieMode: false,
     });
-    var last = null, lastWorld = null;
-    pose.onResults(function (results) {
-      last = results.poseLandmarks || null;
-      lastWorld = results.poseWorldLandmarks || null;
-    });
+    var last = null;
+    pose.onResults(function (results) { last = results.poseLandmarks || null; });
     await pose.initialize();
     var modelReady = performance.now();
 
@@ -188,19 +185,14 @@
         }
         var shown = await seekFrame(video, Math.min((i + 0.5) / rate.fps, duration - 1e-3),
                                     0.5 / rate.fps);
-        last = null; lastWorld = null;
+        last = null;
         await pose.send({ image: video }, round(i * 1000 / rate.fps, 3));
         var lms = last ? last.slice(0, 33).map(function (p) {
           return { x: round(p.x, 6), y: round(p.y, 6), z: round(p.z, 6),
                    visibility: round(p.visibility === undefined ? 1 : p.visibility, 4) };
         }) : [];
-        /* metric 3D landmarks about the hips' midpoint (x right, y down, z away from the
-         * camera, as the model sees the person): the camera-view check uses the hips' depth */
-        var world = last && lastWorld ? lastWorld.slice(0, 33).map(function (p) {
-          return { x: round(p.x, 4), y: round(p.y, 4), z: round(p.z, 4) };
-        }) : [];
+        /* presented_s: media time of the frame the model saw (null without frame callbacks) */
         frames.push({ timestamp_ms: round(i * 1000 / rate.fps, 3), landmarks: lms,
-                      world_landmarks: world,
                       presented_s: shown === null ? null : round(shown, 6) });
         drawSkeleton(options.canvas, video, last);
         if (options.onProgress) { options.onProgress(i + 1, n); }
