@@ -256,8 +256,10 @@ _MAX_FRONTAL_VIEW_DEG = 30.0
 #    side); an error of a quarter in f changes an estimated 30 deg by about 7 deg.
 # 2. Standing tasks: the nose sits in front of the shoulder line, so it appears beside the
 #    shoulders' midpoint by (nose depth / shoulder width) x tan(view angle) shoulder widths.
-#    glutemed's assumption (not a published value): nose depth / shoulder width = 0.65. The
-#    head can turn on the trunk, so this estimate is the weaker one.
+#    glutemed's assumption (not a published value, chosen on OpenPose keypoints of Pose2Sim's
+#    calibrated demo views, so not independent of them): nose depth / shoulder width = 0.65.
+#    The head can turn on the trunk and a back view hides the nose, so this estimate is the
+#    weaker one and is used only when the person does not walk.
 _FOCAL_PER_LONG_SIDE = 0.8
 _PATH_WINDOW_S = 1.0
 _MIN_PATH_TRUNKS = 0.5
