@@ -16,6 +16,15 @@ What it measures
 
 Prints a table and one JSON line (``{"benchmark": "video", ...}``).
 
+``--frame-rate`` measures instead what halving the frame rate does to the measures (the
+basis of the knowledge base's ``motion_min_frame_rate_hz`` and
+``motion_half_rate_obliquity_change_deg``): the project's reference gait recordings
+(``../shared/data/c3d``, 3D markers at 50 Hz) and the BlazePose landmarks of pose2sim's demo
+videos cached by the video tests (``.cache/pose2sim/landmarks``, 60 Hz, or ``--landmarks``
+files) are analysed at their own rate and with every second frame::
+
+    .venv/bin/python benchmarks/video_benchmark.py --frame-rate
+
 Measured (2026-12-01, 2 CPUs shared with other jobs at a load average of 3-7, Debian Chromium
 156, no GPU: WebGL runs on SwiftShader, the CPU)::
 
@@ -145,13 +154,73 @@ def page_to_result(clip: Path, model: str, tmp: Path) -> dict[str, Any]:
     return {"model": model, "clip_s": None, "to_result_page_s": round(total, 1)}
 
 
+def _halved(trial: Any) -> Any:
+    return trial.replace(
+        landmarks={n: a[::2] for n, a in trial.landmarks.items()},
+        confidence={n: a[::2] for n, a in trial.confidence.items()} if trial.confidence else None,
+        sampling_rate_hz=trial.sampling_rate_hz / 2.0, events=())
+
+
+def frame_rate_check(c3d_files: list[Path], landmark_files: list[Path]) -> list[dict[str, Any]]:
+    """Per file: the change of the measures when every second frame is dropped."""
+    import numpy as np
+
+    from glutemed.motion import analyse_trial, read_trial
+
+    rows: list[dict[str, Any]] = []
+    for path in c3d_files:
+        trial = read_trial(path)
+        full, half = (analyse_trial(t, "walk", events="detect") for t in (trial, _halved(trial)))
+        change = []
+        for side in ("left", "right"):
+            a = full.per_side[side]["contralateral_pelvic_drop_deg"]
+            b = half.per_side[side]["contralateral_pelvic_drop_deg"]
+            if a and b:
+                change.append(abs(a["mean"] - b["mean"]))
+        shifts = [min(abs(e.time_s - h.time_s) for h in half.events
+                      if (h.side, h.kind) == (e.side, e.kind))
+                  for e in full.events
+                  if any((h.side, h.kind) == (e.side, e.kind) for h in half.events)]
+        # an event the halved trial has no counterpart for within a step is reported apart
+        near = [x for x in shifts if x < 0.3]
+        rows.append({"file": path.name, "kind": "3D markers", "rate_hz": trial.sampling_rate_hz,
+                     "cpd_mean_change_deg": round(max(change), 3) if change else None,
+                     "event_shift_median_ms": round(1000 * float(np.median(near)), 1)
+                     if near else None,
+                     "events_unmatched": len(full.events) - len(near)})
+    for path in landmark_files:
+        trial = read_trial(path)
+        full, half = (analyse_trial(t, "walk") for t in (trial, _halved(trial)))
+        diff = half.obliquity_deg - full.obliquity_deg[::2][: half.obliquity_deg.size]
+        rows.append({"file": path.name, "kind": "BlazePose 2D", "rate_hz": trial.sampling_rate_hz,
+                     "obliquity_rms_change_deg": round(float(np.sqrt(np.nanmean(diff ** 2))), 2)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="clip length for the page")
     parser.add_argument("--models", default="lite,full", help="models for the speed table")
     parser.add_argument("--page-model", default="lite", choices=["lite", "full", "heavy"])
     parser.add_argument("--video", type=Path, help="a video instead of the pose2sim demo")
+    parser.add_argument("--frame-rate", action="store_true",
+                        help="measure the effect of halving the frame rate instead")
+    parser.add_argument("--landmarks", type=Path, nargs="*", help="landmark JSON files for "
+                        "--frame-rate (default: the video tests' cached ones)")
     args = parser.parse_args()
+    if args.frame_rate:
+        c3d = sorted((ROOT.parent / "shared" / "data" / "c3d").glob("gait-*.c3d"))
+        marks = args.landmarks or sorted((CACHE / "landmarks").glob("cam0*.json"))
+        rows = frame_rate_check(c3d, marks)
+        print(f"{'file':<36}{'kind':<14}{'Hz':>5}  change when every second frame is dropped")
+        for r in rows:
+            what = (f"mean pelvic drop {r['cpd_mean_change_deg']} deg, events "
+                    f"{r['event_shift_median_ms']} ms (median), {r['events_unmatched']} "
+                    "unmatched" if r["kind"] == "3D markers"
+                    else f"pelvic obliquity {r['obliquity_rms_change_deg']} deg RMS")
+            print(f"{r['file']:<36}{r['kind']:<14}{r['rate_hz']:>5g}  {what}")
+        print(json.dumps({"benchmark": "video_frame_rate", "rows": rows}))
+        return
     with tempfile.TemporaryDirectory(prefix="glutemed-video-bench-") as tmp_name:
         tmp = Path(tmp_name)
         video = args.video or demo_video(tmp)

@@ -85,9 +85,8 @@ def pose2sim_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     tmp_path_factory.mktemp("pose2sim-old"))
 
 
-@pytest.fixture(scope="session")
-def demo_landmarks(pose2sim_videos: dict[str, Path]) -> dict[str, dict[str, object]]:
-    """BlazePose lite landmarks of each demo video, estimated in headless Chromium (CLI path)."""
+def _demo_landmarks(videos: dict[str, Path], model: str) -> dict[str, dict[str, object]]:
+    """BlazePose landmarks of each demo video, estimated in headless Chromium (CLI path)."""
     import shutil
 
     from glutemed.motion.video import pose_assets_missing, pose_from_video
@@ -106,12 +105,24 @@ def demo_landmarks(pose2sim_videos: dict[str, Path]) -> dict[str, dict[str, obje
     code = b"".join((BROWSER_ASSETS_DIR / name).read_bytes()
                     for name in ("pose_video.js", "package-lock.json"))
     out: dict[str, dict[str, object]] = {}
-    for cam, path in pose2sim_videos.items():
+    for cam, path in videos.items():
         # cached by the script, the pinned model and the video, so reruns skip the slow part
         key = hashlib.sha256(code + path.read_bytes()).hexdigest()[:16]
-        cached = DEMO_CACHE / "landmarks" / f"{cam}-lite-{key}.json"
+        cached = DEMO_CACHE / "landmarks" / f"{cam}-{model}-{key}.json"
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(pose_from_video(path, model="lite")), encoding="utf-8")
+            cached.write_text(json.dumps(pose_from_video(path, model=model)), encoding="utf-8")
         out[cam] = json.loads(cached.read_text(encoding="utf-8"))
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_landmarks(pose2sim_videos: dict[str, Path]) -> dict[str, dict[str, object]]:
+    """BlazePose lite landmarks of each demo video, estimated in headless Chromium (CLI path)."""
+    return _demo_landmarks(pose2sim_videos, "lite")
+
+
+@pytest.fixture(scope="session")
+def demo_landmarks_full(pose2sim_videos: dict[str, Path]) -> dict[str, dict[str, object]]:
+    """BlazePose full landmarks of the two near-frontal demo videos (cam02, cam04)."""
+    return _demo_landmarks({c: pose2sim_videos[c] for c in ("cam02", "cam04")}, "full")

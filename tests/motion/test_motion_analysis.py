@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,23 @@ def test_video_names_the_missing_file(tmp_path: Path) -> None:
         pose_from_video(tmp_path / "absent.mp4")
     with pytest.raises(MotionDataError, match="lite"):
         analyse_video(tmp_path / "absent.mp4", model="tiny")
+
+
+_ID = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+
+
+def test_quality_texts_are_plain_words() -> None:
+    """The clinician reads body points in words, never internal names like left_hip."""
+    trial = _frontal_2d()
+    n = trial.n_frames
+    assert n > 40
+    gap = trial.get("left_hip").copy()
+    gap[:30] = np.nan  # missing at the start: stays missing
+    finger = trial.get("right_shoulder") + np.array([0.0, 0.0, -200.0])
+    finger[n - 40 :] = np.nan  # missing at the end
+    lm = dict(trial.landmarks) | {"left_hip": gap, "right_index_finger": finger}
+    for rate in (60.0, 30.0, 20.0):
+        result = analyse_trial(trial.replace(landmarks=lm, sampling_rate_hz=rate), "walk")
+        texts = [q.message for q in result.quality]
+        assert any("right index finger" in t and "left hip" in t for t in texts), texts
+        assert not [t for t in texts if _ID.search(t)], texts

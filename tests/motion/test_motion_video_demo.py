@@ -7,9 +7,17 @@ reproject onto the OpenPose hips with a median error of about 10 px, which is ho
 were matched to the calibration's world frame (world x, y, z = TRC z, x, y). Both packages are
 fetched with pip at test time (see ``tests/conftest.py``).
 
-The person balances and moves in a room rather than walking towards a camera, so these are not
-frontal-plane gait tests; they check that landmarks are found, where the hips are, and what the
-camera-view check and 2D pelvic obliquity make of real oblique and near-frontal views.
+The person balances and moves about 0.7 m across the room (towards cam02, away from cam04),
+so these are not frontal-plane gait tests; they check that landmarks are found, where the hips
+are, that left/right label swaps are corrected, what the camera-view check makes of real oblique
+and near-frontal views, and how close 2D pelvic obliquity comes to the 3D reference.
+
+What is compared with what: the 2D obliquity is the angle to the picture's horizontal of the
+line between BlazePose's two hip landmarks (after the pipeline's side-swap correction and 6 Hz
+filter); the reference is the same angle of the triangulated 3D hip keypoints (OpenPose
+BODY_25B hips, hip-joint keypoints of a pose model, not ASIS markers) projected into the same
+camera with its calibration. Both are hip-keypoint lines seen by one camera, so the difference
+is the 2D pose estimate's error, not the view's distortion of the true 3D obliquity.
 """
 
 from __future__ import annotations
@@ -85,12 +93,6 @@ def reference(pose2sim_reference: Path) -> dict[str, Any]:
     }
 
 
-def _trial(doc: dict[str, Any], tmp_path: Path, cam: str) -> Trial:
-    path = tmp_path / f"{cam}.landmarks.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    return read_trial(path)
-
-
 def _hip_errors(doc: dict[str, Any], people_frames: list[list[np.ndarray]],
                 offset: int) -> list[float]:
     """Per frame: distance of the BlazePose hips to the nearest OpenPose person's hips,
@@ -161,15 +163,17 @@ def test_hips_close_to_openpose(demo_landmarks: dict[str, Any],
         assert float(np.median(errors)) < 0.25, (cam, float(np.median(errors)))
 
 
+def _image(reference: dict[str, Any], cam: str, name: str) -> np.ndarray:
+    """A 3D marker projected into the camera, as (x right, 0, z up) image coordinates."""
+    uv = reference["cameras"][cam].project(reference["markers"][name])
+    return np.stack([uv[:, 0], np.zeros(len(uv)), -uv[:, 1]], axis=1)
+
+
 def _projected_obliquity(reference: dict[str, Any], cam: str) -> np.ndarray:
-    camera = reference["cameras"][cam]
-    m = reference["markers"]
-
-    def image(name: str) -> np.ndarray:
-        uv = camera.project(m[name])
-        return np.stack([uv[:, 0], np.zeros(len(uv)), -uv[:, 1]], axis=1)
-
-    trial = Trial(landmarks={"left_hip": image("LHip"), "right_hip": image("RHip")},
+    """The 3D hips (triangulated BODY_25B hip keypoints) as that camera sees them: the same
+    two points, in the same picture, that the 2D obliquity is measured from."""
+    trial = Trial(landmarks={"left_hip": _image(reference, cam, "LHip"),
+                             "right_hip": _image(reference, cam, "RHip")},
                   sampling_rate_hz=60.0, source=f"{cam}-3d", units="px", frame="image")
     return pelvic_obliquity_deg(trial)
 
@@ -180,11 +184,32 @@ def _views(reference: dict[str, Any]) -> dict[str, float]:
             for cam, c in reference["cameras"].items()}
 
 
-def _obliquity_rmse(demo_landmarks: dict[str, Any], reference: dict[str, Any],
-                    tmp_path: Path, cam: str) -> float:
-    doc = demo_landmarks[cam]
+def _walking_path_deg(reference: dict[str, Any]) -> dict[str, float]:
+    """Angle between the pelvis's horizontal path (a line fitted over the trial) and each
+    camera's optical axis, from the calibration."""
+    pelvis = (reference["markers"]["LHip"] + reference["markers"]["RHip"]) / 2.0
+    t = np.arange(len(pelvis)) / 60.0
+    velocity = np.array([np.polyfit(t, pelvis[:, k], 1)[0] for k in range(2)])
+    out = {}
+    for cam, c in reference["cameras"].items():
+        axis = (c.r.T @ np.array([0.0, 0.0, 1.0]))[:2]
+        cos = abs(float(velocity @ axis)) / float(np.linalg.norm(velocity) * np.linalg.norm(axis))
+        out[cam] = float(np.degrees(np.arccos(min(1.0, cos))))
+    return out
+
+
+def _pipeline(doc: dict[str, Any], tmp_path: Path, cam: str) -> tuple[Trial, Any]:
+    path = tmp_path / f"{cam}.landmarks.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return read_trial(path), analyse_file(path, "walk")
+
+
+def _obliquity_rmse(doc: dict[str, Any], reference: dict[str, Any], tmp_path: Path,
+                    cam: str) -> float:
+    """RMSE of the pipeline's pelvic obliquity (side swaps corrected, filtered at 6 Hz: what
+    the clinician gets) against the 3D hips seen by the same camera."""
     offset = _offset(doc, reference["openpose"][cam])
-    two_d = pelvic_obliquity_deg(_trial(doc, tmp_path, cam))[offset : offset + 100]
+    two_d = _pipeline(doc, tmp_path, cam)[1].obliquity_deg[offset : offset + 100]
     err = two_d - _projected_obliquity(reference, cam)
     ok = np.isfinite(err)
     return float(np.sqrt(np.mean(err[ok] ** 2)))
@@ -198,29 +223,115 @@ def test_frontal_views_see_the_hips_from_the_front(reference: dict[str, Any]) ->
     assert {c for c, v in views.items() if v <= 45} == {"cam01", "cam03"}
 
 
+def test_side_swaps_are_corrected(demo_landmarks: dict[str, Any],
+                                  reference: dict[str, Any], tmp_path: Path) -> None:
+    """BlazePose lite calls the person's left hip right in about half the frames of cam02;
+    after the correction the left hip is on the correct side of the picture (the side the
+    3D left hip projects to) in nearly every frame of every camera."""
+    for cam, doc in demo_landmarks.items():
+        offset = _offset(doc, reference["openpose"][cam])
+        raw = np.array([f["landmarks"][23]["x"] - f["landmarks"][24]["x"]
+                        for f in doc["frames"]])[offset : offset + 100]
+        trial = _pipeline(doc, tmp_path, cam)[0]
+        fixed = (trial.get("left_hip")[:, 0] - trial.get("right_hip")[:, 0])[offset : offset + 100]
+        truth = (_image(reference, cam, "LHip") - _image(reference, cam, "RHip"))[:, 0]
+        ok = np.isfinite(fixed)
+        before = float(np.mean(np.sign(raw) == np.sign(truth)))
+        after = float(np.mean(np.sign(fixed[ok]) == np.sign(truth[ok])))
+        print(f"{cam}: left hip on the correct side in {100 * before:.0f} % of frames as "
+              f"estimated, {100 * after:.0f} % after the correction ({int(ok.sum())} frames)")
+        assert after >= 0.95, (cam, before, after)
+
+
+def test_frontal_views_obliquity_against_3d(demo_landmarks: dict[str, Any],
+                                            reference: dict[str, Any],
+                                            tmp_path: Path) -> None:
+    """2D pelvic obliquity in the near-frontal views against the 3D hips seen by that camera:
+    37.0 deg (cam02) and 6.0 deg (cam04) RMSE before the side-swap correction."""
+    rmse = {cam: _obliquity_rmse(demo_landmarks[cam], reference, tmp_path, cam)
+            for cam in ("cam02", "cam04")}
+    print("2D (lite) vs 3D pelvic obliquity RMSE (deg):",
+          {c: round(v, 1) for c, v in rmse.items()})
+    assert max(rmse.values()) < 7.0, rmse
+
+
+def test_full_model_swaps_sides_too(demo_landmarks_full: dict[str, Any],
+                                    reference: dict[str, Any], tmp_path: Path) -> None:
+    """The full model is not free of side swaps either: the correction is needed with it."""
+    swapped = {}
+    for cam, doc in demo_landmarks_full.items():
+        trial = _pipeline(doc, tmp_path, cam)[0]
+        swapped[cam] = dict(trial.notes).get("sides_relabelled", "")
+    rmse = {cam: _obliquity_rmse(doc, reference, tmp_path, cam)
+            for cam, doc in demo_landmarks_full.items()}
+    print("2D (full) vs 3D pelvic obliquity RMSE (deg):",
+          {c: round(v, 1) for c, v in rmse.items()}, swapped)
+    assert swapped["cam02"], swapped
+    assert max(rmse.values()) < 9.0, rmse
+
+
+def test_reference_agrees_with_its_own_keypoints_only_to_about_3_deg(
+        reference: dict[str, Any]) -> None:
+    """The 3D hips were triangulated from the OpenPose keypoints of the four cameras; seen
+    again by one camera they differ from that camera's own OpenPose hips by about 3 deg of
+    obliquity RMSE. A 2D estimate from another model cannot be expected to agree with this
+    reference more closely than its own source keypoints do: the 2 deg target is below the
+    reference's resolution."""
+    floor = {}
+    for cam in ("cam02", "cam04"):
+        projected = _projected_obliquity(reference, cam)
+        lh, rh = _image(reference, cam, "LHip"), _image(reference, cam, "RHip")
+        errors = []
+        for i, people in enumerate(reference["openpose"][cam]):
+            best = min(people, key=lambda kp: float(np.linalg.norm(kp[OP_HIPS[0], :2]
+                                                                    - [lh[i, 0], -lh[i, 2]])),
+                       default=None)
+            if best is None or (best[list(OP_HIPS), 2] <= 0).any():
+                continue
+            left, right = best[OP_HIPS[0]], best[OP_HIPS[1]]
+            two_d = np.degrees(np.arctan2(right[1] - left[1], abs(left[0] - right[0])))
+            errors.append(two_d - projected[i])
+        floor[cam] = float(np.sqrt(np.mean(np.square(errors))))
+        assert len(errors) >= 90 and np.isfinite(rh).all(), cam
+    print("OpenPose 2D vs its own triangulated 3D, obliquity RMSE (deg):",
+          {c: round(v, 1) for c, v in floor.items()})
+    assert min(floor.values()) > 2.0, floor
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "measured with BlazePose lite: cam02 RMSE 37.0 deg (left and right hips swap in about half "
-    "of the frames), cam04 RMSE 6.0 deg; target 2 deg"))
+    "issue 12 check 1, not met: after the side-swap correction the pipeline's 2D obliquity is "
+    "6.0 deg (cam02) and 5.8 deg (cam04) RMSE from the 3D hips with BlazePose lite, 4.7 and "
+    "8.1 deg with full; the reference itself agrees with its own OpenPose keypoints only to "
+    "2.9-3.2 deg (test_reference_agrees_with_its_own_keypoints_only_to_about_3_deg)"))
 def test_frontal_views_obliquity_within_2_deg_of_3d(demo_landmarks: dict[str, Any],
                                                     reference: dict[str, Any],
                                                     tmp_path: Path) -> None:
     """2D pelvic obliquity in the near-frontal views against the 3D hips seen by that camera."""
-    rmse = {cam: _obliquity_rmse(demo_landmarks, reference, tmp_path, cam)
+    rmse = {cam: _obliquity_rmse(demo_landmarks[cam], reference, tmp_path, cam)
             for cam in ("cam02", "cam04")}
-    print("2D vs 3D pelvic obliquity RMSE (deg):", {c: round(v, 1) for c, v in rmse.items()})
     assert max(rmse.values()) < 2.0, rmse
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the camera-view check flags cam02 (a near-frontal view whose BlazePose hips swap sides) "
-    "and passes the oblique cam01 and cam03"))
 def test_camera_view_check_tells_frontal_from_oblique(demo_landmarks: dict[str, Any],
+                                                      reference: dict[str, Any],
                                                       tmp_path: Path) -> None:
+    """The check flags exactly the cameras whose calibration puts them more than 30 deg off
+    the front or back of the pelvis, and its estimate of the walking path's angle to the line
+    of sight is within 20 deg of the calibration's."""
+    from glutemed.motion._analysis import _walking_view_deg
+
+    truth_oblique = {c for c, v in _views(reference).items() if 90.0 - v > 30.0}
+    path_truth = _walking_path_deg(reference)
     flagged = set()
     for cam, doc in demo_landmarks.items():
-        path = tmp_path / f"{cam}.landmarks.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        if "camera_not_frontal" in {q.code for q in analyse_file(path, "walk").quality}:
+        trial, result = _pipeline(doc, tmp_path, cam)
+        if "camera_not_frontal" in {q.code for q in result.quality}:
             flagged.add(cam)
+        estimate = _walking_view_deg(trial)
+        assert estimate is not None, cam
+        print(f"{cam}: walking path {estimate[0]:.0f} deg from the line of sight "
+              f"(calibration {path_truth[cam]:.0f} deg)")
+        assert abs(estimate[0] - path_truth[cam]) < 20.0, cam
     print("flagged not frontal:", sorted(flagged))
-    assert flagged == {"cam01", "cam03"}
+    assert truth_oblique == {"cam01", "cam03"}
+    assert flagged == truth_oblique

@@ -33,6 +33,7 @@ from glutemed.motion._kinematics import (
     side_up,
     trunk_vector,
 )
+from glutemed.motion._landmarks import landmark_words
 from glutemed.motion._processing import Gap, fill_gaps, lowpass
 from glutemed.motion._readers import read_trial
 from glutemed.motion._settings import MEASURE_IDS, TASKS, MotionSettings, Task, settings_from_kb
@@ -71,12 +72,14 @@ class QualityFlag:
     """A data-quality warning attached to a result.
 
     ``code`` is one of: ``few_strides``, ``missing_data``, ``low_frame_rate``,
+    ``frame_rate_below_recommended``,
     ``camera_not_frontal``, ``camera_view_unchecked``, ``normalised_coordinates``,
     ``knee_centre_approximated``, ``trunk_landmarks_missing``, ``no_phases``,
     ``filter_skipped``, ``events_incomplete``, ``compensation_unchecked``, and the reader's
     notes (:attr:`Trial.notes`): ``non_finite_values``, ``c3d_header_mismatch``,
-    ``camera_oblique``, ``c3d_header_rate``, ``c3d_parameter_repaired``, ``units_assumed``,
-    ``vertical_axis_detected``, ``vertical_axis_assumed``, ``duplicate_labels``,
+    ``sides_relabelled``, ``sides_collapsed``, ``facing_uncertain``, ``c3d_header_rate``,
+    ``c3d_parameter_repaired``, ``units_assumed``, ``vertical_axis_detected``,
+    ``vertical_axis_assumed``, ``duplicate_labels``,
     ``keypoint_model_detected``, ``keypoints_implausible`` (blocks interpretation).
     """
 
@@ -234,45 +237,119 @@ def _window_stat(x: FloatArray | None, window: tuple[int, int], stat: str) -> fl
     return float(ok.max() if stat == "max" else ok.mean())
 
 
-# Oblique camera views. The hip width seen by the camera cannot tell a front view from an
-# oblique one (Pose2Sim's calibrated demo: 0.29 at 11 deg from the front, 0.34 at 52 deg), but
-# the nose can: it sits in front of the shoulder line, so it appears beside the shoulders'
-# midpoint by (nose depth / shoulder width) x tan(view angle) shoulder widths. glutemed's
-# assumptions, fitted on those four calibrated views (3 and 11 deg: 0.10-0.11; 52 and 62 deg:
-# 0.92-1.01): the ratio nose depth / shoulder width is 0.65, and views estimated more than 25
-# deg from the front or back are flagged.
+# Camera view. A sideways tilt filmed at an angle a from the front or back reads about
+# 1 / cos(a) times too large, and pelvic rotation mixes in. glutemed's assumption: views up to
+# 30 deg are accepted (the tilt reads at most 15 % too large, under 1.5 deg at a 10 deg drop and
+# so below the 2.7-2.8 deg smallest detectable difference of 2D contralateral pelvic drop,
+# ls_dingenen_2018); beyond that frontal-plane angles are not interpreted.
+_MAX_FRONTAL_VIEW_DEG = 30.0
+# The view is estimated in one of two ways, both from the geometry of a pinhole camera:
+# 1. Walking (any movement of at least half a trunk length across the floor): the person's
+#    path relative to the camera's line of sight. With the trunk (mid-hip to mid-shoulder) as
+#    a ruler of fixed length L, a person at depth Z appears S = f L / Z pixels long, so Z / L =
+#    f / S, and the sideways position is X / L = (u - u0) / S (u the mid-hip's column, u0 the
+#    picture's centre). The path's angle to the line of sight is atan(|dX| / |dZ|) of straight
+#    lines fitted between turns (where the depth, smoothed over one second, turns back), so
+#    that walking towards the camera and back counts as one line.
+#    glutemed's assumption for the unknown focal length f: 0.8 times the picture's long side
+#    (a phone's main camera, about 26 mm equivalent, films some 60-70 deg across the long
+#    side); an error of a quarter in f changes an estimated 30 deg by about 7 deg.
+# 2. Standing tasks: the nose sits in front of the shoulder line, so it appears beside the
+#    shoulders' midpoint by (nose depth / shoulder width) x tan(view angle) shoulder widths.
+#    glutemed's assumption (not a published value, chosen on OpenPose keypoints of Pose2Sim's
+#    calibrated demo views, so not independent of them): nose depth / shoulder width = 0.65.
+#    The head can turn on the trunk and a back view hides the nose, so this estimate is the
+#    weaker one and is used only when the person does not walk.
+_FOCAL_PER_LONG_SIDE = 0.8
+_PATH_WINDOW_S = 1.0
+_MIN_PATH_TRUNKS = 0.5
 _NOSE_DEPTH_RATIO = 0.65
-_MAX_FRONTAL_VIEW_DEG = 25.0
 
 
-def _oblique_view_check(trial: Trial) -> list[QualityFlag]:
-    """Estimate the camera's angle from the front from the nose's offset and flag oblique
-    views with how much they distort frontal-plane angles."""
+def _walking_view_deg(trial: Trial) -> tuple[float, float] | None:
+    """The walking path's angle to the camera's line of sight, and the path length in trunk
+    lengths; None without image size, trunk or enough movement."""
+    if trial.image_size_px is None or not trial.has("left_shoulder", "right_shoulder"):
+        return None
+    mid_hip = (trial.get("left_hip") + trial.get("right_hip")) / 2.0
+    mid_sh = (trial.get("left_shoulder") + trial.get("right_shoulder")) / 2.0
+    size = np.hypot(mid_sh[:, 0] - mid_hip[:, 0], mid_sh[:, 2] - mid_hip[:, 2])
+    w, h = trial.image_size_px
+    ok = np.isfinite(size) & (size > 0) & np.isfinite(mid_hip[:, 0])
+    window = max(3, round(_PATH_WINDOW_S * trial.sampling_rate_hz))
+    if ok.sum() < window:
+        return None
+    idx = np.flatnonzero(ok)
+    x = (mid_hip[idx, 0] - w / 2.0) / size[idx]
+    z = _FOCAL_PER_LONG_SIDE * max(w, h) / size[idx]
+    t = idx / trial.sampling_rate_hz
+    # split the walk where it turns (towards the camera, then away), one straight line each
+    smooth = np.convolve(z, np.ones(window) / window, mode="same")
+    turns = [0]
+    direction = np.sign(np.gradient(smooth))
+    for k in range(window, idx.size - window):
+        if direction[k] != direction[k - 1] and k - turns[-1] >= window:
+            turns.append(k)
+    turns.append(idx.size)
+    dx = dz = 0.0
+    for a, b in pairwise(turns):
+        if b - a < 3:
+            continue
+        span = float(t[b - 1] - t[a])
+        dx += abs(float(np.polyfit(t[a:b], x[a:b], 1)[0])) * span
+        dz += abs(float(np.polyfit(t[a:b], z[a:b], 1)[0])) * span
+    path = math.hypot(dx, dz)
+    if path < _MIN_PATH_TRUNKS:
+        return None
+    return math.degrees(math.atan2(dx, dz)), path
+
+
+def _nose_view_deg(trial: Trial) -> tuple[float, float] | None:
+    """The view angle from the nose's offset beside the shoulders, and that offset in shoulder
+    widths; None without nose and shoulders."""
     if not trial.has("nose", "left_shoulder", "right_shoulder"):
-        return []
+        return None
     lsx, rsx = trial.get("left_shoulder")[:, 0], trial.get("right_shoulder")[:, 0]
     signed = lsx - rsx
-    offset = trial.get("nose")[:, 0] - (lsx + rsx) / 2.0
-    ok = np.isfinite(offset) & np.isfinite(signed) & (signed != 0)
-    if ok.sum() < 5:
-        return []
-    majority = np.sign(np.median(np.sign(signed[ok])))
-    ok &= np.sign(signed) == majority  # frames with the shoulders' labels swapped are left out
     width = np.abs(signed)
+    offset = trial.get("nose")[:, 0] - (lsx + rsx) / 2.0
+    ok = np.isfinite(offset) & np.isfinite(width) & (width > 0)
     if ok.sum() < 5:
-        return []
+        return None
+    ok &= np.sign(signed) == np.sign(np.median(np.sign(signed[ok])))  # the person turned
+    if ok.sum() < 5:
+        return None
     ratio = abs(float(np.median(offset[ok] / width[ok])))
-    angle_deg = float(np.degrees(np.arctan(ratio / _NOSE_DEPTH_RATIO)))
+    return float(np.degrees(np.arctan(ratio / _NOSE_DEPTH_RATIO))), ratio
+
+
+def _camera_view_check(trial: Trial) -> list[QualityFlag]:
+    """Estimate how far from the front or back the camera films and flag oblique views with
+    how much they distort frontal-plane angles."""
+    walking = _walking_view_deg(trial)
+    nose = None if walking else _nose_view_deg(trial)
+    if walking is None and nose is None:
+        return [QualityFlag(
+            "camera_view_unchecked",
+            "the body landmarks do not show whether the camera films the front or back: "
+            "check on the video that it does")]
+    if walking is not None:
+        angle_deg = walking[0]
+        how = (f"the person walks at about {angle_deg:.0f}° to the camera's line of sight, "
+               "judged from how they move across and into the picture")
+    else:
+        angle_deg = nose[0] if nose else 0.0
+        how = (f"the nose sits {nose[1] if nose else 0.0:.2f} shoulder widths beside the "
+               "middle of the shoulders")
     if angle_deg <= _MAX_FRONTAL_VIEW_DEG:
         return []
     factor = 1.0 / np.cos(np.radians(angle_deg))
     return [QualityFlag(
-        "camera_oblique",
-        f"the camera appears to film about {angle_deg:.0f}° from the front or back (the nose "
-        f"sits {ratio:.2f} shoulder widths beside the middle of the shoulders); at that angle a "
-        f"sideways tilt reads about {factor:.1f} times too large and pelvic rotation mixes in, "
-        "so frontal-plane angles are not valid: film from the front or back",
-        blocks_interpretation=True)]
+        "camera_not_frontal",
+        f"the camera appears to film about {angle_deg:.0f}° from the front or back ({how}); at "
+        f"that angle a sideways tilt reads about {factor:.1f} times too large and pelvic "
+        "rotation mixes in, so frontal-plane angles are not valid: film from the front or "
+        "back", blocks_interpretation=True)]
 
 
 #: Reader notes that make frontal-plane measures meaningless (the body parts may be misnamed).
@@ -280,40 +357,24 @@ _BLOCKING_NOTES = frozenset({"keypoints_implausible"})
 
 
 def _frontal_check(trial: Trial, settings: MotionSettings) -> list[QualityFlag]:
+    """A side view: the hips (nearly) on top of each other in the picture."""
     lh, rh = trial.get("left_hip"), trial.get("right_hip")
-    if not (np.isfinite(lh).any() and np.isfinite(rh).any()):
+    trunk = trunk_vector(trial)
+    if trunk is None or not (np.isfinite(lh).any() and np.isfinite(rh).any()):
         return []
     dx = lh[:, 0] - rh[:, 0]
-    ok = np.isfinite(dx)
-    flags: list[QualityFlag] = []
-    if ok.any():
-        signs = np.sign(dx[ok])
-        majority = 1.0 if (signs > 0).sum() >= (signs < 0).sum() else -1.0
-        flipped = float((signs != majority).mean())
-        if flipped > 0.1:
-            flags.append(QualityFlag(
-                "camera_not_frontal",
-                f"the left and right hips swap sides in {100 * flipped:.0f} % of frames "
-                "(the walker turns, or left/right keypoints are mislabelled)",
-                blocks_interpretation=True))
-    trunk = trunk_vector(trial)
-    if trunk is None:
-        flags.append(QualityFlag(
-            "camera_view_unchecked",
-            "no shoulder or neck keypoints: cannot check that the camera films the front or back"))
-        return flags
     length = np.hypot(trunk[:, 0], trunk[:, 2])
-    both = ok & np.isfinite(length) & (length > 0)
+    both = np.isfinite(dx) & np.isfinite(length) & (length > 0)
     if both.any():
         ratio = float(np.median(np.abs(dx[both]) / length[both]))
         if ratio < settings.min_frontal_hip_width_ratio:
-            flags.append(QualityFlag(
+            return [QualityFlag(
                 "camera_not_frontal",
                 f"the hips appear {ratio:.2f} trunk lengths apart (expected at least "
                 f"{settings.min_frontal_hip_width_ratio:g} in a front or back view); frontal-"
                 "plane angles from an oblique or side view are not valid",
-                blocks_interpretation=True))
-    return flags
+                blocks_interpretation=True)]
+    return []
 
 
 # --------------------------------------------------------------------------- analysis
@@ -469,10 +530,22 @@ def analyse_trial(
     if rate < st.min_frame_rate_hz:
         flags.append(QualityFlag(
             "low_frame_rate",
-            f"{rate:g} Hz is below the recommended minimum of {st.min_frame_rate_hz:g} Hz"))
+            f"recorded at {rate:g} frames per second, below the minimum of "
+            f"{st.min_frame_rate_hz:g}: gait events are timed only to within "
+            f"{1000.0 / rate:.0f} ms and movement up to the {cutoff:g} Hz filter limit is "
+            "sampled with less margin than glutemed assumes; film at "
+            f"{st.recommended_frame_rate_hz:g} frames per second if the camera offers it"))
+    elif rate < st.recommended_frame_rate_hz and proc.is_2d:  # the advice is for video
+        flags.append(QualityFlag(
+            "frame_rate_below_recommended",
+            f"filmed at {rate:g} frames per second ({st.recommended_frame_rate_hz:g} is "
+            f"recommended): gait events are timed to within one frame ({1000.0 / rate:.0f} ms), "
+            f"and pelvic angles may differ by about {st.half_rate_obliquity_change_deg:g}° from "
+            f"a {st.recommended_frame_rate_hz:g} frames per second recording (glutemed's check "
+            "on demonstration videos, not a published value)"))
     if proc.is_2d:
         flags += _frontal_check(proc, st)
-        flags += _oblique_view_check(trial)  # unfiltered: a median robust to misplaced noses
+        flags += _camera_view_check(trial)  # unfiltered: medians and line fits
         if proc.units == "normalised":
             flags.append(QualityFlag(
                 "normalised_coordinates",
@@ -494,8 +567,8 @@ def analyse_trial(
     if unfilled:
         flags.append(QualityFlag(
             "missing_data",
-            "gaps longer than the fill limit or at the trial's ends remain in: "
-            + ", ".join(unfilled)))
+            "some body points are missing for longer than can be bridged, or at the start or "
+            "end of the recording: " + ", ".join(landmark_words(n) for n in unfilled)))
     if not phases:
         what = {"walk": "stance phases (no foot strike / foot off pairs)",
                 "single_leg_stance": "single-leg-stance bouts (no lifted foot)",
@@ -562,6 +635,7 @@ def analyse_trial(
         "lowpass_cutoff_hz": cutoff,
         "filter_order": st.filter_order,
         "max_gap_fill_s": gap_s,
+        "event_timing_resolution_s": _r(1.0 / trial.sampling_rate_hz, 4),
         "keypoint_min_confidence": st.keypoint_min_confidence if proc.is_2d else None,
         "event_method": event_method if (task_name == "walk" and events_source == "detected")
         else None,

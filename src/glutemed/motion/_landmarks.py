@@ -29,6 +29,7 @@ __all__ = [
     "KEYPOINT_MODELS",
     "MEDIAPIPE_33",
     "canonical_name",
+    "landmark_words",
     "side_name",
 ]
 
@@ -328,3 +329,41 @@ def mapped(labels: Iterable[str]) -> dict[str, str]:
         if name is not None and name not in out.values():
             out[label] = name
     return out
+
+
+#: Plain words for the landmark parts whose names are not words a clinician reads.
+_PART_WORDS = {
+    "asis": "front of the pelvis (ASIS)",
+    "psis": "back of the pelvis (PSIS)",
+    "hip_joint": "hip joint centre",
+    "thigh": "thigh marker",
+    "knee_medial": "inner knee",
+    "tibia": "shin marker",
+    "ankle_medial": "inner ankle",
+    "toe": "toes",
+    "small_toe": "little toe",
+    "eye_inner": "inner corner of the eye",
+    "eye_outer": "outer corner of the eye",
+    "mouth": "corner of the mouth",
+    "pinky": "little finger",
+    "front_head": "front of the head",
+    "back_head": "back of the head",
+}
+_UNSIDED_WORDS = {
+    "c7": "base of the neck (C7)",
+    "t10": "mid-back (T10)",
+    "mid_hip": "middle of the hips",
+    "head_top": "top of the head",
+}
+
+
+def landmark_words(name: str) -> str:
+    """A landmark name in the words a clinician reads (``right_index_finger`` -> ``right
+    index finger``, ``left_asis`` -> ``left front of the pelvis (ASIS)``)."""
+    if name in _UNSIDED_WORDS:
+        return _UNSIDED_WORDS[name]
+    for side in ("left", "right"):
+        if name.startswith(side + "_"):
+            part = name[len(side) + 1 :]
+            return f"{side} {_PART_WORDS.get(part, part.replace('_', ' '))}"
+    return name.replace("_", " ")

@@ -50,6 +50,7 @@ from glutemed.motion._landmarks import (
     canonical_name,
     side_name,
 )
+from glutemed.motion._sides import MIN_SIDE_AGREEMENT, apply_relabelling, relabel_sides
 from glutemed.motion._trial import EventKind, FloatArray, GaitEvent, Side, Trial, Units
 
 __all__ = [
@@ -723,6 +724,26 @@ def _image_trial(
     """Build an image-frame trial from (n_frames, n_points, 2) pixel/normalised coordinates."""
     landmarks: dict[str, FloatArray] = {}
     confidence: dict[str, FloatArray] = {}
+    seen = np.where(((conf > max(min_confidence, 0.0)) & np.isfinite(conf))[..., None],
+                    frames_xy, np.nan)
+    seen[~np.isfinite(seen)] = np.nan
+    relabel = relabel_sides(seen, names, rate)
+    if relabel.swapped.any() or relabel.collapsed.any():
+        frames_xy, conf = apply_relabelling(frames_xy, conf, names, relabel)
+    if relabel.swapped.any():
+        notes += (("sides_relabelled", f"the pose model mixed up the left and right sides of "
+                   f"the body in {_count(int(relabel.swapped.sum()), 'frame')}; they were "
+                   "swapped back so that each side moves continuously"),)
+    if relabel.collapsed.any():
+        notes += (("sides_collapsed", f"in {_count(int(relabel.collapsed.sum()), 'frame')} "
+                   "the pose model put the left and right hips and shoulders nearly on top of "
+                   "each other; those hip and shoulder points are treated as missing"),)
+    if relabel.agreement < MIN_SIDE_AGREEMENT and relabel.decided_by == "labels":
+        notes += (("facing_uncertain", f"the pose model could not tell whether the person "
+                   f"faces the camera or has their back to it (it chose each way in about "
+                   f"{100 * (1 - relabel.agreement):.0f} % and {100 * relabel.agreement:.0f} % "
+                   "of the frames): left and right may be exchanged in the whole result; "
+                   "check which side is which on the video"),)
     n_inf = int(np.isinf(frames_xy).any(axis=2).sum())
     if n_inf:
         notes += (("non_finite_values", f"{_count(n_inf, 'keypoint sample')} with an "
@@ -925,7 +946,9 @@ def read_mediapipe(
     Coordinates are MediaPipe's image-normalised ``x`` (right) and ``y`` (down); ``z`` is
     ignored (2D analysis). With ``image_size_px`` (or image size in the JSON) they are converted
     to pixels, so that angles are not distorted by the image's aspect ratio; otherwise the trial
-    keeps ``units="normalised"`` and angle measures are flagged.
+    keeps ``units="normalised"`` and angle measures are flagged. Frames whose left and right
+    labels the pose model swapped are swapped back (notes ``sides_relabelled``,
+    ``sides_collapsed``, ``facing_uncertain``), as for every 2D keypoint file.
 
     Raises
     ------

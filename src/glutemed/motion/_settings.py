@@ -38,6 +38,8 @@ class MotionSettings:
     max_gap_s: float
     min_strides: int
     min_frame_rate_hz: float
+    recommended_frame_rate_hz: float
+    half_rate_obliquity_change_deg: float
     keypoint_min_confidence: float
     trendelenburg_reference_deg: float
     cpd_sdd_deg: float
@@ -96,6 +98,9 @@ def settings_from_kb(kb: KnowledgeBase | None = None) -> MotionSettings:
         max_gap_s=_param(kb, "motion_max_gap_fill_s", problems),
         min_strides=_int(_param(kb, "motion_min_strides", problems)),
         min_frame_rate_hz=_param(kb, "motion_min_frame_rate_hz", problems),
+        recommended_frame_rate_hz=_param(kb, "motion_recommended_frame_rate_hz", problems),
+        half_rate_obliquity_change_deg=_param(kb, "motion_half_rate_obliquity_change_deg",
+                                              problems),
         keypoint_min_confidence=_param(kb, "motion_keypoint_min_confidence", problems),
         trendelenburg_reference_deg=_param(kb, "motion_trendelenburg_reference_drop_deg",
                                            problems),

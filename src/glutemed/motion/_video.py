@@ -9,7 +9,7 @@ landmarks and the same measures. Nothing is downloaded at run time: the model fi
 with ``npm ci --prefix src/glutemed/motion/web`` (see the README) and served from this package.
 
 Filming for frontal-plane measures: one camera in front of (or behind) the person, at hip height,
-3-5 m away, the whole body in view, 60 fps if the phone offers it (30 fps at least).
+3-5 m away, the whole body in view, 60 fps if the phone offers it (25-30 fps also works).
 """
 
 from __future__ import annotations
@@ -66,20 +66,23 @@ _RUNNER_HTML = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 def filming_guidance(settings: MotionSettings) -> list[str]:
     """How to film a movement test with a phone, in plain words (movement page and handout).
 
-    The frame rate and the number of steps come from the knowledge base
-    (``motion_min_frame_rate_hz``, ``motion_min_strides``); a front or back view at hip height
-    follows the camera guidance in the project's software landscape (Zhao et al. 2026; Samani et
-    al. 2026); the distance is a practical suggestion so that the whole body stays in the
-    picture, not a number from a study.
+    The frame rates and the number of steps come from the knowledge base
+    (``motion_recommended_frame_rate_hz``, ``motion_min_frame_rate_hz``,
+    ``motion_min_strides``); a front or back view at hip height follows the camera guidance
+    in the project's software landscape (Zhao et al. 2026; Samani et al. 2026); the distance
+    is a practical suggestion so that the whole body stays in the picture, not a number from
+    a study.
     """
-    fps = f"{settings.min_frame_rate_hz:g}"
+    fps = f"{settings.recommended_frame_rate_hz:g}"
+    usual = ("; the usual 30 frames per second also works"
+             if settings.min_frame_rate_hz <= 30 else "")
     return [
         "Film from the front or from behind, not from the side.",
         "Hold the phone at hip height and keep it still, or stand it on a shelf.",
         "Put the phone far enough away that the whole body, head to feet, is in the picture all "
         "the time (often 3 to 5 metres; a practical tip, not a rule).",
         f"Set the camera to {fps} frames per second if it can (look for {fps} fps in the video "
-        "settings).",
+        f"settings){usual}.",
         "Wear shorts or tight clothes so the hips and knees can be seen, and film in good light.",
         "Walking: walk towards the phone and back at your usual speed. Take at least "
         f"{settings.min_strides} steps with each leg before you turn.",

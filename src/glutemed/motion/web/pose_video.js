@@ -17,6 +17,7 @@
 
   var DEFAULT_ASSETS = "/static/pose/node_modules/@mediapipe/pose/";
   var FALLBACK_FPS = 30;
+  var FRAME_WAIT_MS = 2000;
   var STANDARD_FPS = [23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 90, 100, 120, 240];
 
   function waitFor(el, event, what) {
@@ -35,6 +36,40 @@
     var p = waitFor(video, "seeked", "seek in");
     video.currentTime = t;
     return p;
+  }
+
+  /* Seek to a frame and wait until the browser presents it. The "seeked" event alone may come
+   * before the new frame reaches the element, so that a busy machine hands the model the
+   * previous frame (the browser page and the command line then disagreed by the person's
+   * movement between two frames). The frame callback reports the presented frame's media
+   * time; it may not come when the frame shown does not change, hence the time limit. */
+  function seekFrame(video, t, halfFrameS) {
+    if (typeof video.requestVideoFrameCallback !== "function") {
+      return seek(video, t).then(function () { return null; });
+    }
+    return new Promise(function (resolve, reject) {
+      var presented = null, seeked = false, timer = null, settled = false;
+      function finish() {
+        if (settled) { return; }
+        settled = true;
+        if (timer !== null) { clearTimeout(timer); }
+        resolve(presented);
+      }
+      function onFrame(_now, meta) {
+        if (settled) { return; }
+        if (Math.abs(meta.mediaTime - t) <= halfFrameS + 1e-4) {
+          presented = meta.mediaTime;
+          if (seeked) { finish(); }
+        } else {
+          video.requestVideoFrameCallback(onFrame);  /* an earlier frame: wait for ours */
+        }
+      }
+      video.requestVideoFrameCallback(onFrame);
+      seek(video, t).then(function () {
+        seeked = true;
+        if (presented !== null) { finish(); } else { timer = setTimeout(finish, FRAME_WAIT_MS); }
+      }, reject);
+    });
   }
 
   /* Frame rate of the video: the browser does not report it, so play a few frames muted and
@@ -128,7 +163,10 @@
     var complexity = options.modelComplexity === undefined ? 1 : options.modelComplexity;
     pose.setOptions({
       modelComplexity: complexity,
-      smoothLandmarks: true,
+      /* raw per-frame landmarks: the server corrects left/right label swaps and low-pass
+       * filters them (MediaPipe's own smoothing blends a swapped frame into its neighbours,
+       * which hides the swap and moves both hips towards the middle) */
+      smoothLandmarks: false,
       enableSegmentation: false,
       minDetectionConfidence: 0.5,
       minTrackingConfidence: 0.5,
@@ -145,14 +183,17 @@
         if (signal && signal.aborted) {
           var err = new Error("cancelled"); err.name = "AbortError"; throw err;
         }
-        await seek(video, Math.min((i + 0.5) / rate.fps, duration - 1e-3));
+        var shown = await seekFrame(video, Math.min((i + 0.5) / rate.fps, duration - 1e-3),
+                                    0.5 / rate.fps);
         last = null;
         await pose.send({ image: video }, round(i * 1000 / rate.fps, 3));
         var lms = last ? last.slice(0, 33).map(function (p) {
           return { x: round(p.x, 6), y: round(p.y, 6), z: round(p.z, 6),
                    visibility: round(p.visibility === undefined ? 1 : p.visibility, 4) };
         }) : [];
-        frames.push({ timestamp_ms: round(i * 1000 / rate.fps, 3), landmarks: lms });
+        /* presented_s: media time of the frame the model saw (null without frame callbacks) */
+        frames.push({ timestamp_ms: round(i * 1000 / rate.fps, 3), landmarks: lms,
+                      presented_s: shown === null ? null : round(shown, 6) });
         drawSkeleton(options.canvas, video, last);
         if (options.onProgress) { options.onProgress(i + 1, n); }
       }
