@@ -173,7 +173,7 @@ def test_shared_rule_out_probability_is_exact(findings, imaging, setting, patien
     from dataclasses import replace
 
     from glutemed.reasoning._engine import observed_values
-    from glutemed.reasoning._network import infer, prepare
+    from glutemed.reasoning._network import _coupled, _infer_enumerate, infer, prepare
     from glutemed.reasoning._shared import shared_rule_out
 
     case = Case(setting=setting, findings=findings, imaging=imaging, patient=patient)
@@ -192,3 +192,20 @@ def test_shared_rule_out_probability_is_exact(findings, imaging, setting, patien
             w_b1 = w_b1.copy()
             w_b1[:, i] = 1e-300
         assert math.isclose(got[g.id].probability, 1.0 - p_none, rel_tol=1e-6, abs_tol=1e-9)
+        # and by Bayes' rule with exact enumeration (no Quickscore, no clamping):
+        # P(none | e) = P(e | none) P(none) / P(e), where P(e | none) comes from a model whose
+        # members are absent by a clinician's pre-test estimate of ~0, and the members are
+        # independent a priori
+        if _coupled(ev) <= 12:
+            age, sex = case.patient.age_years, case.patient.sex
+            pre = {c: 1e-12 for c in g.members}
+            ev0 = prepare(NET, setting, age, sex, obs, pre, 0)
+            base = prepare(NET, setting, age, sex, {}, None, 0)
+            idx = [NET.binaries.index(c) for c in g.members]
+            prior_none = float(np.prod(base.w_b0[0, idx] / (base.w_b0[0, idx] + base.w_b1[0, idx])))
+            p_none_enum = prior_none * math.exp(
+                float(_infer_enumerate(ev0).log_pe[0]) - float(_infer_enumerate(ev).log_pe[0])
+            )
+            assert math.isclose(
+                got[g.id].probability, 1.0 - p_none_enum, rel_tol=1e-5, abs_tol=1e-9
+            )

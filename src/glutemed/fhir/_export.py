@@ -695,8 +695,13 @@ class _Exporter:
                         (
                             cid,
                             "differential",
-                            f"Must-not-miss condition above its test threshold: "
-                            f"{flag.get('reason')}. {flag.get('action')}",
+                            (
+                                "Must-not-miss condition above its test threshold: "
+                                if not flag.get("group")
+                                else f"Part of {flag.get('name')}, whose shared rule-out test "
+                                "is advised: "
+                            )
+                            + f"{flag.get('reason')}. {flag.get('action')}",
                         )
                     )
         by_id = {c["id"]: c for c in assessment.get("conditions") or []}

@@ -354,7 +354,18 @@ def check_network(
         for ref in m.sources:
             need(sources, ref.id, f"must_not_miss.{m.condition}.sources", "source")
     mnm_ids = {m.condition for m in net.must_not_miss}
+    in_group: dict[str, str] = {}
     for g in net.shared_rule_out:
+        for cid in g.members:
+            if cid in in_group:
+                problems.append(
+                    Problem(
+                        f"{where} shared_rule_out.{g.id}.members",
+                        "a condition in one group only",
+                        f"{cid} (already in {in_group[cid]})",
+                    )
+                )
+            in_group.setdefault(cid, g.id)
         for cid in g.members:
             if cid not in mnm_ids:
                 problems.append(

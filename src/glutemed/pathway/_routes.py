@@ -97,7 +97,10 @@ def care_routes(
             ConditionCare(
                 condition=cid,
                 name=str(flag.get("name") or kb.conditions[cid].name),
-                probability=_probability(assessment, cid),
+                # a shared rule-out group's flag carries P(any of its members)
+                probability=float(flag["probability"])
+                if flag.get("group")
+                else _probability(assessment, cid),
                 route=route.route,
                 urgency=urgency,
                 urgency_text=_URGENCY_WORDS.get(urgency, urgency),

@@ -89,7 +89,7 @@ def imaging_advice(
             + " first: "
             + "; ".join(f["name"] for f in flags),
             "modality": "per must-not-miss condition",
-            "urgency": flags[0]["urgency"],
+            "urgency": _most_urgent(flags)["urgency"],
             "reasons": [
                 {
                     "text": f"{f['name']} ({f['reason']}): {f['action']}",
@@ -284,7 +284,7 @@ def referral_advice(
 ) -> dict[str, Any]:
     """Return ``{"refer", "to", "urgency", "reason"}``: must-not-miss, then surgical opinion."""
     if flags:
-        top = flags[0]
+        top = _most_urgent(flags)
         return {
             "refer": True,
             "to": "emergency or specialist assessment for " + top["name"],
@@ -347,3 +347,11 @@ def severity(kb: KnowledgeBase, case: Case) -> dict[str, Any]:
     elif gf in ("grade_0", "grade_1", "grade_2"):
         flags.append(f"Goutallier-Fuchs {gf.replace('_', ' ')}")
     return {"grade": grade, "goutallier_fuchs": gf, "flags": flags, "sources": sources}
+
+
+_URGENCY_RANK = {"emergency_same_day": 0, "urgent": 1, "soon": 2}
+
+
+def _most_urgent(flags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The flag with the most urgent action (the first of equals: flags come by probability)."""
+    return min(flags, key=lambda f: _URGENCY_RANK.get(str(f["urgency"]), len(_URGENCY_RANK)))

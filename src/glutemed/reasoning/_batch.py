@@ -128,7 +128,7 @@ class BatchModel:
         chunk
             Rows processed at a time (bounds memory).
         """
-        return self.posteriors_and_shared(values, setting, age_years, sex, chunk, pretest)[0]
+        return self._run(values, setting, age_years, sex, chunk, pretest, shared=False)[0]
 
     def posteriors_and_shared(
         self,
@@ -143,19 +143,37 @@ class BatchModel:
         member) reaches the group's threshold (``(n_cases, n_groups)`` booleans), as in
         :func:`glutemed.reasoning.assess`. The exact probability is computed only for rows
         where the members' sum reaches the threshold (below it, P(any) cannot)."""
+        return self._run(values, setting, age_years, sex, chunk, pretest, shared=True)
+
+    def _run(
+        self,
+        values: NDArray[np.int8],
+        setting: str | Sequence[str] | NDArray[np.object_],
+        age_years: NDArray[np.float64] | None,
+        sex: Sequence[str] | NDArray[np.object_] | None,
+        chunk: int,
+        pretest: Sequence[dict[str, float]] | None,
+        *,
+        shared: bool,
+    ) -> tuple[FloatArray, NDArray[np.bool_]]:
         n = values.shape[0]
         settings = np.full(n, setting, dtype=object) if isinstance(setting, str) else setting
         ages = np.full(n, np.nan) if age_years is None else np.asarray(age_years, dtype=float)
         sexes = np.full(n, "unknown", dtype=object) if sex is None else sex
         out = np.empty((n, len(self.conditions)))
-        shared = np.zeros((n, len(self.shared_groups)), dtype=bool)
+        flags = np.zeros((n, len(self.shared_groups)), dtype=bool)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             pre = None if pretest is None else list(pretest[a:b])
             out[a:b] = self._block(
-                values[a:b], settings[a:b], ages[a:b], sexes[a:b], pre, shared[a:b]
+                values[a:b],
+                settings[a:b],
+                ages[a:b],
+                sexes[a:b],
+                pre,
+                flags[a:b] if shared else None,
             )
-        return out, shared
+        return out, flags
 
     @property
     def shared_groups(self) -> tuple[tuple[str, tuple[int, ...], float], ...]:
@@ -329,9 +347,12 @@ class BatchModel:
                             ev.log_const[cand],
                         )
                     )
-                    p_any = 1.0 - np.exp(clamped.log_pe - res.log_pe[cand])
+                    p_any = -np.expm1(clamped.log_pe - res.log_pe[cand])
                     members_p = res.post_b[cand][:, idx]
-                    p_any = np.clip(p_any, members_p.max(axis=1), members_p.sum(axis=1))
+                    upper = members_p.sum(axis=1)
+                    p_any = np.where(
+                        np.isfinite(p_any), np.clip(p_any, members_p.max(axis=1), upper), upper
+                    )
                     shared_out[rows[cand], g] = p_any >= threshold
         cols_out = []
         for cid in self.conditions:

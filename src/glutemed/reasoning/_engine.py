@@ -388,6 +388,17 @@ def assess(
         m.pop("flag")
     sev = severity(kb, case)
     notes = _notes(kb, case, sev, by_id)
+    unused = sorted(
+        kb.findings[f].name
+        for f, v in case.observed().items()
+        if v != "not_done" and f not in observed and f in kb.findings
+    )
+    if unused:
+        notes.append(
+            "Recorded but not used by the diagnosis model (it gives these no weight): "
+            + "; ".join(unused)
+            + "."
+        )
     nxt = [] if heavy else next_tests(kb, net, case, observed, main, results[0], pretest)
     if heavy:
         notes.append(
@@ -588,22 +599,29 @@ def _must_not_miss(
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     group_of = {c: g for g in shared.values() for c in g.members}
-    # a group above its threshold flags once, under its most probable member below its own
-    lead_of_group: dict[str, str] = {}
-    for g in shared.values():
-        below = [
-            c for c in g.members if (by_id[c].probability or 0.0) < net.must_not_miss[c].threshold
-        ]
-        if g.above_threshold and below:
-            lead_of_group[g.id] = max(below, key=lambda c: by_id[c].probability or 0.0)
+
+    def own_above(c: str) -> bool:
+        return bool((by_id[c].probability or 0.0) >= net.must_not_miss[c].threshold)
+
+    # A group fires when P(any member) reaches its threshold and no member already flags on its
+    # own (that member's flag and test stand). It then raises ONE flag, under its most probable
+    # member (condition-keyed consumers such as the care pathway need a condition id).
+    fires = {
+        g.id: g.above_threshold and not any(own_above(c) for c in g.members)
+        for g in shared.values()
+    }
+    lead_of_group = {
+        g.id: max(g.members, key=lambda c: by_id[c].probability or 0.0)
+        for g in shared.values()
+        if fires[g.id]
+    }
     for cid, m in net.must_not_miss.items():
         r = by_id[cid]
         p = r.probability or 0.0
-        hi = r.interval[1] if r.interval else p
-        own_above = p >= m.threshold
+        own = own_above(cid)
         group = group_of.get(cid)
-        via_group = not own_above and group is not None and group.above_threshold
-        above = own_above or via_group
+        via_group = group is not None and fires[group.id]
+        above = own or via_group
         tests = [
             {
                 "id": t,
@@ -613,9 +631,10 @@ def _must_not_miss(
             for t in m.rule_out
         ]
         drivers = [c for c in r.contributions if (c.alone_to or 0) > (c.alone_from or 0)][:3]
+        upto = f" (95 % interval up to {r.interval[1]:.1%})" if r.interval else ""
         reason = (
-            f"probability {p:.1%} (95 % interval up to {hi:.1%}) is "
-            + ("above" if own_above else "below")
+            f"probability {p:.1%}{upto} is "
+            + ("above" if own else "below")
             + f" its test threshold of {m.threshold:.0%}"
         )
         if drivers:
@@ -623,25 +642,30 @@ def _must_not_miss(
                 _value_text(kb, c.finding_ids[0], c.value).lower() for c in drivers
             )
         action = m.action
+        urgency = m.urgency
         flag_reason = reason
         if group is not None:
-            g_hi = group.interval[1] if group.interval else group.probability
-            together = (
-                f"the probability of {group.name} is {group.probability:.1%} (95 % interval up "
-                f"to {g_hi:.1%}), "
+            g_upto = f" (95 % interval up to {group.interval[1]:.1%})" if group.interval else ""
+            reason += (
+                f"; the probability of {group.name} is {group.probability:.1%}{g_upto}, "
                 + ("above" if group.above_threshold else "below")
                 + f" the {group.threshold:.0%} threshold for the test that rules them out together"
             )
-            reason += "; " + together
             if via_group:
                 action = group.test
+                # the group's urgency is its most urgent member's, whatever their probabilities
+                urgency = min(
+                    (net.must_not_miss[c].urgency for c in group.members),
+                    key=_URGENCY_ORDER.index,
+                )
                 parts = ", ".join(
                     f"{by_id[c].name} {(by_id[c].probability or 0.0):.1%}" for c in group.members
                 )
                 flag_reason = (
-                    f"probability {group.probability:.1%} (95 % interval up to {g_hi:.1%}) is "
-                    f"above the {group.threshold:.0%} threshold of the one test that rules them "
-                    f"all out; each alone is below its own threshold ({parts})"
+                    f"probability {group.probability:.1%}{g_upto} is above the "
+                    f"{group.threshold:.0%} threshold of the one test that rules them all out; "
+                    f"each alone is below its own threshold ({parts}); urgency of its most "
+                    "urgent member"
                 )
         entry = {
             "id": cid,
@@ -654,7 +678,7 @@ def _must_not_miss(
             if kb.network is not None
             else "",
             "above_threshold": above,
-            "urgency": m.urgency,
+            "urgency": urgency,
             "action": action,
             "rule_out_tests": tests,
             "reason": reason,
@@ -669,35 +693,46 @@ def _must_not_miss(
                 "interval": None if group.interval is None else [_round(x) for x in group.interval],
                 "threshold": group.threshold,
                 "above_threshold": group.above_threshold,
+                "fires": fires[group.id],
                 "test": group.test,
             },
         }
-        flagged = own_above or (group is not None and lead_of_group.get(group.id) == cid)
-        urgency = m.urgency
-        if via_group and group is not None:
-            urgency = min(
-                (net.must_not_miss[c].urgency for c in group.members), key=_URGENCY_ORDER.index
-            )
-        entry["flag"] = (
-            None
-            if not flagged
-            else {
+        entry["flag"] = None
+        if own:
+            entry["flag"] = {
                 "id": cid,
-                "name": r.name
-                if own_above or group is None
-                else group.name[:1].upper() + group.name[1:],
+                "name": r.name,
+                "group": None,
                 "urgency": urgency,
                 "action": action,
                 "imaging": action,
-                "suspected": [cid] if own_above or group is None else list(group.members),
-                "reason": reason if own_above else flag_reason,
+                "suspected": [cid],
+                "reason": reason,
                 "triggers": [c.finding_ids[0] for c in drivers],
                 "context_factors": [],
                 "sources": [s.id for s in m.sources],
                 "probability": _round(p),
                 "threshold": m.threshold,
             }
-        )
+        elif group is not None and lead_of_group.get(group.id) == cid:
+            sources = list(
+                dict.fromkeys(s.id for c in group.members for s in net.must_not_miss[c].sources)
+            )
+            entry["flag"] = {
+                "id": cid,
+                "name": group.name[:1].upper() + group.name[1:],
+                "group": group.id,
+                "urgency": urgency,
+                "action": action,
+                "imaging": action,
+                "suspected": list(group.members),
+                "reason": flag_reason,
+                "triggers": [c.finding_ids[0] for c in drivers],
+                "context_factors": [],
+                "sources": sources,
+                "probability": _round(group.probability),
+                "threshold": group.threshold,
+            }
         out.append(entry)
     out.sort(key=lambda e: (not e["above_threshold"], -(e["probability"] or 0.0)))
     return out

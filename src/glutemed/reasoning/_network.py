@@ -263,11 +263,12 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         raw_split /= raw_split.sum(axis=1, keepdims=True)
         pt = np.zeros((n_p, n_s))
         pt[:, 0] = 1.0 - gtps
-        # a draw may put the arthroplasty state above P(any tendon state): the other tendon
-        # states then get no mass and the row is renormalised, so no weight is ever negative
-        pt[:, 1:-1] = np.maximum(gtps - af, 0.0)[:, None] * raw_split
+        # a draw may put the arthroplasty state above P(any tendon state): it is then capped
+        # at that draw's P(any tendon state), so no weight is ever negative and the drawn
+        # P(no tendon state) is kept
+        af = np.minimum(af, gtps)
+        pt[:, 1:-1] = (gtps - af)[:, None] * raw_split
         pt[:, -1] = af
-        pt /= pt.sum(axis=1, keepdims=True)
         prior_t[sn.setting] = pt
         prior_b[sn.setting] = np.stack([_draw_prob(pars[c], rng, size) for c in binaries], 1)
         raw_gtps = src.priors["gtps"]

@@ -13,7 +13,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from glutemed.reasoning._network import CompiledNetwork, Evidence, InferenceResult, infer
+from glutemed.reasoning._network import (
+    CompiledNetwork,
+    Evidence,
+    InferenceResult,
+    infer,
+    take_rows,
+)
 
 #: stands in for zero in the clamped weights (exact enumeration takes logarithms of them)
 _ABSENT = 1e-300
@@ -54,10 +60,20 @@ def shared_rule_out(
         idx = [net.binaries.index(c) for c in g.members]
         w_b1 = evidence.w_b1.copy()
         w_b1[:, idx] = _ABSENT
-        clamped = infer(replace(evidence, w_b1=w_b1))
-        p_any = 1.0 - np.exp(clamped.log_pe - result.log_pe)
+        clamped = replace(evidence, w_b1=w_b1)
+        # the point estimate in the reference arithmetic (it is compared with a threshold), the
+        # parameter draws with the faster doubling sum, as in assess()
+        log_none = infer(take_rows(clamped, slice(0, 1))).log_pe
+        if clamped.w_t.shape[0] > 1:
+            log_none = np.concatenate(
+                [log_none, infer(take_rows(clamped, slice(1, None)), fast=True).log_pe]
+            )
         members = np.stack([member_probabilities[c] for c in g.members], axis=0)
-        p_any = np.clip(p_any, members.max(axis=0), np.minimum(1.0, members.sum(axis=0)))
+        lower, upper = members.max(axis=0), np.minimum(1.0, members.sum(axis=0))
+        p_any = -np.expm1(log_none - result.log_pe)
+        # a failed evidence ratio (not finite) falls back to the members' sum, which is never
+        # below the true value: the group is then flagged rather than missed
+        p_any = np.where(np.isfinite(p_any), np.clip(p_any, lower, upper), upper)
         p = float(p_any[0])
         interval = None
         if p_any.shape[0] > 1:

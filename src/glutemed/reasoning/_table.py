@@ -116,7 +116,7 @@ def write_results(
     records: list[dict[str, Any]] = []
     for name, a in rows:
         rec: dict[str, Any] = {"case": name}
-        rec["red_flags"] = ";".join(f["id"] for f in a.red_flags)
+        rec["red_flags"] = ";".join(f.get("group") or f["id"] for f in a.red_flags)
         rec["top_condition"] = a.differential[0]["id"] if a.differential else ""
         for c in a.conditions:
             rec[f"p_{c.id}"] = round(c.probability or 0.0, 4)

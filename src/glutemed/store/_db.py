@@ -154,7 +154,17 @@ class _FifoLock:
             turn.acquire()
             self._waiters.append(turn)
         # released by release(): the lock is handed over, still held
-        if turn.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+        try:
+            got = turn.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+        except BaseException:  # interrupted while waiting: leave no dead entry in the queue
+            with self._guard:
+                handed_over = turn not in self._waiters
+                if not handed_over:
+                    self._waiters.remove(turn)
+            if handed_over:
+                self.release()  # it was ours: pass it on
+            raise
+        if got:
             return True
         with self._guard:
             if turn in self._waiters:
