@@ -620,7 +620,8 @@ def _must_not_miss(
         p = r.probability or 0.0
         own = own_above(cid)
         group = group_of.get(cid)
-        via_group = group is not None and fires[group.id]
+        # every member of a group above its threshold is to be ruled out by the shared test
+        via_group = group is not None and group.above_threshold and not own
         above = own or via_group
         tests = [
             {
@@ -651,6 +652,12 @@ def _must_not_miss(
                 + ("above" if group.above_threshold else "below")
                 + f" the {group.threshold:.0%} threshold for the test that rules them out together"
             )
+            if own and group.above_threshold:
+                others = ", ".join(by_id[c].name for c in group.members if c != cid)
+                action = (
+                    f"{m.action} Also possible: {others} ({group.name}: "
+                    f"{group.probability:.1%} together): {group.test}"
+                )
             if via_group:
                 action = group.test
                 # the group's urgency is its most urgent member's, whatever their probabilities
