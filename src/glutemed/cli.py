@@ -432,7 +432,7 @@ def assess_cmd(
 ) -> None:
     """Post-test probabilities with reasons, the next best test, imaging advice and red flags."""
     from glutemed.knowledge import load_kb
-    from glutemed.reasoning import assess
+    from glutemed.reasoning import assess, percent
 
     with _errors():
         kb = load_kb()
@@ -448,7 +448,7 @@ def assess_cmd(
         _emit_json(data)
         return
     if c.label:
-        out.print(f"[bold]{escape(c.label)}[/]  (setting: {c.setting})")
+        out.print(f"[bold]{escape(c.label)}[/]  (setting: {c.setting.replace('_', ' ')})")
     for flag in data["red_flags"]:
         out.print(
             f"[bold white on red] MUST NOT MISS [/] [bold]{escape(flag['name'])}[/] "
@@ -472,9 +472,9 @@ def assess_cmd(
             table.add_row(
                 str(e["rank"]),
                 name if e["must_not_miss"] else escape(name),
-                f"{cond['prior']:.0%}" + ("*" if cond["prior_is_assumption"] else ""),
-                f"[bold]{cond['probability']:.0%}[/]",
-                f"{lo:.0%}-{hi:.0%}",
+                percent(cond["prior"]) + ("*" if cond["prior_is_assumption"] else ""),
+                f"[bold]{percent(cond['probability'])}[/]",
+                f"{percent(lo)} to {percent(hi)}",
                 _bar(cond["probability"]),
             )
         out.print(table)
@@ -489,7 +489,7 @@ def assess_cmd(
         ]
         out.print(
             "Gluteal tendon: "
-            + "; ".join(f"{escape(c['name'])} {c['probability']:.0%}" for c in nested)
+            + "; ".join(f"{escape(c['name'])} {percent(c['probability'])}" for c in nested)
         )
         out.print("[dim]* pre-test probability is a labelled assumption (no case-mix study)[/]")
         for e in shown[:3]:
@@ -520,9 +520,9 @@ def assess_cmd(
             table.add_row(
                 escape(t["name"]),
                 escape(t["condition_name"]),
-                f"{t['current']:.0%}",
-                f"{t['if_positive']:.0%}",
-                f"{t['if_negative']:.0%}",
+                percent(t["current"]),
+                percent(t["if_positive"]),
+                percent(t["if_negative"]),
                 f"{t['value']:.3f}",
             )
         out.print(table)

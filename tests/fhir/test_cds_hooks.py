@@ -44,7 +44,7 @@ from glutemed.fhir import (
     to_operation_outcome,
 )
 from glutemed.knowledge import KnowledgeBase
-from glutemed.reasoning import assess, load_case
+from glutemed.reasoning import assess, load_case, percent
 
 from .conftest import GENERATED_AT, TENDINOPATHY, make_case
 
@@ -409,7 +409,7 @@ def test_order_select_warns_mri_for_clear_tendinopathy(fixture_kb: KnowledgeBase
     }
     assert len(card["overrideReasons"]) >= 2
     gtps = assess(make_case(findings=TENDINOPATHY), fixture_kb).probability("gtps")
-    assert f"{100 * gtps:.0f} %" in card["detail"]
+    assert percent(gtps, space=True) in card["detail"]
 
 
 def test_order_select_supports_mri_for_suspected_tear(fixture_kb: KnowledgeBase) -> None:

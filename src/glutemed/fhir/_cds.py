@@ -55,7 +55,7 @@ from glutemed.fhir._resources import (
     versions_extension,
 )
 from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.reasoning import Assessment, Case, assess
+from glutemed.reasoning import Assessment, Case, assess, percent
 
 __all__ = [
     "ORDER_SELECT_ID",
@@ -370,7 +370,7 @@ def _clip(text: str, limit: int = 139) -> str:
 
 
 def _pct(p: float | None) -> str:
-    return "n/a" if p is None else f"{100 * p:.0f} %"
+    return "n/a" if p is None else percent(p, space=True)
 
 
 def _md(text: Any) -> str:
@@ -507,7 +507,7 @@ class _Cards:
         if ranked:
             top = ranked[0]
             interval = top.get("interval")
-            ci = f" (95 % interval {_pct(interval[0])}-{_pct(interval[1])})" if interval else ""
+            ci = f" (95 % interval {_pct(interval[0])} to {_pct(interval[1])})" if interval else ""
             summary = f"Lateral hip pain: {top['name']} most likely, {_pct(top['probability'])}{ci}"
         else:
             summary = "Lateral hip pain: glutemed assessment available (no condition ranked)"
@@ -517,7 +517,7 @@ class _Cards:
             label = e.get("label") or c["name"]
             lines.append(
                 f"| {_md(label)} | {_pct(c['probability'])} | "
-                f"{f'{_pct(iv[0])}-{_pct(iv[1])}' if iv else 'n/a'} | {_pct(c.get('prior'))} |"
+                f"{f'{_pct(iv[0])} to {_pct(iv[1])}' if iv else 'n/a'} | {_pct(c.get('prior'))} |"
             )
         parts = [
             "Probabilities are for each condition separately (conditions can coexist).",
@@ -1023,7 +1023,7 @@ def _order_card(
                 for p in [
                     f"{_md(top['name'])}: {_pct(top['probability'])}"
                     + (
-                        f" (95 % interval {_pct(top['interval'][0])}-{_pct(top['interval'][1])})"
+                        f" (95 % interval {_pct(top['interval'][0])} to {_pct(top['interval'][1])})"
                         if top.get("interval")
                         else ""
                     )

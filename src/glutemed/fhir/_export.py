@@ -74,7 +74,7 @@ from glutemed.fhir._codes import (
 from glutemed.fhir._record import PatientRecord, ScoreRecord, Visit
 from glutemed.fhir._resources import ref, uid, validated, versions_extension
 from glutemed.knowledge import Condition, Instrument, KnowledgeBase, load_kb
-from glutemed.reasoning import OutcomeRecord, PatientFactors, validate_case
+from glutemed.reasoning import OutcomeRecord, PatientFactors, percent, validate_case
 
 __all__ = [
     "CASE_FACTORS",
@@ -160,7 +160,7 @@ def _canonical_json(data: Any) -> str:
 
 
 def _pct(p: float) -> str:
-    return f"{100 * p:.0f} %"
+    return percent(p, space=True)
 
 
 def assessment_summary(assessment: Mapping[str, Any]) -> str:
@@ -179,7 +179,7 @@ def assessment_summary(assessment: Mapping[str, Any]) -> str:
         text = f"{cond.get('label') or cond.get('name')} {_pct(prob)}"
         interval = cond.get("interval")
         if interval:
-            text += f" (95 % interval {_pct(interval[0])}-{_pct(interval[1])})"
+            text += f" (95 % interval {_pct(interval[0])} to {_pct(interval[1])})"
         parts.append(text)
     imaging = assessment.get("imaging") or {}
     out = prefix + ("Most likely: " + "; ".join(parts) + "." if parts else "No ranked condition.")
@@ -718,7 +718,7 @@ class _Exporter:
             note = f"glutemed post-test probability {_pct(prob)}"
             if cond.get("interval"):
                 lo, hi = cond["interval"]
-                note += f" (95 % interval {_pct(lo)}-{_pct(hi)})"
+                note += f" (95 % interval {_pct(lo)} to {_pct(hi)})"
             note += f"; pre-test {cond.get('prior_source')}."
             wanted.append((cond["id"], "provisional" if i == 0 else "differential", note))
         counted = _counted_findings(assessment)

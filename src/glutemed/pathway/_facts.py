@@ -15,7 +15,7 @@ from glutemed.errors import KnowledgeBaseError, Problem
 from glutemed.knowledge import Fact, KnowledgeBase, When
 from glutemed.pathway._outcomes import OutcomeSummary
 from glutemed.pathway._text import fill, fmt_number
-from glutemed.reasoning import Assessment, Case, TreatmentTried
+from glutemed.reasoning import Assessment, Case, TreatmentTried, percent
 
 __all__ = ["COMPUTED", "FactValue", "Facts", "compute_facts", "fact_sentence", "holds"]
 
@@ -115,9 +115,9 @@ def _mimic_more_likely(ctx: _Context, fact: Fact, facts: Facts) -> FactValue:
         ),
         None,
     )
-    detail = f"{top.name} {top.probability:.0%}" if top.probability is not None else top.name
+    detail = f"{top.name} {percent(top.probability)}" if top.probability is not None else top.name
     if best_target is not None and best_target.probability is not None:
-        detail += f" vs {best_target.name} {best_target.probability:.0%}"
+        detail += f" vs {best_target.name} {percent(best_target.probability)}"
     return FactValue(fact.id, True, detail)
 
 

@@ -20,6 +20,7 @@ from glutemed.reasoning._engine import (
     network_for,
     short_citation,
 )
+from glutemed.reasoning._percent import percent
 from glutemed.reasoning._table import assess_table, read_cases, write_results
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "case_from_dict",
     "load_case",
     "network_for",
+    "percent",
     "read_cases",
     "short_citation",
     "validate_case",

@@ -34,6 +34,7 @@ from typing import Any
 
 from glutemed.knowledge import KnowledgeBase
 from glutemed.reasoning._case import HISTORY_ONLY_TREATMENTS, Case
+from glutemed.reasoning._percent import percent
 
 __all__ = [
     "COMPETING_PROBABILITY",
@@ -136,9 +137,9 @@ def imaging_advice(
     if p_tear >= TEAR_IMAGING_THRESHOLD or p_full >= FULL_TEAR_IMAGING_THRESHOLD or insufficiency:
         why = []
         if p_tear >= TEAR_IMAGING_THRESHOLD:
-            why.append(f"a gluteal tendon tear is likely ({p_tear:.0%})")
+            why.append(f"a gluteal tendon tear is likely ({percent(p_tear)})")
         elif p_full >= FULL_TEAR_IMAGING_THRESHOLD:
-            why.append(f"a full-thickness tear is possible ({p_full:.0%})")
+            why.append(f"a full-thickness tear is possible ({percent(p_full)})")
         if insufficiency:
             why.append(
                 "abductor insufficiency ("
@@ -185,16 +186,16 @@ def imaging_advice(
     if (oa.probability or 0.0) >= 0.3 and (oa.probability or 0.0) > (oa.prior or 0.0):
         return {
             "recommendation": (
-                "plain radiograph (AP pelvis and hip) if the result would change "
-                "management"
+                "plain radiograph (AP pelvis and hip) if the result would change management"
             ),
             "modality": "xray",
             "urgency": "routine",
             "reasons": [
                 {
                     "text": (
-                        f"Hip osteoarthritis is likely ({oa.probability:.0%}, up from "
-                        f"{oa.prior:.0%}): radiographs are the first imaging test for chronic "
+                        f"Hip osteoarthritis is likely ({percent(oa.probability)}, up from "
+                        f"{percent(oa.prior)}): radiographs are the first imaging test for "
+                        "chronic "
                         "hip pain and the reference standard for hip OA."
                     ),
                     "sources": [
@@ -217,7 +218,7 @@ def imaging_advice(
                 {
                     "text": (
                         "An intra-articular cause is likely (femoroacetabular impingement or "
-                        f"labral tear {fai.probability:.0%}): radiographs first, MRI or MR "
+                        f"labral tear {percent(fai.probability)}): radiographs first, MRI or MR "
                         "arthrography when radiographs are negative and impingement is "
                         "suspected (ACR ratings 8/9); the hip MRI also shows avascular "
                         "necrosis and stress fractures."
@@ -234,15 +235,15 @@ def imaging_advice(
     if p_gtps >= 0.8 and not others and not insufficiency:
         return {
             "recommendation": (
-                "no imaging needed to confirm a clinical diagnosis of gluteal "
-                "tendinopathy / GTPS"
+                "no imaging needed to confirm a clinical diagnosis of gluteal tendinopathy / GTPS"
             ),
             "modality": "none",
             "urgency": "none",
             "reasons": [
                 {
                     "text": (
-                        f"GTPS is likely ({p_gtps:.0%}), a tear is unlikely ({p_tear:.0%}) "
+                        f"GTPS is likely ({percent(p_gtps)}), a tear is unlikely "
+                        f"({percent(p_tear)}) "
                         "and no other condition competes: GTPS is a clinical diagnosis; image "
                         "only when the diagnosis is unclear or care fails. MRI tendon changes "
                         "are common without symptoms (88 % of asymptomatic women), so an MRI "
@@ -258,15 +259,14 @@ def imaging_advice(
     lead = [e for e in differential[:3]]
     return {
         "recommendation": (
-            "the diagnosis is not settled: do the most useful next tests before "
-            "deciding on imaging"
+            "the diagnosis is not settled: do the most useful next tests before deciding on imaging"
         ),
         "modality": "none",
         "urgency": "routine",
         "reasons": [
             {
                 "text": "Leading possibilities: "
-                + ", ".join(f"{e['label']} {e['probability']:.0%}" for e in lead)
+                + ", ".join(f"{e['label']} {percent(e['probability'])}" for e in lead)
                 + ". No single imaging test is indicated yet by the guideline rules; the next-test "
                 "list ranks the examinations and investigations that would separate them.",
                 "sources": [],
@@ -303,7 +303,7 @@ def referral_advice(
                 + (
                     "is shown on imaging"
                     if grade == "full_thickness_tear"
-                    else f"is likely ({p_full:.0%})"
+                    else f"is likely ({percent(p_full)})"
                 )
                 + ": retraction and fatty infiltration worsen the results of repair with time, "
                 "so a "

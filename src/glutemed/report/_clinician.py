@@ -49,6 +49,8 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from glutemed.reasoning import percent
+
 __all__ = ["LETTER_KINDS", "clinician_report_html", "clinician_report_pdf", "readable_citation"]
 
 LetterTo = Literal["gp", "surgeon", "record"]
@@ -250,7 +252,7 @@ def _date(value: Any) -> str:
 def _pct(p: Any) -> str:
     if p is None:
         return "not available"
-    return f"{float(p) * 100:.0f} %"
+    return percent(float(p), space=True)
 
 
 def _capital(text: str) -> str:

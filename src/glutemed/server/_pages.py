@@ -25,6 +25,7 @@ from glutemed.errors import (
     NotFoundError,
     Problem,
 )
+from glutemed.reasoning import percent
 from glutemed.server import _services as svc
 from glutemed.server._adherence import adherence_context, visit_rows
 from glutemed.server._api import set_session_cookie, timeline_events, treatment_out
@@ -67,7 +68,7 @@ Form = Annotated[FormData, Depends(_form)]
 def _pct(p: Any) -> str:
     if p is None:
         return "—"
-    return f"{float(p) * 100:.0f} %"
+    return percent(float(p), space=True)
 
 
 def _render(
