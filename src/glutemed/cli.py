@@ -1177,8 +1177,22 @@ def _print_motion(data: dict[str, Any]) -> None:
     table.add_column("right", justify="right")
     left = data["per_side"].get("left", {})
     right = data["per_side"].get("right", {})
+    from glutemed.knowledge import load_kb
+
+    kb = load_kb()
+    units = {"deg": "°", "m": "m", "steps_per_min": "steps/min"}
+
+    def label(key: str) -> str:
+        m = kb.movement_measures.get(key)
+        if m is not None:
+            unit = units.get(m.unit, m.unit.replace("_", " "))
+            return f"{m.name} ({unit})"
+        return {"n_strides": "Strides", "trendelenburg": "Trendelenburg call"}.get(
+            key, key.replace("_", " ")
+        )
+
     for key in [k for k in left if k != "trendelenburg"] + ["trendelenburg"]:
-        table.add_row(key, _fmt_cell(left.get(key)), _fmt_cell(right.get(key)))
+        table.add_row(label(key), _fmt_cell(left.get(key)), _fmt_cell(right.get(key)))
     out.print(table)
     for side in ("left", "right"):
         call = data["per_side"].get(side, {}).get("trendelenburg") or {}
@@ -1190,7 +1204,12 @@ def _print_motion(data: dict[str, Any]) -> None:
             "[red]blocks interpretation[/]" if q.get("blocks_interpretation") else "[yellow]note[/]"
         )
         out.print(f"{level}{where}: {escape(str(q.get('message', q)))}")
-    out.print(f"findings for the diagnosis engine: {json.dumps(data.get('findings', {}))}")
+    found = data.get("findings") or {}
+    shown = "; ".join(
+        f"{kb.findings[f].name if f in kb.findings else f.replace('_', ' ')}: {v}"
+        for f, v in found.items()
+    )
+    out.print(f"findings for the diagnosis engine: {shown or 'none'}")
 
 
 def _fmt_cell(value: Any) -> str:

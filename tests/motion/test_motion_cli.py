@@ -54,3 +54,14 @@ def test_vertical_axis_is_detected_and_can_be_overridden(tmp_path: Path) -> None
     out = runner.invoke(app, ["motion", str(path), "--task", "single-leg-stance",
                               "--vertical-axis", "+q", "--json"])
     assert out.exit_code == 2 and "vertical_axis" in out.output
+
+
+def test_text_output_names_measures_in_words() -> None:
+    """The table a clinician reads shows measure names and units, never field names."""
+    folder = str(DATA / "pose2sim_body25b_cam1")
+    res = runner.invoke(app, ["motion", folder, "--rate", "60", "--task", "single-leg-stance",
+                              "--keypoints", "body_25b"])
+    assert res.exit_code == 0, res.output
+    assert "Contralateral pelvic drop (CPD) (°)" in res.output
+    assert "_deg" not in res.output and "n_strides" not in res.output
+    assert "{" not in res.output.split("findings for the diagnosis engine:")[1]
