@@ -598,7 +598,11 @@ def analyse_trial(
                 "few_strides",
                 f"{n} stance phases measured; at least {st.min_strides} are needed for a "
                 "stable mean", side=side, blocks_interpretation=True))
-            side_block.append(f"only {n} strides (at least {st.min_strides} needed)")
+            side_block.append(
+                f"only {n} stride{'' if n == 1 else 's'} (at least {st.min_strides} needed)"
+                if n
+                else f"no complete stride on this side (at least {st.min_strides} needed)"
+            )
         cpd = entry["contralateral_pelvic_drop_deg"] or {}
         mean = cpd.get("mean")
         sd = cpd.get("sd")

@@ -75,10 +75,12 @@ def plot_obliquity(result: MotionResult, path: str | Path) -> list[Path]:
     ax_t.legend(loc="upper right", fontsize=8)
 
     pct = np.linspace(0.0, 100.0, 101)
+    drawn = 0
     for ph in result.phases:
         seg = obl[ph.start : ph.stop]
         if seg.size < 2 or not np.isfinite(seg).any():
             continue
+        drawn += 1
         drop = seg if ph.side == "left" else -seg
         x = np.linspace(0.0, 100.0, seg.size)
         ok = np.isfinite(drop)
@@ -93,6 +95,18 @@ def plot_obliquity(result: MotionResult, path: str | Path) -> list[Path]:
                      label=f"reference {ref:g} deg (software default, not validated)")
         ax_p.axhspan(ref - u, ref + u, color="grey", alpha=0.12,
                      label=f"+/- {u:.1f} deg uncertainty")
+    if not drawn:
+        ax_p.set_xlim(0.0, 100.0)
+        ax_p.text(
+            0.5,
+            0.12,
+            "no complete stance phase to show",
+            transform=ax_p.transAxes,
+            ha="center",
+            va="center",
+            color="dimgrey",
+            bbox={"facecolor": "white", "edgecolor": "lightgrey", "boxstyle": "round"},
+        )
     ax_p.set_xlabel("% of phase")
     ax_p.set_ylabel("contralateral drop (deg)")
     ax_p.legend(loc="upper right", fontsize=8)
