@@ -322,6 +322,7 @@ def test_visit_form_live_panel_updates_without_storing(pages: Any, h: Any) -> No
         },
     )
     assert "Red flag:" in flag.text
+    assert 'class="live-probs"' in flag.text  # the differential stays in view beside the flag
     pid = patient_url.rsplit("/", 1)[1]
     assert client.get(f"/api/v1/patients/{pid}/visits").json() == []  # nothing stored
 

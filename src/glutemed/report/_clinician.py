@@ -100,7 +100,7 @@ _TEMPLATE = """<!doctype html>
 {% if red_flags %}
 <div class="alert"><strong>Red flag{{ 's' if red_flags|length > 1 }}:</strong>
 <ul>{% for f in red_flags %}<li><strong>{{ f.name }}</strong> ({{ f.urgency }}): {{ f.action }}{{ f.refs }} <span class="muted">{{ f.reason }}</span></li>{% endfor %}</ul>
-The ranked differential is withheld until the red flag is dealt with.</div>
+The differential below is given in full; the red flag comes first.</div>
 {% endif %}
 
 <h2>Findings</h2>
