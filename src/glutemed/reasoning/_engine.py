@@ -653,10 +653,14 @@ def _must_not_miss(
                 + f" the {group.threshold:.0%} threshold for the test that rules them out together"
             )
             if own and group.above_threshold:
-                others = ", ".join(by_id[c].name for c in group.members if c != cid)
+                names = [by_id[c].name.lower() for c in group.members if c != cid]
+                others = " and ".join(
+                    [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
+                )
+                test = group.test.rstrip(".")
                 action = (
-                    f"{m.action} Also possible: {others} ({group.name}: "
-                    f"{group.probability:.1%} together): {group.test}"
+                    f"{m.action} One test also covers {others} (any of them: "
+                    f"{group.probability:.1%}): {test}."
                 )
             if via_group:
                 action = group.test
