@@ -349,9 +349,15 @@ def severity(kb: KnowledgeBase, case: Case) -> dict[str, Any]:
     return {"grade": grade, "goutallier_fuchs": gf, "flags": flags, "sources": sources}
 
 
-_URGENCY_RANK = {"emergency_same_day": 0, "urgent": 1, "soon": 2}
+#: must-not-miss urgencies, most urgent first
+URGENCY_ORDER = ("emergency_same_day", "urgent", "soon")
+
+
+def urgency_rank(urgency: str) -> int:
+    """Position of an urgency in :data:`URGENCY_ORDER` (unknown ones last)."""
+    return URGENCY_ORDER.index(urgency) if urgency in URGENCY_ORDER else len(URGENCY_ORDER)
 
 
 def _most_urgent(flags: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The flag with the most urgent action (the first of equals: flags come by probability)."""
-    return min(flags, key=lambda f: _URGENCY_RANK.get(str(f["urgency"]), len(_URGENCY_RANK)))
+    return min(flags, key=lambda f: urgency_rank(str(f["urgency"])))

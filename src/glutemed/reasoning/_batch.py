@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glutemed.knowledge import AGE_BANDS, KnowledgeBase
-from glutemed.reasoning._network import CompiledNetwork, Evidence, infer
+from glutemed.reasoning._network import CompiledNetwork, Evidence, infer, take_rows
+from glutemed.reasoning._shared import any_present, members_absent
 
 __all__ = ["BatchModel", "build_batch_model"]
 
@@ -333,26 +334,9 @@ class BatchModel:
                     cand = np.nonzero(res.post_b[:, idx].sum(axis=1) >= threshold)[0]
                     if not cand.size:
                         continue
-                    w_b1 = ev.w_b1[cand].copy()
-                    w_b1[:, idx] = 1e-300  # members absent (exact enumeration takes logs)
-                    clamped = infer(
-                        Evidence(
-                            ev.w_t[cand],
-                            ev.w_b0[cand],
-                            w_b1,
-                            ev.alpha[cand],
-                            ev.beta[cand],
-                            ev.logq_t[cand],
-                            ev.logq_b[cand],
-                            ev.log_const[cand],
-                        )
-                    )
-                    p_any = -np.expm1(clamped.log_pe - res.log_pe[cand])
-                    members_p = res.post_b[cand][:, idx]
-                    upper = members_p.sum(axis=1)
-                    p_any = np.where(
-                        np.isfinite(p_any), np.clip(p_any, members_p.max(axis=1), upper), upper
-                    )
+                    sub = take_rows(ev, cand)
+                    clamped = infer(members_absent(sub, idx))
+                    p_any = any_present(res.log_pe[cand], clamped.log_pe, res.post_b[cand][:, idx])
                     shared_out[rows[cand], g] = p_any >= threshold
         cols_out = []
         for cid in self.conditions:

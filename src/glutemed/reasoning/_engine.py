@@ -36,6 +36,7 @@ import numpy as np
 
 from glutemed.errors import CaseValidationError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
+from glutemed.reasoning._advice import urgency_rank
 from glutemed.reasoning._case import Case, validate_case
 from glutemed.reasoning._network import (
     N_DRAWS,
@@ -587,9 +588,6 @@ def _rank_key(entry: Mapping[str, Any]) -> tuple[float, str]:
     return (-float(entry["probability"] or 0.0), str(entry["id"]))
 
 
-_URGENCY_ORDER = ("emergency_same_day", "urgent", "soon")
-
-
 def _must_not_miss(
     kb: KnowledgeBase,
     net: CompiledNetwork,
@@ -667,7 +665,7 @@ def _must_not_miss(
                 # the group's urgency is its most urgent member's, whatever their probabilities
                 urgency = min(
                     (net.must_not_miss[c].urgency for c in group.members),
-                    key=_URGENCY_ORDER.index,
+                    key=urgency_rank,
                 )
                 parts = ", ".join(
                     f"{by_id[c].name} {(by_id[c].probability or 0.0):.1%}" for c in group.members

@@ -9,6 +9,7 @@ divided by the probability of the evidence, is P(none of them | evidence).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,6 +43,31 @@ class SharedRuleOut:
         return self.probability >= self.threshold
 
 
+def members_absent(evidence: Evidence, members: Sequence[int]) -> Evidence:
+    """The evidence with the given yes/no conditions' prior weights clamped to (nearly) zero:
+    its P(evidence) is then P(evidence, none of them present)."""
+    w_b1 = evidence.w_b1.copy()
+    w_b1[:, list(members)] = _ABSENT
+    return replace(evidence, w_b1=w_b1)
+
+
+def any_present(
+    log_pe: np.ndarray, log_pe_absent: np.ndarray, member_posteriors: np.ndarray
+) -> np.ndarray:
+    """P(at least one member | evidence) per row, from log P(e) and log P(e, none present).
+
+    ``member_posteriors`` is ``(rows, members)``: the result is kept within its exact bounds
+    (the largest member, the members' sum capped at 1) when the subtraction loses digits, and a
+    failed evidence ratio (not finite) falls back to the sum, which is never below the true
+    value: the group is then flagged rather than missed.
+    """
+    lower = member_posteriors.max(axis=1)
+    upper = np.minimum(1.0, member_posteriors.sum(axis=1))
+    p_any = -np.expm1(log_pe_absent - log_pe)
+    out: np.ndarray = np.where(np.isfinite(p_any), np.clip(p_any, lower, upper), upper)
+    return out
+
+
 def shared_rule_out(
     net: CompiledNetwork,
     evidence: Evidence,
@@ -52,15 +78,11 @@ def shared_rule_out(
 
     ``evidence``/``result`` are the case's prepared evidence and its inference (point estimate
     first, then any parameter draws); ``member_probabilities`` maps condition ids to their
-    posterior for the same rows (used only to keep the result within its exact bounds when the
-    subtraction loses digits: at least the largest member, at most the sum of the members).
+    posterior for the same rows (see :func:`any_present`).
     """
     out: dict[str, SharedRuleOut] = {}
     for g in net.spec.shared_rule_out:
-        idx = [net.binaries.index(c) for c in g.members]
-        w_b1 = evidence.w_b1.copy()
-        w_b1[:, idx] = _ABSENT
-        clamped = replace(evidence, w_b1=w_b1)
+        clamped = members_absent(evidence, [net.binaries.index(c) for c in g.members])
         # the point estimate in the reference arithmetic (it is compared with a threshold), the
         # parameter draws with the faster doubling sum, as in assess()
         log_none = infer(take_rows(clamped, slice(0, 1))).log_pe
@@ -68,12 +90,8 @@ def shared_rule_out(
             log_none = np.concatenate(
                 [log_none, infer(take_rows(clamped, slice(1, None)), fast=True).log_pe]
             )
-        members = np.stack([member_probabilities[c] for c in g.members], axis=0)
-        lower, upper = members.max(axis=0), np.minimum(1.0, members.sum(axis=0))
-        p_any = -np.expm1(log_none - result.log_pe)
-        # a failed evidence ratio (not finite) falls back to the members' sum, which is never
-        # below the true value: the group is then flagged rather than missed
-        p_any = np.where(np.isfinite(p_any), np.clip(p_any, lower, upper), upper)
+        members = np.stack([member_probabilities[c] for c in g.members], axis=1)
+        p_any = any_present(result.log_pe, log_none, members)
         p = float(p_any[0])
         interval = None
         if p_any.shape[0] > 1:
