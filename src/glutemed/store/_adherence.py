@@ -15,14 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glutemed._checks import check_option
-from glutemed.errors import NotFoundError
 from glutemed.pathway import AdherenceReport
 from glutemed.store._auth import Actor
 from glutemed.store._models import AdherenceRecord
 from glutemed.store._repo import (
     _audit,
-    _check_id,
-    _not_found,
+    _get_owned,
     _not_voided,
     _stamp,
     _text,
@@ -95,15 +93,7 @@ def add_adherence(
 
 def get_adherence(session: Session, actor: Actor, record_id: int) -> AdherenceRecord:
     """Return an adherence record of the actor's clinic."""
-    _check_id("adherence", record_id)
-    record = session.get(AdherenceRecord, record_id)
-    if record is None:
-        raise _not_found("adherence", record_id)
-    try:
-        get_patient(session, actor, record.patient_id)
-    except NotFoundError:  # another clinic's record is "not found", never "forbidden"
-        raise _not_found("adherence", record_id) from None
-    return record
+    return _get_owned(session, actor, AdherenceRecord, "adherence", record_id, "patient")
 
 
 def list_adherence(

@@ -704,17 +704,33 @@ def add_assessment(
     return record
 
 
+def _get_owned(
+    session: Session,
+    actor: Actor,
+    model: type[M],
+    kind: str,
+    record_id: int,
+    owner: str,
+) -> M:
+    """Return a record whose ``<owner>_id`` (a patient or a visit) belongs to the actor's clinic.
+
+    A missing id and another clinic's record are both "not found", never "forbidden".
+    """
+    _check_id(kind, record_id)
+    record = session.get(model, record_id)
+    if record is None:
+        raise _not_found(kind, record_id)
+    parent = get_visit if owner == "visit" else get_patient
+    try:
+        parent(session, actor, getattr(record, f"{owner}_id"))
+    except NotFoundError:
+        raise _not_found(kind, record_id) from None
+    return record
+
+
 def get_assessment(session: Session, actor: Actor, assessment_id: int) -> AssessmentRecord:
     """Return a stored assessment of the actor's clinic."""
-    _check_id("assessment", assessment_id)
-    record = session.get(AssessmentRecord, assessment_id)
-    if record is None:
-        raise _not_found("assessment", assessment_id)
-    try:
-        get_visit(session, actor, record.visit_id)
-    except NotFoundError:
-        raise _not_found("assessment", assessment_id) from None
-    return record
+    return _get_owned(session, actor, AssessmentRecord, "assessment", assessment_id, "visit")
 
 
 def list_assessments(session: Session, actor: Actor, visit_id: int) -> list[AssessmentRecord]:
@@ -768,15 +784,7 @@ def add_care_plan(
 
 def get_care_plan(session: Session, actor: Actor, plan_id: int) -> CarePlanRecord:
     """Return a stored care plan of the actor's clinic."""
-    _check_id("care_plan", plan_id)
-    record = session.get(CarePlanRecord, plan_id)
-    if record is None:
-        raise _not_found("care_plan", plan_id)
-    try:
-        get_visit(session, actor, record.visit_id)
-    except NotFoundError:
-        raise _not_found("care_plan", plan_id) from None
-    return record
+    return _get_owned(session, actor, CarePlanRecord, "care_plan", plan_id, "visit")
 
 
 def latest_care_plan(session: Session, actor: Actor, visit_id: int) -> CarePlanRecord | None:
@@ -872,15 +880,7 @@ def add_treatment_given(
 
 def get_treatment_given(session: Session, actor: Actor, record_id: int) -> TreatmentGiven:
     """Return a treatment record of the actor's clinic."""
-    _check_id("treatment", record_id)
-    record = session.get(TreatmentGiven, record_id)
-    if record is None:
-        raise _not_found("treatment", record_id)
-    try:
-        get_patient(session, actor, record.patient_id)
-    except NotFoundError:
-        raise _not_found("treatment", record_id) from None
-    return record
+    return _get_owned(session, actor, TreatmentGiven, "treatment", record_id, "patient")
 
 
 def list_treatments_given(
@@ -974,15 +974,7 @@ def add_outcome(
 
 def get_outcome(session: Session, actor: Actor, outcome_id: int) -> OutcomeEntry:
     """Return an outcome record of the actor's clinic."""
-    _check_id("outcome", outcome_id)
-    record = session.get(OutcomeEntry, outcome_id)
-    if record is None:
-        raise _not_found("outcome", outcome_id)
-    try:
-        get_patient(session, actor, record.patient_id)
-    except NotFoundError:
-        raise _not_found("outcome", outcome_id) from None
-    return record
+    return _get_owned(session, actor, OutcomeEntry, "outcome", outcome_id, "patient")
 
 
 def list_outcomes(
@@ -1089,15 +1081,7 @@ def set_movement_still(
 
 def get_movement(session: Session, actor: Actor, movement_id: int) -> MovementAnalysis:
     """Return a movement analysis of the actor's clinic."""
-    _check_id("movement", movement_id)
-    record = session.get(MovementAnalysis, movement_id)
-    if record is None:
-        raise _not_found("movement", movement_id)
-    try:
-        get_visit(session, actor, record.visit_id)
-    except NotFoundError:
-        raise _not_found("movement", movement_id) from None
-    return record
+    return _get_owned(session, actor, MovementAnalysis, "movement", movement_id, "visit")
 
 
 def list_movements(
