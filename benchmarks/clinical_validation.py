@@ -13,6 +13,9 @@ into case files; see the README there) through :func:`glutemed.reasoning.assess`
 * top-1 by group of final diagnosis (gluteal tendon, other mimics, must-not-miss);
 * must-not-miss cases caught: the accepted must-not-miss condition above its test threshold or
   in the top 3;
+* the alert burden: cases whose final diagnosis is not must-not-miss but which get a
+  must-not-miss alert (some condition above its test threshold), and the number of such alerts:
+  the cost side of "no must-not-miss case missed";
 * wrong "no imaging needed" advice (given although the final diagnosis is not gluteal
   tendinopathy without tear / bursitis);
 * the Brier score and a calibration table over every (case, condition) pair, where the accepted
@@ -96,6 +99,9 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
             above = {m["id"] for m in res.must_not_miss if m["above_threshold"]}
             top3_ids = {e["id"] for e in diff[:3]}
             mnm_caught = bool(accept & (above | top3_ids))
+        alerts = sorted(
+            m["id"] for m in res.must_not_miss if m["above_threshold"] and m["id"] not in accept
+        )
         no_imaging = res.imaging["recommendation"].startswith("no imaging needed")
         wrong_no_imaging = no_imaging and not (accept & NO_IMAGING_OK)
         probs = {c.id: c.probability or 0.0 for c in res.conditions}
@@ -126,6 +132,7 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
                 "in_top3": top3,
                 "must_not_miss": mnm_truth,
                 "mnm_caught": mnm_caught,
+                "alerts": alerts,
                 "wrong_no_imaging": wrong_no_imaging,
                 "coherent": coherent,
             }
@@ -163,6 +170,8 @@ def score(folder: Path, details: bool) -> dict[str, Any]:
         "must_not_miss_cases": len(mnm_rows),
         "must_not_miss_caught": sum(bool(r["mnm_caught"]) for r in mnm_rows),
         "must_not_miss_missed": [r["case"] for r in mnm_rows if not r["mnm_caught"]],
+        "non_must_not_miss_alerted": f"{sum(bool(r['alerts']) for r in non_mnm)}/{len(non_mnm)}",
+        "non_must_not_miss_alerts": sum(len(r["alerts"]) for r in non_mnm),
         "wrong_no_imaging": sum(r["wrong_no_imaging"] for r in rows),
         "brier": round(brier, 4),
         "calibration": calib,
@@ -199,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         m = res["must_not_miss_cases"]
         label = "must-not-miss caught (threshold or top 3)"
         print(f"{label:<44}{res['must_not_miss_caught']:>6}/{m:<7}{'all':>10}")
+        label = "  alert burden: other cases with an alert"
+        print(
+            f"{label:<44}{res['non_must_not_miss_alerted']:>14}"
+            f"   ({res['non_must_not_miss_alerts']} alerts)"
+        )
         print(f"{'wrong no-imaging advice':<44}{res['wrong_no_imaging']:>14}{'0':>12}")
         print(f"{'nested coherence':<44}{res['coherent_cases']:>6}/{n:<7}{'all':>10}")
         print(f"{'Brier score (case x condition)':<44}{res['brier']:>14.4f}")
