@@ -75,7 +75,11 @@ MAX_ENUMERATED = 22
 #: Widest spread (SD on the logit scale) given to a probability, whatever its n.
 _MAX_LOGIT_SD = 1.5
 _EPS = 1e-6
-_CHUNK_ELEMENTS = 4_000_000
+#: Rows per Quickscore chunk: about this many elements (rows x 2^K subsets x columns). 1e6
+#: (8 MB arrays) rather than 4e6: the intermediate arrays stay in cache and are not page-faulted
+#: afresh, which halved the interval draws of an eight-finding case (19.8 -> 10.5 ms) and made
+#: a 200,000-case batch 10 % faster at the same peak memory.
+_CHUNK_ELEMENTS = 1_000_000
 #: Rows still ill-conditioned in extended precision are enumerated exactly only when the
 #: factors involve at most this many yes/no conditions (2^12 joint states, about a millisecond).
 _MAX_ENUMERATED_REFINE = 12
