@@ -213,11 +213,26 @@ class SettingNetwork(_Provenance):
         return self
 
 
+AgeBand = Literal["under_35", "35_to_49", "50_to_64", "65_and_over"]
+
+
+class AgeMix(_Provenance):
+    """The age mix of the people each setting's priors describe.
+
+    The age likelihood ratios of ``demographics`` are those of the ``reference`` setting's
+    presenters; in another setting they are rescaled by the ratio of their mean over the
+    reference's age mix to their mean over that setting's, so that a setting's prior stays the
+    average over its own patients (a young sports-medicine clinic's FAI prior is not raised
+    again by the ratio for youth).
+    """
+
+    reference: NonEmpty
+    shares: dict[NonEmpty, dict[AgeBand, float]] = Field(min_length=1)
+
+
 class DemographicModifier(_Provenance):
     condition: NonEmpty
-    age: dict[Literal["under_35", "35_to_49", "50_to_64", "65_and_over"], ParamLike] = Field(
-        default_factory=dict
-    )
+    age: dict[AgeBand, ParamLike] = Field(default_factory=dict)
     sex: dict[Literal["female", "male"], ParamLike] = Field(default_factory=dict)
 
 
@@ -278,6 +293,7 @@ class NetworkSpec(_Strict):
     shared_rule_out: list[SharedRuleOut] = Field(default_factory=list)
     settings: list[SettingNetwork] = Field(min_length=1)
     demographics: list[DemographicModifier] = Field(default_factory=list)
+    age_mix: AgeMix | None = None
     presentation_basis: _Provenance | None = None
     findings: list[CpdFinding] = Field(default_factory=list)
     latents: list[LatentConstruct] = Field(default_factory=list)
@@ -431,6 +447,37 @@ def check_network(
                     f"{total:.3f}",
                 )
             )
+    if net.age_mix is not None:
+        mix = net.age_mix
+        if mix.reference not in mix.shares:
+            problems.append(
+                Problem(f"{where} age_mix.reference", "a setting with shares", mix.reference)
+            )
+        for sn in net.settings:
+            if sn.same_as is None and sn.setting not in mix.shares:
+                problems.append(
+                    Problem(f"{where} age_mix.shares", "an age mix for every setting", sn.setting)
+                )
+        for sid, shares in mix.shares.items():
+            if sid not in settings:
+                problems.append(Problem(f"{where} age_mix.shares", "a setting", sid))
+            bands = [b for b, _ in AGE_BANDS]
+            if sorted(shares) != sorted(bands) or any(v < 0 for v in shares.values()):
+                problems.append(
+                    Problem(
+                        f"{where} age_mix.shares.{sid}",
+                        "a non-negative share for each age band: " + ", ".join(bands),
+                        ", ".join(f"{k}: {v}" for k, v in shares.items()),
+                    )
+                )
+            elif abs(sum(shares.values()) - 1.0) > 0.011:
+                problems.append(
+                    Problem(
+                        f"{where} age_mix.shares.{sid}",
+                        "shares summing to 1",
+                        f"{sum(shares.values()):.3f}",
+                    )
+                )
     for dm in net.demographics:
         if dm.condition not in parents:
             need(conditions, dm.condition, "demographics", "network condition")

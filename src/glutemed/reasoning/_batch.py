@@ -216,6 +216,10 @@ class BatchModel:
             rows = bands == i
             mult_t[rows] *= net.demo_t[f"age:{name}"][0]
             mult_b[rows] *= net.demo_b[f"age:{name}"][0]
+        for s in set(setting_of.tolist()):
+            rows = (setting_of == s) & (bands >= 0)
+            mult_t[rows] *= net.age_rescale_t[s][0]
+            mult_b[rows] *= net.age_rescale_b[s][0]
         sex_of = np.asarray(sexes, dtype=object)
         for sx in ("female", "male"):
             rows = sex_of == sx

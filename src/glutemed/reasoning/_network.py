@@ -172,6 +172,10 @@ class CompiledNetwork:
     setting_descriptions: dict[str, str]
     demo_t: dict[str, FloatArray]  # "age:<band>" / "sex:<sex>" -> (P, S)
     demo_b: dict[str, FloatArray]
+    #: setting -> (P, S) / (P, B): the factor applied with an age ratio in that setting (see
+    #: :func:`_age_rescaling`); 1 in the reference setting and without an age mix
+    age_rescale_t: dict[str, FloatArray]
+    age_rescale_b: dict[str, FloatArray]
     factors: dict[str, Factor]
     member_of: dict[str, str]  # member finding -> latent id
     tables: dict[str, TableCpd]
@@ -303,6 +307,7 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
                 draws = _draw_ratio(par, rng, size)
                 for kind, i in targets:
                     (demo_t if kind == "t" else demo_b)[f"{key}:{level}"][:, i] *= draws
+    age_rescale_t, age_rescale_b = _age_rescaling(net, by_setting, demo_t, demo_b)
 
     factors: dict[str, Factor] = {}
 
@@ -371,6 +376,8 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         setting_descriptions=descriptions,
         demo_t=demo_t,
         demo_b=demo_b,
+        age_rescale_t=age_rescale_t,
+        age_rescale_b=age_rescale_b,
         factors=factors,
         member_of=member_of,
         tables=tables,
@@ -382,6 +389,44 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
     for setting, (given, p_none) in conditioned.items():
         _condition_gtps_prior(compiled, setting, given, 1.0 - p_none)
     return compiled
+
+
+def _age_rescaling(
+    net: NetworkSpec,
+    by_setting: Mapping[str, Any],
+    demo_t: Mapping[str, FloatArray],
+    demo_b: Mapping[str, FloatArray],
+) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+    """Per setting, the factor that keeps its prior the average over its own age mix.
+
+    The age ratios are those of the reference setting's presenters (``age_mix.reference``). A
+    setting's prior is the average over its patients, so in a setting with another age mix the
+    ratio for an age band is multiplied by ``mean_ref(ratio) / mean_setting(ratio)`` (means over
+    the age bands weighted by each mix, per parameter draw): for a condition of the young, a
+    young setting's prior is then not raised a second time by the ratio for youth.
+    """
+    ones_t = np.ones_like(next(iter(demo_t.values())))
+    ones_b = np.ones_like(next(iter(demo_b.values())))
+    out_t: dict[str, FloatArray] = {}
+    out_b: dict[str, FloatArray] = {}
+    mix = net.age_mix
+
+    def mean(demo: Mapping[str, FloatArray], shares: Mapping[Any, float]) -> FloatArray:
+        total = np.zeros_like(demo[f"age:{AGE_BANDS[0][0]}"])
+        for b, _ in AGE_BANDS:
+            total += float(shares[b]) * demo[f"age:{b}"]
+        return total
+
+    for sn in net.settings:
+        src = by_setting[sn.same_as] if sn.same_as else sn
+        shares = None if mix is None else mix.shares.get(src.setting)
+        if mix is None or shares is None or src.setting == mix.reference:
+            out_t[sn.setting], out_b[sn.setting] = ones_t, ones_b
+            continue
+        ref = mix.shares[mix.reference]
+        out_t[sn.setting] = mean(demo_t, ref) / mean(demo_t, shares)
+        out_b[sn.setting] = mean(demo_b, ref) / mean(demo_b, shares)
+    return out_t, out_b
 
 
 def _condition_gtps_prior(
@@ -475,8 +520,8 @@ def prepare(
     mult_b = np.ones_like(pb)
     if age_years is not None:
         key = f"age:{age_band(age_years)}"
-        mult_t *= net.demo_t[key][sel]
-        mult_b *= net.demo_b[key][sel]
+        mult_t *= net.demo_t[key][sel] * net.age_rescale_t[setting][sel]
+        mult_b *= net.demo_b[key][sel] * net.age_rescale_b[setting][sel]
     if sex in ("female", "male"):
         mult_t *= net.demo_t[f"sex:{sex}"][sel]
         mult_b *= net.demo_b[f"sex:{sex}"][sel]
