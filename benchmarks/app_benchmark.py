@@ -56,9 +56,18 @@ runs (and the PostgreSQL "before") had a load average of 5-13 from other program
     PgSQL   repeated assess   (not measured)          1.4-1.7 ms CPU, p99 391-645
             write             6.44 ms CPU, p99 1,060  4.8-5.9 ms CPU, p99 818-1,236
 
-Met: CPU per repeated (cached) assessment on SQLite; search. Not met: CPU per distinct
-assessment (the engine's own 47-78 ms per case), the p99 latency targets on this loaded machine,
-and the PostgreSQL CPU per cached assessment (the login check needs a thread-pool hop there).
+Later the same day, on a quiet machine (load average about 1), same settings (1,000 writes),
+after the engine changes of issue 10 (faster cases with many multi-cause findings)::
+
+                              SQLite                  PostgreSQL
+            repeated assess   1.1 ms CPU, p99 113     1.28 ms CPU, p99 138
+            distinct assess   28.9 ms CPU, p99 2,456  27.7 ms CPU, p99 2,714
+                              (engine alone 23.5 ms)  (engine alone 25.2 ms)
+            write             3.39 ms CPU, p99 374    6.45 ms CPU, p99 906
+
+Met on the quiet machine: CPU and p99 per repeated (cached) assessment on both databases;
+search. Not met: CPU per distinct assessment (the engine's own cost per case, dominated by the
+cases with many multi-cause findings), its p99, and the write p99 on both databases.
 """
 
 from __future__ import annotations
