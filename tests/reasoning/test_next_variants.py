@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.reasoning._cases import case_of
 
 from glutemed.knowledge import load_kb
 from glutemed.reasoning import Case, load_case, network_for
@@ -57,19 +58,7 @@ def test_variants_agree_with_one_by_one_on_examples(path: Path) -> None:
 def test_variants_agree_with_one_by_one_on_random_cases(
     findings: dict[str, str], setting: str, age: int
 ) -> None:
-    imaging = {
-        f: v for f, v in findings.items() if KB.findings[f].kind not in ("history", "examination")
-    }
-    history = {f: v for f, v in findings.items() if f not in imaging}
-    case = Case.model_validate(
-        {
-            "setting": setting,
-            "patient": {"age_years": age, "sex": "female"},
-            "findings": history,
-            "imaging": imaging,
-        }
-    )
-    _agree(*_both(case))
+    _agree(*_both(case_of(KB, findings, setting, age)))
 
 
 def test_doubling_sum_agrees_with_reference_sum() -> None:
@@ -81,3 +70,4 @@ def test_doubling_sum_agrees_with_reference_sum() -> None:
         np.testing.assert_allclose(fast.post_t, ref.post_t, rtol=0, atol=1e-9)
         np.testing.assert_allclose(fast.post_b, ref.post_b, rtol=0, atol=1e-9)
         np.testing.assert_allclose(fast.log_pe, ref.log_pe, rtol=1e-9)
+

@@ -43,12 +43,12 @@ from glutemed.reasoning._network import (
     CompiledNetwork,
     InferenceResult,
     compile_network,
-    infer,
+    infer_draws_with_absent,
     infer_many,
     prepare,
     take_rows,
 )
-from glutemed.reasoning._shared import SharedRuleOut, shared_rule_out
+from glutemed.reasoning._shared import SharedRuleOut, group_columns, shared_rule_out
 
 __all__ = [
     "FULL_ASSESSMENT_BRANCHES",
@@ -330,8 +330,12 @@ def assess(
         # threshold) with the faster doubling sum (the same to about 1e-13)
         results = infer_many([take_rows(main, slice(0, 1)), base])
         results += infer_many(loo, fast=True)
+        draws_none = None
         if with_intervals:
-            draws = infer(take_rows(main, slice(1, None)), fast=True)
+            # the draws and, from the same subset terms, each shared group's P(e, none present)
+            draws, draws_none = infer_draws_with_absent(
+                take_rows(main, slice(1, None)), group_columns(net)
+            )
             results[0] = InferenceResult(
                 np.concatenate([results[0].post_t, draws.post_t]),
                 np.concatenate([results[0].post_b, draws.post_b]),
@@ -384,7 +388,7 @@ def assess(
     conditions.sort(key=lambda r: (-(r.probability or 0.0), r.id))
     by_id = {c.id: c for c in conditions}
     differential = _differential(kb, net, by_id)
-    shared = shared_rule_out(net, main, results[0], post)
+    shared = shared_rule_out(net, main, results[0], post, draws_none)
     mnm = _must_not_miss(kb, net, by_id, observed, shared)
     flags = [m["flag"] for m in mnm if m["above_threshold"] and m["flag"] is not None]
     for m in mnm:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -758,6 +758,66 @@ def infer(ev: Evidence, *, fast: bool = False) -> InferenceResult:
     return InferenceResult(post_t, post_b, log_pe)
 
 
+#: stands in for zero in clamped prior weights (exact enumeration takes their logarithms)
+ABSENT_WEIGHT = 1e-300
+
+
+def clamp_absent(ev: Evidence, columns: Sequence[int] | NDArray[np.intp]) -> Evidence:
+    """The evidence with the given yes/no conditions' prior weights clamped to (nearly) zero:
+    its P(evidence) is then P(evidence, none of them present)."""
+    w_b1 = ev.w_b1.copy()
+    w_b1[:, list(columns)] = ABSENT_WEIGHT
+    return replace(ev, w_b1=w_b1)
+
+
+def infer_draws_with_absent(
+    ev: Evidence, groups: Sequence[Sequence[int]]
+) -> tuple[InferenceResult, FloatArray]:
+    """``infer(ev, fast=True)`` and, per group of yes/no conditions, log P(evidence, none of
+    the group present) for every row, (N, groups), for the parameter draws of an interval.
+
+    Both come from one pass over the subset terms; a row whose sum for a group is
+    ill-conditioned (or that needs extended precision or enumeration for the evidence itself)
+    gets that group's value as before, from the clamped evidence (:func:`clamp_absent`) on its
+    own.
+    """
+    cols = [np.asarray(g, dtype=np.intp) for g in groups]
+    n = ev.w_t.shape[0]
+    k = ev.n_branches
+    if not cols or k == 0 or k > MAX_BRANCHES:
+        res = infer(ev, fast=True)
+        none = np.empty((n, len(cols)))
+        for gi, g in enumerate(cols):
+            none[:, gi] = infer(clamp_absent(ev, g), fast=True).log_pe
+        return res, none
+    n_s = ev.w_t.shape[1]
+    n_b = ev.w_b1.shape[1]
+    step = max(1, _CHUNK_ELEMENTS // ((1 << k) * (n_s + 2 * n_b)))
+    post_t = np.empty((n, n_s))
+    post_b = np.empty((n, n_b))
+    log_pe = np.empty(n)
+    cond = np.empty(n)
+    none = np.empty((n, len(cols)))
+    cond_none = np.empty((n, len(cols)))
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        (post_t[a:b], post_b[a:b], log_pe[a:b], cond[a:b], none[a:b], cond_none[a:b]) = (
+            _quickscore_fast(ev, a, b, absent=cols)
+        )
+    bad = np.nonzero(~(cond < _MAX_CONDITION_DRAWS))[0]
+    if bad.size:
+        redo = infer(take_rows(ev, bad), fast=True)
+        post_t[bad], post_b[bad], log_pe[bad] = redo.post_t, redo.post_b, redo.log_pe
+        cond_none[bad] = np.inf
+    np.clip(post_t, 0.0, 1.0, out=post_t)
+    np.clip(post_b, 0.0, 1.0, out=post_b)
+    for gi, g in enumerate(cols):
+        rows = np.nonzero(~(cond_none[:, gi] < _MAX_CONDITION_DRAWS))[0]
+        if rows.size:
+            none[rows, gi] = infer(clamp_absent(take_rows(ev, rows), g), fast=True).log_pe
+    return InferenceResult(post_t, post_b, log_pe), none
+
+
 def _coupled(ev: Evidence) -> int:
     """Number of yes/no conditions that the exact-sum factors of a one-row evidence involve."""
     return int(np.count_nonzero(np.any(ev.logq_b[0] != 0.0, axis=0)))
@@ -812,10 +872,18 @@ def _coupled_columns(logq_b: FloatArray) -> NDArray[np.intp]:
 
 
 def _quickscore_fast(
-    ev: Evidence, a: int, b: int, dtype: Any = np.float64
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    ev: Evidence,
+    a: int,
+    b: int,
+    dtype: Any = np.float64,
+    absent: Sequence[NDArray[np.intp]] = (),
+) -> tuple[FloatArray, ...]:
     """Quickscore for rows a:b by doubling (see :func:`infer`); the sum of :func:`_quickscore`
     to about 1e-13.
+
+    With ``absent`` (groups of yes/no condition columns) it also returns, from the same subset
+    terms, log P(evidence, no condition of the group present) and that sum's condition number,
+    each (n, groups): a group's conditions contribute their "absent" weight to every term.
 
     ``P(e) = sum_S prod_{k in S} beta_k prod_{k not in S} alpha_k * z_T(S) * prod_v z_v(S)``.
     The subset terms are built by doubling (products of the factors' q, no logarithms), and
@@ -841,6 +909,24 @@ def _quickscore_fast(
     free = np.ones(w_b0.shape[1], dtype=bool)
     free[used] = False
     log_free = np.log(w_b0[:, free] + w_b1[:, free]).sum(axis=1)
+    extra: list[FloatArray] = []
+    if absent:
+        position = {int(c): j for j, c in enumerate(used)}
+        log_none = np.empty((b - a, len(absent)))
+        cond_none = np.empty((b - a, len(absent)))
+        for gi, cols in enumerate(absent):
+            inside = [position[int(c)] for c in cols if int(c) in position]
+            outside = [int(c) for c in cols if int(c) not in position]
+            terms_g = terms
+            if inside:
+                terms_g = terms * np.prod(w_b0[:, None, used[inside]] / zb[:, :, inside], axis=2)
+            total_g = terms_g.sum(axis=1)
+            cond_none[:, gi] = (np.abs(terms_g).sum(axis=1) / np.abs(total_g)).astype(np.float64)
+            safe_g = np.where(total_g > 0, total_g, np.nan)
+            free_g = log_free - np.log(w_b0[:, outside] + w_b1[:, outside]).sum(axis=1)
+            free_g = free_g + np.log(w_b0[:, outside]).sum(axis=1)
+            log_none[:, gi] = (np.log(safe_g) + free_g + ev.log_const[a:b]).astype(np.float64)
+        extra = [log_none, cond_none]
     if used.size:
         eb /= zb
         post_b[:, used] = np.matmul(terms[:, None, :], eb)[:, 0] / safe[:, None]
@@ -849,6 +935,7 @@ def _quickscore_fast(
         post_b.astype(np.float64),
         (np.log(np.abs(safe)) + log_free + ev.log_const[a:b]).astype(np.float64),
         cond.astype(np.float64),
+        *extra,
     )
 
 

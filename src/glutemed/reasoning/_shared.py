@@ -10,7 +10,7 @@ divided by the probability of the evidence, is P(none of them | evidence).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,12 +18,10 @@ from glutemed.reasoning._network import (
     CompiledNetwork,
     Evidence,
     InferenceResult,
+    clamp_absent,
     infer,
     take_rows,
 )
-
-#: stands in for zero in the clamped weights (exact enumeration takes logarithms of them)
-_ABSENT = 1e-300
 
 
 @dataclass(frozen=True)
@@ -46,9 +44,12 @@ class SharedRuleOut:
 def members_absent(evidence: Evidence, members: Sequence[int]) -> Evidence:
     """The evidence with the given yes/no conditions' prior weights clamped to (nearly) zero:
     its P(evidence) is then P(evidence, none of them present)."""
-    w_b1 = evidence.w_b1.copy()
-    w_b1[:, list(members)] = _ABSENT
-    return replace(evidence, w_b1=w_b1)
+    return clamp_absent(evidence, members)
+
+
+def group_columns(net: CompiledNetwork) -> list[list[int]]:
+    """The yes/no columns of each shared rule-out group, in the network's group order."""
+    return [[net.binaries.index(c) for c in g.members] for g in net.spec.shared_rule_out]
 
 
 def any_present(
@@ -73,20 +74,25 @@ def shared_rule_out(
     evidence: Evidence,
     result: InferenceResult,
     member_probabilities: dict[str, np.ndarray],
+    draws_log_none: np.ndarray | None = None,
 ) -> dict[str, SharedRuleOut]:
     """Each group's probability that at least one member is present, keyed by group id.
 
     ``evidence``/``result`` are the case's prepared evidence and its inference (point estimate
     first, then any parameter draws); ``member_probabilities`` maps condition ids to their
-    posterior for the same rows (see :func:`any_present`).
+    posterior for the same rows (see :func:`any_present`). ``draws_log_none`` (draws, groups):
+    log P(evidence, no member present) of the parameter draws when already computed with them
+    (:func:`~glutemed.reasoning._network.infer_draws_with_absent`); otherwise it is computed.
     """
     out: dict[str, SharedRuleOut] = {}
-    for g in net.spec.shared_rule_out:
-        clamped = members_absent(evidence, [net.binaries.index(c) for c in g.members])
+    for gi, (g, cols) in enumerate(zip(net.spec.shared_rule_out, group_columns(net), strict=True)):
+        clamped = members_absent(evidence, cols)
         # the point estimate in the reference arithmetic (it is compared with a threshold), the
         # parameter draws with the faster doubling sum, as in assess()
         log_none = infer(take_rows(clamped, slice(0, 1))).log_pe
-        if clamped.w_t.shape[0] > 1:
+        if draws_log_none is not None:
+            log_none = np.concatenate([log_none, draws_log_none[:, gi]])
+        elif clamped.w_t.shape[0] > 1:
             log_none = np.concatenate(
                 [log_none, infer(take_rows(clamped, slice(1, None)), fast=True).log_pe]
             )
