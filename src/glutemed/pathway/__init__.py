@@ -11,6 +11,7 @@ The rules are data (``knowledge/data/pathway.yaml``); this package evaluates the
 
 from glutemed.pathway._adherence import (
     EFFORT_FELT,
+    ENTRY_FIELDS,
     PROGRAMME_WIDE,
     AdherenceEntry,
     AdherenceReport,
@@ -34,6 +35,7 @@ from glutemed.pathway._text import fill
 
 __all__ = [
     "EFFORT_FELT",
+    "ENTRY_FIELDS",
     "PROGRAMME_WIDE",
     "URGENCY_ORDER",
     "AdherenceEntry",

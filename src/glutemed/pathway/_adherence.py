@@ -50,8 +50,8 @@ _PRESCRIBED = {
 #: The ``exercise`` of an entry that covers the whole programme rather than one exercise.
 PROGRAMME_WIDE = "programme"
 _MAX_SESSIONS = 1000
-_FIELDS = (
-    "exercise",
+#: What an entry records about its exercise (or the programme as a whole).
+ENTRY_FIELDS = (
     "sessions_done",
     "sessions_prescribed",
     "pain_during_nrs_0_10",
@@ -60,6 +60,7 @@ _FIELDS = (
     "effort",
     "pelvis_level",
 )
+_FIELDS = ("exercise", *ENTRY_FIELDS)
 Action = Literal["progress", "stay", "regress"]
 
 
@@ -367,7 +368,7 @@ def read_adherence(data: Mapping[str, Any], *, kb: KnowledgeBase | None = None) 
         )
         # a row with nothing the patient did (only the prefilled sessions prescribed, or
         # nothing at all) is not an entry
-        recorded = [getattr(entry, k) for k in _FIELDS[1:] if k != "sessions_prescribed"]
+        recorded = [getattr(entry, k) for k in ENTRY_FIELDS if k != "sessions_prescribed"]
         if len(problems) == before and all(v is None for v in recorded):
             continue
         entries.append(entry)

@@ -22,6 +22,7 @@ from glutemed.errors import InputValueError, Problem
 from glutemed.knowledge import KnowledgeBase, Programme
 from glutemed.pathway import (
     EFFORT_FELT,
+    ENTRY_FIELDS,
     PROGRAMME_WIDE,
     dose_text,
     read_adherence,
@@ -50,15 +51,6 @@ ACTION_WORDS = {
     "regress": "Go back (make easier)",
     "": "not decided yet",
 }
-_ENTRY_FIELDS = (
-    "sessions_done",
-    "sessions_prescribed",
-    "pain_during_nrs_0_10",
-    "pain_after_nrs_0_10",
-    "settled_next_morning",
-    "effort",
-    "pelvis_level",
-)
 
 
 # --------------------------------------------------------------------------- service
@@ -178,7 +170,7 @@ def _form_data(
     entries = []
     for ex in [*exercises, PROGRAMME_WIDE]:
         entry: dict[str, Any] = {"exercise": ex}
-        for name in _ENTRY_FIELDS:
+        for name in ENTRY_FIELDS:
             value = form.get(f"{ex}.{name}")
             if isinstance(value, str) and value.strip():
                 entry[name] = value.strip()
