@@ -823,7 +823,8 @@ def timeline_events(
     def voided(record: Any) -> str | None:
         return str(record.void_reason) if record.voided_at is not None else None
 
-    for v in store.list_visits(db, actor, patient_id, include_voided=True):
+    visits = {v.id: v for v in store.list_visits(db, actor, patient_id, include_voided=True)}
+    for v in visits.values():
         a = store.latest_assessment(db, actor, v.id)
         summary = "visit"
         if a is not None:
@@ -879,7 +880,6 @@ def timeline_events(
                 void_reason=voided(o),
             )
         )
-    visits = {v.id: v for v in store.list_visits(db, actor, patient_id, include_voided=True)}
     for r in store.list_adherence(db, actor, patient_id, include_voided=True):
         visit = visits[r.visit_id]
         prog = state.kb.programmes.get(r.programme_id)
