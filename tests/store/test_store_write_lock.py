@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 import glutemed.store as store
@@ -15,6 +18,23 @@ import glutemed.store as store
 
 def _engine(tmp_path: Path) -> sa.Engine:
     return store.make_engine(f"sqlite:///{tmp_path / 'glutemed.sqlite3'}")
+
+
+@contextlib.contextmanager
+def _held_by_another_process(url: str, seconds: float) -> Iterator[None]:
+    """Another process takes the writer turn of ``url`` and keeps it for ``seconds``; the body
+    runs once it holds it."""
+    code = (
+        "import time, glutemed.store as s\n"
+        f"lock = s.sqlite_write_lock(s.make_engine({url!r}))\n"
+        f"lock.acquire(); print('held', flush=True); time.sleep({seconds}); lock.release()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        yield
+    finally:
+        proc.wait(20)
 
 
 def test_one_lock_per_file_and_none_without_a_file(tmp_path: Path) -> None:
@@ -53,14 +73,7 @@ def test_second_thread_waits_until_the_first_releases(tmp_path: Path) -> None:
 
 def test_another_process_waits_for_the_turn(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'glutemed.sqlite3'}"
-    code = (
-        "import sys, time, glutemed.store as s\n"
-        f"lock = s.sqlite_write_lock(s.make_engine({url!r}))\n"
-        "lock.acquire(); print('held', flush=True); time.sleep(1.0); lock.release()\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    with _held_by_another_process(url, 1.0):
         engine = store.make_engine(url)
         lock = store.sqlite_write_lock(engine)
         assert lock is not None
@@ -70,8 +83,6 @@ def test_another_process_waits_for_the_turn(tmp_path: Path) -> None:
         lock.release()
         engine.dispose()
         assert waited > 0.5  # the other process held it for a second
-    finally:
-        proc.wait(20)
 
 
 def test_waiting_threads_take_their_turns_in_arrival_order(tmp_path: Path) -> None:
@@ -107,8 +118,6 @@ def test_a_writer_gives_up_with_a_typed_error_when_the_turn_is_never_released(
     tmp_path: Path,
 ) -> None:
     """A transaction that never ends must not block every other writer for ever."""
-    import pytest
-
     engine = _engine(tmp_path)
     lock = store.sqlite_write_lock(engine)
     assert lock is not None
@@ -131,17 +140,10 @@ def test_a_writer_gives_up_with_a_typed_error_when_the_turn_is_never_released(
     lock.acquire(timeout=1.0)
     assert time.monotonic() - t0 < 0.5
     lock.release()
-    with pytest.raises(store.DatabaseBusyError):
-        # another process holds the file lock: the wait is bounded too
-        code = (
-            "import time, glutemed.store as s\n"
-            f"lock = s.sqlite_write_lock(s.make_engine({str(engine.url)!r}))\n"
-            "lock.acquire(); print('held', flush=True); time.sleep(3.0); lock.release()\n"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        try:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-            lock.acquire(timeout=0.3)
-        finally:
-            proc.wait(20)
+    # another process holds the file lock: the wait is bounded too
+    with (
+        pytest.raises(store.DatabaseBusyError),
+        _held_by_another_process(str(engine.url), 3.0),
+    ):
+        lock.acquire(timeout=0.3)
     engine.dispose()
