@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glutemed.knowledge import AGE_BANDS, KnowledgeBase
-from glutemed.reasoning._network import CompiledNetwork, Evidence, infer, take_rows
-from glutemed.reasoning._shared import any_present, members_absent
+from glutemed.reasoning._network import CompiledNetwork, Evidence, clamp_absent, infer, take_rows
+from glutemed.reasoning._shared import any_present, group_columns
 
 __all__ = ["BatchModel", "build_batch_model"]
 
@@ -180,8 +180,8 @@ class BatchModel:
     def shared_groups(self) -> tuple[tuple[str, tuple[int, ...], float], ...]:
         """(group id, member positions among the yes/no conditions, threshold) per group."""
         return tuple(
-            (g.id, tuple(self.net.binaries.index(c) for c in g.members), g.threshold)
-            for g in self.net.spec.shared_rule_out
+            (g.id, tuple(cols), g.threshold)
+            for g, cols in zip(self.net.spec.shared_rule_out, group_columns(self.net), strict=True)
         )
 
     # ------------------------------------------------------------------ internals
@@ -339,7 +339,7 @@ class BatchModel:
                     if not cand.size:
                         continue
                     sub = take_rows(ev, cand)
-                    clamped = infer(members_absent(sub, idx))
+                    clamped = infer(clamp_absent(sub, idx))
                     p_any = any_present(res.log_pe[cand], clamped.log_pe, res.post_b[cand][:, idx])
                     shared_out[rows[cand], g] = p_any >= threshold
         cols_out = []

@@ -723,8 +723,7 @@ def infer(ev: Evidence, *, fast: bool = False) -> InferenceResult:
     bits = _bits(k)
     n_s = ev.w_t.shape[1]
     n_b = ev.w_b1.shape[1]
-    per_case = bits.shape[0] * (n_s + 2 * n_b)
-    step = max(1, _CHUNK_ELEMENTS // per_case)
+    step = _chunk_rows(ev)
     post_t = np.empty((n, n_s))
     post_b = np.empty((n, n_b))
     log_pe = np.empty(n)
@@ -792,7 +791,7 @@ def infer_draws_with_absent(
         return res, none
     n_s = ev.w_t.shape[1]
     n_b = ev.w_b1.shape[1]
-    step = max(1, _CHUNK_ELEMENTS // ((1 << k) * (n_s + 2 * n_b)))
+    step = _chunk_rows(ev)
     post_t = np.empty((n, n_s))
     post_b = np.empty((n, n_b))
     log_pe = np.empty(n)
@@ -816,6 +815,12 @@ def infer_draws_with_absent(
         if rows.size:
             none[rows, gi] = infer(clamp_absent(take_rows(ev, rows), g), fast=True).log_pe
     return InferenceResult(post_t, post_b, log_pe), none
+
+
+def _chunk_rows(ev: Evidence) -> int:
+    """Rows per Quickscore chunk: about :data:`_CHUNK_ELEMENTS` elements each."""
+    per_row = (1 << ev.n_branches) * (int(ev.w_t.shape[1]) + 2 * int(ev.w_b1.shape[1]))
+    return max(1, _CHUNK_ELEMENTS // per_row)
 
 
 def _coupled(ev: Evidence) -> int:

@@ -9,7 +9,6 @@ divided by the probability of the evidence, is P(none of them | evidence).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +38,6 @@ class SharedRuleOut:
     @property
     def above_threshold(self) -> bool:
         return self.probability >= self.threshold
-
-
-def members_absent(evidence: Evidence, members: Sequence[int]) -> Evidence:
-    """The evidence with the given yes/no conditions' prior weights clamped to (nearly) zero:
-    its P(evidence) is then P(evidence, none of them present)."""
-    return clamp_absent(evidence, members)
 
 
 def group_columns(net: CompiledNetwork) -> list[list[int]]:
@@ -86,7 +79,7 @@ def shared_rule_out(
     """
     out: dict[str, SharedRuleOut] = {}
     for gi, (g, cols) in enumerate(zip(net.spec.shared_rule_out, group_columns(net), strict=True)):
-        clamped = members_absent(evidence, cols)
+        clamped = clamp_absent(evidence, cols)
         # the point estimate in the reference arithmetic (it is compared with a threshold), the
         # parameter draws with the faster doubling sum, as in assess()
         log_none = infer(take_rows(clamped, slice(0, 1))).log_pe
