@@ -163,6 +163,33 @@ def test_concurrent_update_between_read_and_write_is_caught(
         engine.dispose()
 
 
+def test_create_audit_snapshot_is_the_stored_row(
+    db: Session, actors: dict[str, store.Actor], migrated_url: str
+) -> None:
+    """A new record's audit snapshot (taken without reading the row back) is the stored row,
+    including the columns left out of the INSERT (stored as NULL)."""
+    a = actors["a"]
+    p = store.create_patient(db, a, {"family_name": "Snap"})  # no birth date, no record number
+    v = store.create_visit(db, a, p.id, visit_date="2026-11-02", case={"findings": {}})
+    db.commit()
+    engine = store.make_engine(migrated_url)
+    try:
+        with store.make_sessionmaker(engine)() as fresh:
+            for table, obj_id in (("patients", p.id), ("visits", v.id)):
+                events = store.history(fresh, a, table, obj_id)
+                (event,) = [e for e in events if e.action == "create"]
+                model = store._models.Patient if table == "patients" else store._models.Visit
+                stored = store._repo.snapshot(fresh.get(model, obj_id))
+                for key in store._repo._IMMUTABLE_CONTENT.get(table, ()):
+                    stored.pop(key, None)
+                assert event.snapshot == stored
+            assert event.snapshot is not None
+    finally:
+        engine.dispose()
+    pat = store.history(db, a, "patients", p.id)[0].snapshot or {}
+    assert pat["birth_date"] is None and pat["identifier"] is None
+
+
 def test_audit_log_and_history(db: Session, actors: dict[str, store.Actor]) -> None:
     a = actors["a"]
     p = store.create_patient(db, a, {"family_name": "Audit", "given_name": "Ann"})

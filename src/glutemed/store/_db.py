@@ -234,7 +234,7 @@ class SQLiteWriteLock:
             raise DatabaseBusyError("the database is busy with another change; try again")
         try:
             if (fd := self._file()) is not None:
-                pause = 0.0005
+                pause = 0.0001
                 while True:
                     try:
                         _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
@@ -245,7 +245,7 @@ class SQLiteWriteLock:
                                 "the database is busy with another change; try again"
                             ) from None
                         time.sleep(pause)
-                        pause = min(pause * 2, 0.005)
+                        pause = min(pause * 2, 0.0004)
         except BaseException:
             self._turns.release()
             raise

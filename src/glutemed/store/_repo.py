@@ -22,10 +22,11 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import ColumnProperty, Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from glutemed._checks import check_option, short_repr
@@ -104,6 +105,10 @@ _NOT_AUDITED = {"file_bytes", "plot_png", "password_hash"}
 
 M = TypeVar("M", bound=Base)
 
+#: The tables written with plain INSERTs (no ORM object is needed back)
+_AUDIT_EVENTS = cast(sa.Table, AuditEvent.__table__)
+_PATIENT_TERMS = cast(sa.Table, PatientTerm.__table__)
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -126,6 +131,29 @@ def snapshot(obj: Base) -> dict[str, Any]:
             continue
         out[attr.key] = _json_value(getattr(obj, attr.key))
     return out
+
+
+def _complete_inserted(session: Session, obj: Base) -> None:
+    """Complete the state of a record just inserted (flushed) without reading the row back.
+
+    After the INSERT the ORM holds every value it wrote: the given ones and the Python-side
+    defaults. A nullable column left out was stored as NULL unless it has a server-side
+    default, so it is set to None here; only columns with a server-side default (none today)
+    are read back. The audit snapshot then sees the whole row, as after ``session.refresh``,
+    with one SELECT fewer inside the writing transaction.
+    """
+    state = sa.inspect(obj)
+    read_back = []
+    for key in state.unloaded:
+        attr = state.mapper.attrs.get(key)
+        if not isinstance(attr, ColumnProperty):
+            continue
+        if any(c.server_default is not None or c.computed is not None for c in attr.columns):
+            read_back.append(key)
+        else:
+            set_committed_value(obj, key, None)
+    if read_back:
+        session.refresh(obj, attribute_names=read_back)
 
 
 def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -152,8 +180,10 @@ def _audit(
     snap = snapshot(obj)
     for key in _IMMUTABLE_CONTENT.get(str(obj.__tablename__), ()):
         snap.pop(key, None)
-    session.add(
-        AuditEvent(
+    # a plain INSERT in the same transaction: nothing reads the event back as an object, and
+    # the ORM's unit of work would cost more than the statement itself
+    session.execute(
+        sa.insert(_AUDIT_EVENTS).values(
             user_id=None if actor is None else actor.user_id,
             clinic_id=None if actor is None else actor.clinic_id,
             action=action,
@@ -363,7 +393,7 @@ def _set_terms(session: Session, patient: Patient, *, new: bool = False) -> None
     )
     if terms:
         session.execute(
-            sa.insert(PatientTerm),
+            sa.insert(_PATIENT_TERMS),
             [{"patient_id": patient.id, "term": t, "clinic_id": patient.clinic_id} for t in terms],
         )
 
@@ -534,7 +564,7 @@ def create_patient(session: Session, actor: Actor, data: Mapping[str, Any]) -> P
     )
     session.add(patient)
     _flush_patient(session)
-    session.refresh(patient)
+    _complete_inserted(session, patient)
     _set_terms(session, patient, new=True)
     _audit(
         session, actor, "create", patient, {k: [None, _json_value(v)] for k, v in values.items()}
@@ -593,7 +623,7 @@ def create_visit(
     )
     session.add(visit)
     session.flush()
-    session.refresh(visit)
+    _complete_inserted(session, visit)
     _audit(session, actor, "create", visit, {"visit_date": [None, visit.visit_date.isoformat()]})
     return visit
 
@@ -777,7 +807,7 @@ def add_care_plan(
     )
     session.add(record)
     session.flush()
-    session.refresh(record)
+    _complete_inserted(session, record)
     _audit(session, actor, "create", record, {"status": [None, "proposed"]})
     return record
 
@@ -873,7 +903,7 @@ def add_treatment_given(
     )
     session.add(record)
     session.flush()
-    session.refresh(record)
+    _complete_inserted(session, record)
     _audit(session, actor, "create", record, {k: [None, _json_value(v)] for k, v in values.items()})
     return record
 
@@ -961,7 +991,7 @@ def add_outcome(
     )
     session.add(record)
     session.flush()
-    session.refresh(record)
+    _complete_inserted(session, record)
     _audit(
         session,
         actor,
