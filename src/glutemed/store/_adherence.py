@@ -20,6 +20,7 @@ from glutemed.store._auth import Actor
 from glutemed.store._models import AdherenceRecord
 from glutemed.store._repo import (
     _audit,
+    _complete_inserted,
     _get_owned,
     _not_voided,
     _stamp,
@@ -75,7 +76,7 @@ def add_adherence(
     )
     session.add(record)
     session.flush()
-    session.refresh(record)
+    _complete_inserted(session, record)
     _audit(
         session,
         actor,
