@@ -414,7 +414,10 @@ def examples_cmd(json_out: JsonOpt = False) -> None:
 
 SettingOpt = Annotated[
     str | None,
-    typer.Option(help="Care setting: community, primary_care or specialist (overrides the case)."),
+    typer.Option(
+        help="Care setting (overrides the case): primary_care, physiotherapy, sports_medicine,"
+        " orthopaedic, specialist, spine, emergency_department or community."
+    ),
 ]
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from glutemed.errors import CaseValidationError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
 from glutemed.reasoning._advice import urgency_rank
+from glutemed.reasoning._blas import one_blas_thread
 from glutemed.reasoning._case import Case, validate_case
 from glutemed.reasoning._network import (
     N_DRAWS,
@@ -298,6 +299,11 @@ def assess(
     CaseValidationError
         When the case does not fit the knowledge base (every problem listed).
     """
+    with one_blas_thread():
+        return _assess(case, kb, with_intervals)
+
+
+def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Assessment:
     from glutemed.reasoning._advice import imaging_advice, referral_advice, severity
     from glutemed.reasoning._next import next_tests
 

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from threadpoolctl import threadpool_limits
 
 from glutemed import __version__, store
 from glutemed.knowledge import load_kb
@@ -195,6 +196,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _lifespan(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each request is a small computation and the worker processes are the parallelism:
+        # BLAS worker threads would only spin beside them (glutemed.reasoning._blas). Set once
+        # here, in the worker's main thread: with OpenBLAS 0.3.31, a count lowered from another
+        # thread did not take effect once the main thread had set one.
+        threadpool_limits(limits=1, user_api="blas")
         yield
         state.dispose()
 
