@@ -68,6 +68,20 @@ after the engine changes of issue 10 (faster cases with many multi-cause finding
 Met on the quiet machine: CPU and p99 per repeated (cached) assessment on both databases;
 search. Not met: CPU per distinct assessment (the engine's own cost per case, dominated by the
 cases with many multi-cause findings), its p99, and the write p99 on both databases.
+
+2026-12-02, SQLite, 2 workers, 50 clients, 600 requests, 5,000 patients (``--phases distinct``).
+Runs of the same code differ by up to a third on this shared machine; the last two rows were
+run alternately, twice each::
+
+                                      runs  server CPU ms/req   req/s    p99 ms
+    before (BLAS threads spinning)      1   25.0                72       2,564
+    one BLAS thread                     5   20.7-31.3           56-86    1,576-2,906
+      of which, alternating:            2   26.1, 28.2          68, 63   2,017, 2,288
+    + engine runs in turn per worker    2   23.5, 25.4          72, 67   1,216, 1,249
+
+The engine alone in this process fell from 26.3 to 14.2-14.6 ms CPU per case with one BLAS
+thread. Writes (1,000, SQLite, ``--phases writes``): 5.8-6.3 ms CPU per write, p99 424-510 ms,
+194-203 writes/s; PostgreSQL 7.7 ms CPU, p99 776 ms (the store's writes without a read-back).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Request paths kept short for speed: one engine run per new case, the SQLite writer turn."""
+"""Request paths kept short for speed: one engine run per new case, engine runs in turn, the
+SQLite writer turn."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from typing import Any
@@ -58,6 +60,42 @@ def test_concurrent_requests_for_one_new_case_share_one_engine_run(
     assert [r.status_code for r in answers] == [200] * 5
     assert len({r.content for r in answers}) == 1
     assert len(runs) == 1
+
+
+def test_engine_runs_for_different_new_cases_take_turns(
+    sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans: list[tuple[float, float]] = []
+    real = svc.assess_parsed_case_json
+
+    def timed(*args: Any) -> bytes:
+        start = time.perf_counter()
+        time.sleep(0.05)
+        out = real(*args)
+        spans.append((start, time.perf_counter()))
+        return out
+
+    monkeypatch.setattr(svc, "assess_parsed_case_json", timed)
+    cases = []
+    for i in range(4):
+        case = example_case("tendinopathy")
+        case["patient"]["age_years"] = 51.13 + i / 100  # cases no other test has assessed
+        cases.append(case)
+
+    async def go() -> list[httpx.Response]:
+        client, headers = await _client(sqlite_app)
+        try:
+            return await asyncio.gather(
+                *(client.post("/api/v1/assess", json=c, headers=headers) for c in cases)
+            )
+        finally:
+            await client.aclose()
+
+    answers = asyncio.run(go())
+    assert [r.status_code for r in answers] == [200] * 4
+    spans.sort()
+    assert len(spans) == 4  # four engine runs (four cache keys), none of them side by side
+    assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(spans))
 
 
 def test_concurrent_requests_for_one_invalid_case_all_get_its_error(sqlite_app: FastAPI) -> None:
