@@ -27,14 +27,14 @@ async def _client(app: FastAPI) -> tuple[httpx.AsyncClient, dict[str, str]]:
     return client, {"X-CSRF-Token": r.json()["csrf_token"]}
 
 
-def _assess_together(app: FastAPI, case: dict[str, Any], n: int) -> list[httpx.Response]:
-    """Send ``n`` requests for one case at once; return the answers."""
+def _assess_together(app: FastAPI, cases: list[dict[str, Any]]) -> list[httpx.Response]:
+    """Send one request per case, all at once; return the answers."""
 
     async def go() -> list[httpx.Response]:
         client, headers = await _client(app)
         try:
             return await asyncio.gather(
-                *(client.post("/api/v1/assess", json=case, headers=headers) for _ in range(n))
+                *(client.post("/api/v1/assess", json=c, headers=headers) for c in cases)
             )
         finally:
             await client.aclose()
@@ -56,7 +56,7 @@ def test_concurrent_requests_for_one_new_case_share_one_engine_run(
     monkeypatch.setattr(svc, "assess_parsed_case_json", counted)
     case = example_case("tendinopathy")
     case["patient"]["age_years"] = 47.37  # a case no other test has assessed
-    answers = _assess_together(sqlite_app, case, 5)
+    answers = _assess_together(sqlite_app, [case] * 5)
     assert [r.status_code for r in answers] == [200] * 5
     assert len({r.content for r in answers}) == 1
     assert len(runs) == 1
@@ -81,17 +81,7 @@ def test_engine_runs_for_different_new_cases_take_turns(
         case = example_case("tendinopathy")
         case["patient"]["age_years"] = 51.13 + i / 100  # cases no other test has assessed
         cases.append(case)
-
-    async def go() -> list[httpx.Response]:
-        client, headers = await _client(sqlite_app)
-        try:
-            return await asyncio.gather(
-                *(client.post("/api/v1/assess", json=c, headers=headers) for c in cases)
-            )
-        finally:
-            await client.aclose()
-
-    answers = asyncio.run(go())
+    answers = _assess_together(sqlite_app, cases)
     assert [r.status_code for r in answers] == [200] * 4
     spans.sort()
     assert len(spans) == 4  # four engine runs (four cache keys), none of them side by side
@@ -101,7 +91,7 @@ def test_engine_runs_for_different_new_cases_take_turns(
 def test_concurrent_requests_for_one_invalid_case_all_get_its_error(sqlite_app: FastAPI) -> None:
     case = example_case("tendinopathy")
     case["findings"] = {"no_such_finding_xyz": "positive"}
-    answers = _assess_together(sqlite_app, case, 3)
+    answers = _assess_together(sqlite_app, [case] * 3)
     assert [r.status_code for r in answers] == [422] * 3
     assert all("no_such_finding_xyz" in r.text for r in answers)
 
