@@ -82,6 +82,18 @@ run alternately, twice each::
 The engine alone in this process fell from 26.3 to 14.2-14.6 ms CPU per case with one BLAS
 thread. Writes (1,000, SQLite, ``--phases writes``): 5.8-6.3 ms CPU per write, p99 424-510 ms,
 194-203 writes/s; PostgreSQL 7.7 ms CPU, p99 776 ms (the store's writes without a read-back).
+
+2026-12-03, SQLite, same settings (600 requests per assessment mode, 1,000 writes), load average
+under 1: distinct assessment 29.7 ms CPU, p99 1,312 ms (the engine alone 21.8 ms a case: the
+bundled examples' variants, among them the stress-fracture example at 70-90 ms); repeated 1.88 ms,
+p99 203 ms; writes 6.35 ms, p99 425 ms. The write latencies are two groups: the kernel gives the
+two workers the 50 keep-alive connections unevenly (13/37 and 15/35 in two runs), and the clients
+of the busier worker wait about 450 ms, the others about 180 ms. Two remedies were measured and
+not kept (3,000 writes each): one first-come line of writers across the worker processes (p99
+652-689 -> 679 ms, 172-177 -> 159 writes/s) and one listening socket per worker with
+SO_REUSEPORT, which balanced the connections (23/27) but gave p99 738 ms at about 130 writes/s
+(from the mean latency): handing the SQLite write turn from one process to the other costs more
+than the imbalance.
 """
 
 from __future__ import annotations
