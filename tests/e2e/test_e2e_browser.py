@@ -87,6 +87,10 @@ def test_clinician_journey(server: str, browser: object) -> None:
     live = page.locator("#live-assessment")
     expect(live).to_contain_text("Next best test:")  # the engine's suggestion, as one types
     before = live.inner_text()
+    # a complete pain map: the pain sites not marked count as absent, and the estimate moves
+    page.locator("input[name='f_pain_map_complete'][value='positive'] + span").click()
+    expect(history.locator("[data-summary]")).to_have_text("2 positive")
+    expect(live).not_to_have_text(before)
     page.click("[data-action=expand-all]")
     for fid in (
         "palpation_greater_trochanter_tenderness",

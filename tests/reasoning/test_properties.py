@@ -21,7 +21,11 @@ BINARY = sorted(
     if f in KB.findings
     and KB.findings[f].value_type == "binary"
     and KB.findings[f].kind in ("history", "examination")
+    and f not in NET.expands
 )
+#: derived findings (a complete pain map): each sets the findings it lists absent where they
+#: are not recorded, so the batch and the single case must agree on them too
+DERIVED = sorted(f for f in NET.expands if KB.findings[f].kind in ("history", "examination"))
 IMAGING = sorted(
     f
     for f in NET.model_findings()
@@ -32,7 +36,9 @@ IMAGING = sorted(
 )
 
 findings_st = st.dictionaries(
-    st.sampled_from(BINARY), st.sampled_from(["positive", "negative", "not_done"]), max_size=12
+    st.sampled_from(BINARY + DERIVED),
+    st.sampled_from(["positive", "negative", "not_done"]),
+    max_size=12,
 )
 imaging_st = st.dictionaries(
     st.sampled_from(IMAGING), st.sampled_from(["positive", "negative"]), max_size=4

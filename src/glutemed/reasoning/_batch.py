@@ -44,7 +44,8 @@ class BatchModel:
         col = {f: i for i, f in enumerate(self.finding_ids)}
         out = np.zeros((len(rows), len(self.finding_ids)), dtype=np.int8)
         for r, row in enumerate(rows):
-            values = dict(row)
+            # "not done" is not recorded: a derived finding sets it absent, as in the single case
+            values = {f: v for f, v in row.items() if v != "not_done"}
             for fid, extra in self.net.expands.items():
                 if values.get(fid) == "positive":
                     for neg in extra:
@@ -66,8 +67,8 @@ class BatchModel:
     def encode_columns(self, columns: dict[str, Sequence[str]], n: int) -> NDArray[np.int8]:
         """Encode table columns (finding id -> text values, "" when not recorded), vectorised.
 
-        The same codes as :meth:`encode`; a normal radiograph (``xray_normal``) sets its listed
-        findings negative where they are not recorded.
+        The same codes as :meth:`encode`; a derived finding (a normal radiograph, a complete pain
+        map) sets its listed findings negative where they are not recorded.
         """
         codes: dict[str, NDArray[np.int8]] = {}
         for fid, v in columns.items():
@@ -86,8 +87,9 @@ class BatchModel:
     def encode_codes(self, codes: Mapping[str, NDArray[np.int8]], n: int) -> NDArray[np.int8]:
         """Place per-column codes (+1 / -1 / 0, ordinal level index + 1) into the value matrix.
 
-        Columns the network does not use are ignored; a positive normal radiograph
-        (``xray_normal``) sets its listed findings negative where they are not recorded.
+        Columns the network does not use are ignored; a positive derived finding (a normal
+        radiograph, a complete pain map) sets its listed findings negative where they are not
+        recorded.
         """
         out = np.zeros((n, len(self.finding_ids)), dtype=np.int8)
         col = {f: i for i, f in enumerate(self.finding_ids)}

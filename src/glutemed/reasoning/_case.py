@@ -74,8 +74,8 @@ _CASE_SECTIONS = {
     "imaging": ("imaging", "laboratory", "procedure"),
 }
 
-#: Pairs of imaging findings that cannot both hold. Logic, not evidence: a tendon cannot be
-#: retracted, or its facet bald, if the same report says there is no tear.
+#: Pairs of findings that cannot both hold. Logic, not evidence: a tendon cannot be retracted, or
+#: its facet bald, if the same report says there is no tear; a complete pain map names the sites.
 _CONTRADICTIONS: tuple[tuple[tuple[str, str], tuple[str, str], str], ...] = (
     (
         ("mri_tear_thickness", "none"),
@@ -101,6 +101,11 @@ _CONTRADICTIONS: tuple[tuple[tuple[str, str], tuple[str, str], str], ...] = (
         ("mri_tear_thickness", "none"),
         ("us_tear", "positive"),
         "MRI reports no tear but ultrasound reports one; record which report is current",
+    ),
+    (
+        ("hip_pain_site_unspecified", "positive"),
+        ("pain_map_complete", "positive"),
+        "a complete pain map names the sites: record lateral hip, groin or buttock pain instead",
     ),
 )
 
@@ -318,9 +323,10 @@ def validate_case(case: Case, kb: KnowledgeBase, *, where: str = "case") -> None
     observed = case.observed()
     for (fa, va), (fb, vb), why in _CONTRADICTIONS:
         if observed.get(fa) == va and observed.get(fb) == vb:
+            section = "findings" if fb in case.findings else "imaging"
             problems.append(
                 Problem(
-                    f"{where} imaging.{fb}",
+                    f"{where} {section}.{fb}",
                     f"a value consistent with {fa}: {va}",
                     short_repr(vb),
                     why,

@@ -324,10 +324,10 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
         with_intervals = False
         main = prepare(net, case.setting, age, sex, observed, pretest, 0)
     loo_keys = [] if heavy else sorted(observed)
+    # each finding left out as "not done", so that a derived finding (a complete pain map) does
+    # not fill it back in as absent: the reason compares the finding with not knowing it
     loo = [
-        prepare(
-            net, case.setting, age, sex, {k: v for k, v in observed.items() if k != j}, pretest, 0
-        )
+        prepare(net, case.setting, age, sex, {**observed, j: "not_done"}, pretest, 0)
         for j in loo_keys
     ]
     try:
@@ -540,7 +540,14 @@ def _pct(p: float) -> str:
 def _finding_source(
     net: CompiledNetwork, fid: str, cid: str
 ) -> tuple[str | None, str | None, bool]:
-    """The source of the number linking a finding to a condition, if any."""
+    """The source of the number linking a finding to a condition, if any.
+
+    A derived finding (a normal radiograph, a complete pain map) acts through the findings it
+    sets absent: it has no source of its own, and is an assumption if any of theirs is.
+    """
+    if fid in net.expands:
+        parts = [_finding_source(net, f, cid) for f in net.expands[fid]]
+        return None, None, any(assumed for _, _, assumed in parts)
     fac = net.factors.get(net.member_of.get(fid, fid))
     if fac is not None:
         par = fac.params.get(cid)

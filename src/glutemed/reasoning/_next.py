@@ -245,6 +245,9 @@ def _concat(parts: list[Variants]) -> Variants:
 def candidates(kb: KnowledgeBase, net: CompiledNetwork, case: Case) -> list[str]:
     """The findings of the network not yet recorded that can be the next test."""
     done = {f for f, v in case.observed().items() if v != "not_done"}
+    for fid, implied in net.expands.items():
+        if case.observed().get(fid) == "positive":
+            done.update(implied)  # set absent by a normal radiograph or a complete pain map
     binary = [
         f
         for f in (*net.factors, *net.member_of)
