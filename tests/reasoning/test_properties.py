@@ -34,6 +34,7 @@ IMAGING = sorted(
     and KB.findings[f].kind in ("imaging", "laboratory", "procedure")
     and f not in NET.expands
 )
+DERIVED_IMAGING = sorted(f for f in NET.expands if f not in DERIVED)  # a normal radiograph
 
 findings_st = st.dictionaries(
     st.sampled_from(BINARY + DERIVED),
@@ -41,7 +42,9 @@ findings_st = st.dictionaries(
     max_size=12,
 )
 imaging_st = st.dictionaries(
-    st.sampled_from(IMAGING), st.sampled_from(["positive", "negative"]), max_size=4
+    st.sampled_from(IMAGING + DERIVED_IMAGING),
+    st.sampled_from(["positive", "negative"]),
+    max_size=4,
 )
 patient_st = st.fixed_dictionaries(
     {
