@@ -75,21 +75,21 @@ def test_clinician_journey(server: str, browser: object) -> None:
     page.goto(patient_url)
     page.click("text=New visit")
     # sections are collapsed, each with a summary line; a jump link opens its section
-    history = page.locator("#section-history")
-    expect(history).to_be_visible()
-    expect(history.locator("[data-summary]")).to_have_text("nothing recorded")
+    pain_sites = page.locator("#section-pain_sites")
+    expect(pain_sites).to_be_visible()
+    expect(pain_sites.locator("[data-summary]")).to_have_text("nothing recorded")
     assert page.locator("details.form-section[open]").count() == 0
     expect(page.locator("input[name='f_lateral_hip_pain'] + span").first).to_be_hidden()
     page.select_option("#side", "left")
-    page.click("a[href='#section-history']")
+    page.click("a[href='#section-pain_sites']")
     page.locator("input[name='f_lateral_hip_pain'][value='positive'] + span").click()
-    expect(history.locator("[data-summary]")).to_have_text("1 positive")  # updated live
+    expect(pain_sites.locator("[data-summary]")).to_have_text("1 positive")  # updated live
     live = page.locator("#live-assessment")
     expect(live).to_contain_text("Next best test:")  # the engine's suggestion, as one types
     before = live.inner_text()
     # a complete pain map: the pain sites not marked count as absent, and the estimate moves
     page.locator("input[name='f_pain_map_complete'][value='positive'] + span").click()
-    expect(history.locator("[data-summary]")).to_have_text("2 positive")
+    expect(pain_sites.locator("[data-summary]")).to_have_text("2 positive")
     expect(live).not_to_have_text(before)
     page.click("[data-action=expand-all]")
     for fid in (

@@ -53,7 +53,7 @@ def test_video_to_result_page_without_uploading_the_video(
     page.fill("#family_name", "Okafor")
     page.click("button:has-text('Save')")
     page.click("text=New visit")
-    page.click("a[href='#section-history']")
+    page.click("a[href='#section-pain_sites']")
     page.locator("input[name='f_lateral_hip_pain'][value='positive'] + span").click()
     page.click("button:has-text('Save and assess')")
     page.click("text=Measure from a phone video")

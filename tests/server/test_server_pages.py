@@ -106,6 +106,31 @@ def test_visit_form_sections_follow_the_layout_and_take_unknown_kinds() -> None:
     assert layout.section_of(finding("genetics"), False) == "other"  # a kind nobody planned
 
 
+def test_the_pain_sites_come_together_with_the_pain_map_last() -> None:
+    from glutemed.knowledge import load_kb
+    from glutemed.server._forms import form_sections, load_layout
+
+    kb = load_kb()
+    layout = load_layout()
+    listed = layout.order("pain_sites")
+    assert set(listed) <= set(kb.findings), set(listed) - set(kb.findings)
+    sections = form_sections(kb)
+    assert [s.id for s in sections][:3] == ["red_flags", "pain_sites", "history"]
+    pain = next(s for s in sections if s.id == "pain_sites")
+    ids = [f.id for f in pain.fields]
+    assert ids == list(listed)
+    assert ids[0] == "lateral_hip_pain" and ids[-1] == "pain_map_complete"
+    # every site the pain map settles is in the same section as the map
+    assert set(network_sites()) <= set(ids)
+
+
+def network_sites() -> tuple[str, ...]:
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import network_for
+
+    return network_for(load_kb()).expands["pain_map_complete"]
+
+
 def test_visit_post_shows_assessment_and_plan(pages: Any, h: Any) -> None:
     client = pages()
     patient_url = _new_patient(client)

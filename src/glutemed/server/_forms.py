@@ -40,7 +40,7 @@ __all__ = [
 
 #: The form's layout (sections and the rules that place findings), next to this module.
 LAYOUT_FILE = Path(__file__).with_name("form_layout.yaml")
-_RULE_KEYS = frozenset({"section", "kind", "modality", "red_flag", "starts", "mentions"})
+_RULE_KEYS = frozenset({"section", "ids", "kind", "modality", "red_flag", "starts", "mentions"})
 
 #: Patient factors of the case model (labels for the form).
 CASE_FACTORS: dict[str, str] = {
@@ -98,12 +98,22 @@ class Layout:
     derived: frozenset[str]
     never_asked_kinds: frozenset[str]
 
+    def order(self, section: str) -> tuple[str, ...]:
+        """The finding ids a section's ``ids`` rules list, in their order (shown first)."""
+        out: list[str] = []
+        for rule in self.rules:
+            if rule["section"] == section:
+                out.extend(x for x in rule.get("ids", ()) if x not in out)
+        return tuple(out)
+
     def section_of(self, finding: Any, red_flag: bool) -> str:
         """The id of the section a finding goes to (the last section when no rule matches)."""
         how = str(getattr(finding, "how_to_perform", "") or "").strip().lower()
         first = re.split(r"(?<=[.;])\s", how, maxsplit=1)[0]
         words = set(re.findall(r"[a-z][a-z-]*", first))
         for rule in self.rules:
+            if "ids" in rule and getattr(finding, "id", None) not in rule["ids"]:
+                continue
             if "kind" in rule and finding.kind not in rule["kind"]:
                 continue
             if "modality" in rule and getattr(finding, "modality", None) not in rule["modality"]:
@@ -203,11 +213,17 @@ def form_sections(kb: KnowledgeBase, layout: Layout | None = None) -> list[Secti
             informs=informs,
         )
         buckets.setdefault(layout.section_of(f, fd.red_flag), []).append(fd)
-    return [
-        Section(key, title, help_text, tuple(buckets[key]))
-        for key, title, help_text in layout.sections
-        if buckets.get(key)
-    ]
+    out = []
+    for key, title, help_text in layout.sections:
+        fields = buckets.get(key)
+        if not fields:
+            continue
+        listed = layout.order(key)
+        if listed:  # the listed findings first, in the layout's order; the others after
+            rank = {fid: i for i, fid in enumerate(listed)}
+            fields = sorted(fields, key=lambda f: rank.get(f.id, len(rank)))
+        out.append(Section(key, title, help_text, tuple(fields)))
+    return out
 
 
 def section_summaries(
