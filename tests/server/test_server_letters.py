@@ -52,6 +52,31 @@ def test_letter_pdf_carries_the_letterhead(tmp_path: Path, h: Any) -> None:
     assert "12 Harbour Road, Portsmouth" in text and "Page 1 of" in text
 
 
+def test_letter_names_the_sites_a_complete_pain_map_leaves_absent(tmp_path: Path, h: Any) -> None:
+    app = create_app(h.make_settings(f"sqlite:///{tmp_path / 'pain-map.sqlite3'}"))
+    api = h.Api(app, h.add_user(app))
+    pid = api.post(
+        "/api/v1/patients", json={"family_name": "Mapped", "given_name": "Mo", "sex": "female"}
+    ).json()["id"]
+    case = {
+        "patient": {"age_years": 52, "sex": "female"},
+        "findings": {
+            "lateral_hip_pain": "positive",
+            "back_pain": "negative",
+            "pain_map_complete": "positive",
+        },
+    }
+    r = api.post(f"/api/v1/patients/{pid}/visits", json={"visit_date": "2026-11-03", "case": case})
+    assert r.status_code == 201, r.text
+    html = api.get(f"/api/v1/visits/{r.json()['visit']['id']}/report.html?to=gp").text
+    assert (
+        "Pain map complete (every pain site recorded), so absent: groin (anterior hip) pain, "
+        "buttock (posterior hip) pain, posterior thigh pain, pain radiating below the knee"
+    ) in html
+    assert "pain_map_complete" not in html and "groin_pain" not in html
+    assert "Negative:</strong> Low back pain" in html  # recorded by itself, not repeated
+
+
 def test_handout_page_has_back_and_print(pages: Any) -> None:
     client: TestClient = pages()
     token = client.get("/patients/new").text.split('name="csrf_token" value="')[1].split('"')[0]

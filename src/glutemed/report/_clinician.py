@@ -26,6 +26,9 @@ script can produce it::
                       "still_png_data_uri"}]`` (``picture_png``: optional PNG bytes of the trial's
                       plot; a video trial's still frame at peak pelvic drop is printed instead)
 ``finding_names``     ``{finding id: name}`` for the findings in the case
+``derived_absent``    ``{finding id: [finding ids]}``: for a positive derived finding (a complete
+                      pain map, a normal radiograph), the findings it sets absent that the case
+                      does not record (optional); the letter names them
 ``treatment_names``   ``{treatment id: name}``
 ``sources``           ``{source id: full citation}`` of the knowledge base: cited sources become
                       numbered references (a source without a citation is left out, never shown
@@ -74,7 +77,7 @@ th { background: #f1f1f1; }
 tr { page-break-inside: avoid; }
 .bar-track { display: inline-block; width: 120pt; height: 7pt; background: #e8edf3; }
 .bar { display: block; height: 7pt; background: #1f4e79; }
-.ci { color: #555; }
+.ci { color: #555; white-space: nowrap; }
 sup { font-size: 7pt; color: #1f4e79; }
 ol.refs { font-size: 8pt; color: #333; padding-left: 16pt; }
 ol.refs li { margin: 1pt 0; }
@@ -259,6 +262,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _lower_first(text: str) -> str:
+    """A name inside a sentence: "Groin pain" -> "groin pain" (an acronym such as "MRI" stays)."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
 def _words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
@@ -403,7 +411,16 @@ def _context(
     refs = _References(dict(data.get("sources") or {}))
     prose = _Prose(refs, {**names, **tx_names})
     findings = case.get("findings") or {}
-    positives = [prose(names.get(f, f)) for f, v in findings.items() if v == "positive"]
+    derived = dict(data.get("derived_absent") or {})
+
+    def finding_text(fid: str) -> str:
+        text = prose(names.get(fid, fid))
+        implied = [prose(names.get(f, f)) for f in derived.get(fid) or []]
+        if implied:  # e.g. a complete pain map: the sites it leaves unmarked are absent
+            text += ", so absent: " + ", ".join(_lower_first(x) for x in implied)
+        return text
+
+    positives = [finding_text(f) for f, v in findings.items() if v == "positive"]
     negatives = [prose(names.get(f, f)) for f, v in findings.items() if v == "negative"]
     graded = [
         f"{prose(names.get(f, f))}: {_words(v)}"
@@ -412,7 +429,9 @@ def _context(
     ]
     positives.extend(graded)
     imaging_findings = [
-        f"{prose(names.get(f, f))}: {_words(v)}"
+        finding_text(f)
+        if v == "positive" and derived.get(f)
+        else f"{prose(names.get(f, f))}: {_words(v)}"
         for f, v in (case.get("imaging") or {}).items()
         if v != "not_done"
     ]

@@ -84,6 +84,9 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
     ids = list(case.get("findings") or {}) + list(case.get("imaging") or {})
     for m in movement:
         ids.extend(m["findings"])
+    derived_absent = _derived_absent(kb, case)
+    for implied in derived_absent.values():
+        ids.extend(implied)
     return {
         "clinic": clinic.name if clinic else "",
         "letterhead": state.settings.letterhead_lines(),
@@ -126,9 +129,28 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
         ],
         "movement": movement,
         "finding_names": {f: kb.findings[f].name for f in ids if f in kb.findings},
+        "derived_absent": derived_absent,
         "treatment_names": {t.id: t.name for t in kb.treatments.values()},
         "sources": {s.id: s.citation for s in kb.sources.values()},
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _derived_absent(kb: Any, case: dict[str, Any]) -> dict[str, list[str]]:
+    """For each positive derived finding of the case (a complete pain map, a normal radiograph),
+    the findings it sets absent that the case does not record itself."""
+    from glutemed.reasoning import network_for
+
+    recorded = {
+        f: v
+        for section in ("findings", "imaging")
+        for f, v in (case.get(section) or {}).items()
+        if v != "not_done"
+    }
+    return {
+        fid: [f for f in implied if f not in recorded]
+        for fid, implied in network_for(kb).expands.items()
+        if recorded.get(fid) == "positive"
     }
 
 
