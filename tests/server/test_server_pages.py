@@ -108,6 +108,7 @@ def test_visit_form_sections_follow_the_layout_and_take_unknown_kinds() -> None:
 
 def test_the_pain_sites_come_together_with_the_pain_map_last() -> None:
     from glutemed.knowledge import load_kb
+    from glutemed.reasoning import network_for
     from glutemed.server._forms import form_sections, load_layout
 
     kb = load_kb()
@@ -121,14 +122,7 @@ def test_the_pain_sites_come_together_with_the_pain_map_last() -> None:
     assert ids == list(listed)
     assert ids[0] == "lateral_hip_pain" and ids[-1] == "pain_map_complete"
     # every site the pain map settles is in the same section as the map
-    assert set(network_sites()) <= set(ids)
-
-
-def network_sites() -> tuple[str, ...]:
-    from glutemed.knowledge import load_kb
-    from glutemed.reasoning import network_for
-
-    return network_for(load_kb()).expands["pain_map_complete"]
+    assert set(network_for(kb).expands["pain_map_complete"]) <= set(ids)
 
 
 def test_visit_post_shows_assessment_and_plan(pages: Any, h: Any) -> None:

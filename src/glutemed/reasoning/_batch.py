@@ -46,10 +46,8 @@ class BatchModel:
         for r, row in enumerate(rows):
             # "not done" is not recorded: a derived finding sets it absent, as in the single case
             values = {f: v for f, v in row.items() if v != "not_done"}
-            for fid, extra in self.net.expands.items():
-                if values.get(fid) == "positive":
-                    for neg in extra:
-                        values.setdefault(neg, "negative")
+            for implied in self.net.implied_absent(values).values():
+                values.update(dict.fromkeys(implied, "negative"))
             for fid, val in values.items():
                 j = col.get(fid)
                 if j is None:

@@ -199,6 +199,19 @@ class CompiledNetwork:
             return "agg", 0
         return "b", self.binaries.index(condition)
 
+    def implied_absent(self, values: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+        """For each derived finding recorded positive (a normal radiograph, a complete pain map),
+        the findings it lists that ``values`` does not record: they count as absent.
+
+        A finding present in ``values`` keeps its value, whatever it is ("not_done" included:
+        the reasons use it to leave a finding out without it being filled back in).
+        """
+        return {
+            fid: tuple(f for f in listed if f not in values)
+            for fid, listed in self.expands.items()
+            if values.get(fid) == "positive"
+        }
+
     def model_findings(self) -> list[str]:
         """Every finding id the network uses."""
         noisy = {f for f, fac in self.factors.items() if fac.kind == "noisy_or"}
@@ -540,10 +553,8 @@ def prepare(
     lq_b: list[FloatArray] = []
 
     values = dict(observed)
-    for fid, extra in net.expands.items():
-        if values.get(fid) == "positive":
-            for neg in extra:
-                values.setdefault(neg, "negative")
+    for implied in net.implied_absent(observed).values():
+        values.update(dict.fromkeys(implied, "negative"))
 
     latent_obs: dict[str, list[tuple[str, str]]] = {}
     for fid, val in sorted(values.items()):  # a fixed order: results do not depend on input order

@@ -244,10 +244,10 @@ def _concat(parts: list[Variants]) -> Variants:
 
 def candidates(kb: KnowledgeBase, net: CompiledNetwork, case: Case) -> list[str]:
     """The findings of the network not yet recorded that can be the next test."""
-    done = {f for f, v in case.observed().items() if v != "not_done"}
-    for fid, implied in net.expands.items():
-        if case.observed().get(fid) == "positive":
-            done.update(implied)  # set absent by a normal radiograph or a complete pain map
+    recorded = {f: v for f, v in case.observed().items() if v != "not_done"}
+    done = set(recorded)
+    for implied in net.implied_absent(recorded).values():
+        done.update(implied)  # set absent by a normal radiograph or a complete pain map
     binary = [
         f
         for f in (*net.factors, *net.member_of)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from glutemed import store
 from glutemed.server import _services as svc
 from glutemed.server._deps import AppState
+
+if TYPE_CHECKING:
+    from glutemed.knowledge import KnowledgeBase
 
 __all__ = [
     "handout_html",
@@ -136,7 +139,7 @@ def report_data(state: AppState, db: Session, actor: store.Actor, visit_id: int)
     }
 
 
-def _derived_absent(kb: Any, case: dict[str, Any]) -> dict[str, list[str]]:
+def _derived_absent(kb: KnowledgeBase, case: dict[str, Any]) -> dict[str, list[str]]:
     """For each positive derived finding of the case (a complete pain map, a normal radiograph),
     the findings it sets absent that the case does not record itself."""
     from glutemed.reasoning import network_for
@@ -147,11 +150,7 @@ def _derived_absent(kb: Any, case: dict[str, Any]) -> dict[str, list[str]]:
         for f, v in (case.get(section) or {}).items()
         if v != "not_done"
     }
-    return {
-        fid: [f for f in implied if f not in recorded]
-        for fid, implied in network_for(kb).expands.items()
-        if recorded.get(fid) == "positive"
-    }
+    return {fid: list(f) for fid, f in network_for(kb).implied_absent(recorded).items()}
 
 
 def handout_links(visit_id: int) -> list[dict[str, str]]:
