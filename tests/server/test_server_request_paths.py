@@ -1,5 +1,5 @@
 """Request paths kept short for speed: one engine run per new case, engine runs in turn, the
-SQLite writer turn."""
+SQLite writer turn, the writers' gate."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import glutemed.server._deps as deps
 import glutemed.server._services as svc
-from tests.server.conftest import PASSWORD, add_user, example_case
+import glutemed.store as store
+from tests.server.conftest import PASSWORD, Api, add_user, example_case
 
 
 async def _client(app: FastAPI) -> tuple[httpx.AsyncClient, dict[str, str]]:
@@ -117,3 +119,130 @@ def test_writer_turn_is_released_after_success_and_after_a_refused_write(
 
     assert asyncio.run(go()) == [201, 409, 201]
     assert not lock.locked()
+
+
+class _CountingSessions:
+    """Wraps the app's session factory; records the most sessions open at once."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.open = 0
+        self.peak = 0
+
+    def __call__(self) -> Any:
+        session = self.real()
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        close = session.close
+
+        def counted_close() -> None:
+            self.open -= 1
+            close()
+
+        session.close = counted_close
+        return session
+
+
+def test_writing_requests_hold_a_database_session_a_few_at_a_time(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = app.state.glutemed
+    permits = deps.WRITERS_PER_WORKER[state.engine.dialect.name]
+    real_create = store.create_patient
+
+    def slow_create(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)  # long enough for the other requests to arrive meanwhile
+        return real_create(*args, **kwargs)
+
+    async def go() -> list[int]:
+        client, headers = await _client(app)
+        counting = _CountingSessions(state.sessions)
+        monkeypatch.setattr(state, "sessions", counting)
+        monkeypatch.setattr(store, "create_patient", slow_create)
+        try:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/patients", json={"family_name": f"Gate{i}"}, headers=headers
+                    )
+                    for i in range(12)
+                )
+            )
+        finally:
+            await client.aclose()
+        sessions.append(counting.peak)
+        return [r.status_code for r in answers]
+
+    sessions: list[int] = []
+    assert asyncio.run(go()) == [201] * 12
+    # without the gate, 12 sessions were open at once (one per waiting worker thread)
+    assert sessions == [permits]
+
+
+def test_a_slowly_sent_form_does_not_hold_the_writers_gate(
+    sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form sent with the CSRF header (not read for the token) is read before it queues."""
+    monkeypatch.setitem(deps.WRITERS_PER_WORKER, "sqlite", 1)
+    cookie_api = Api(sqlite_app, add_user(sqlite_app))
+    cookie = "; ".join(f"{k}={v}" for k, v in cookie_api.client.cookies.items())
+    body = b"family_name=Slowsender&given_name=Ann"
+
+    async def go() -> tuple[int, int, bool]:
+        release = asyncio.Event()
+        sent: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            if not sent:  # the first half at once, the rest when released
+                sent.append(1)
+                return {"type": "http.request", "body": body[:10], "more_body": True}
+            if len(sent) == 1:
+                sent.append(2)
+                await release.wait()
+                return {"type": "http.request", "body": body[10:], "more_body": False}
+            return {"type": "http.disconnect"}
+
+        status: list[int] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/patients",
+            "raw_path": b"/patients",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cookie", cookie.encode()),
+                (b"x-csrf-token", cookie_api.csrf.encode()),
+                (b"accept", b"text/html"),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+            "state": {},
+        }
+        client, headers = await _client(sqlite_app)  # logged in first: a login writes too
+        slow = asyncio.create_task(sqlite_app(scope, receive, send))
+        while len(sent) < 2:
+            await asyncio.sleep(0.01)
+        try:
+            other = await asyncio.wait_for(
+                client.post("/api/v1/patients", json={"family_name": "Other"}, headers=headers),
+                timeout=5,
+            )
+            still_sending = not slow.done()
+        finally:
+            release.set()
+            await client.aclose()
+        await asyncio.wait_for(slow, timeout=10)
+        return other.status_code, status[0], still_sending
+
+    assert asyncio.run(go()) == (201, 303, True)
