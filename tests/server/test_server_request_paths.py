@@ -246,3 +246,31 @@ def test_a_slowly_sent_form_does_not_hold_the_writers_gate(
         return other.status_code, status[0], still_sending
 
     assert asyncio.run(go()) == (201, 303, True)
+
+
+def test_a_writer_that_waits_too_long_at_the_gate_gets_database_busy(
+    sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(deps.WRITERS_PER_WORKER, "sqlite", 1)
+    monkeypatch.setattr(deps, "GATE_WAIT_S", 0.2)
+    state = sqlite_app.state.glutemed
+
+    async def go() -> tuple[int, str, int]:
+        client, headers = await _client(sqlite_app)
+        gate = state.writer_gate()
+        await gate.acquire()  # another writer holds the only place
+        try:
+            busy = await client.post(
+                "/api/v1/patients", json={"family_name": "Waiter"}, headers=headers
+            )
+        finally:
+            gate.release()
+        after = await client.post(
+            "/api/v1/patients", json={"family_name": "Waiter"}, headers=headers
+        )
+        await client.aclose()
+        return busy.status_code, busy.headers.get("retry-after", ""), after.status_code
+
+    status, retry_after, after = asyncio.run(go())
+    assert (status, after) == (503, 201)
+    assert retry_after.isdigit()

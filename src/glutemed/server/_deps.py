@@ -58,6 +58,8 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Requests that may write and hold a database session at once, per worker process and
 #: database kind; the others wait on the event loop (see :func:`get_db`).
 WRITERS_PER_WORKER = {"sqlite": 2, "postgresql": 2}
+#: The longest a request waits at the gate (as long as a writer waits for the SQLite write lock).
+GATE_WAIT_S = 10.0
 
 
 @dataclass
@@ -165,7 +167,8 @@ async def get_db(request: Request, state: State) -> AsyncIterator[Session]:
     p99 at 50 clients, runs alternated: SQLite 367-451 -> 232-296 ms, PostgreSQL 779-804 ->
     287-437 ms; ``benchmarks/app_benchmark.py``). The request's body is read before it queues,
     so a client sending its body slowly never holds the gate. A long write (a movement file's
-    analysis) holds one of the two places while it runs.
+    analysis) holds one of the two places while it runs; a request that waits longer than
+    :data:`GATE_WAIT_S` is answered "database busy" (503 with Retry-After), nothing written.
     """
     unsafe = request.method not in _SAFE
     gate = state.writer_gate() if unsafe else None
@@ -173,7 +176,12 @@ async def get_db(request: Request, state: State) -> AsyncIterator[Session]:
         # RuntimeError: read already, as a form (a form is parsed to its end before it returns)
         with contextlib.suppress(RuntimeError):
             await request.body()
-        await gate.acquire()
+        try:
+            await asyncio.wait_for(gate.acquire(), GATE_WAIT_S)
+        except TimeoutError:
+            raise store.DatabaseBusyError(
+                "the database is busy with other changes; try again"
+            ) from None
     try:
         session = state.sessions()
         if unsafe and state.engine.dialect.name == "sqlite":
