@@ -147,7 +147,7 @@ def test_writing_requests_hold_a_database_session_a_few_at_a_time(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = app.state.glutemed
-    permits = deps.WRITERS_PER_WORKER[state.engine.dialect.name]
+    permits = deps.WRITERS_PER_WORKER
     real_create = store.create_patient
 
     def slow_create(*args: Any, **kwargs: Any) -> Any:
@@ -183,7 +183,7 @@ def test_a_slowly_sent_form_does_not_hold_the_writers_gate(
     sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A form sent with the CSRF header (not read for the token) is read before it queues."""
-    monkeypatch.setitem(deps.WRITERS_PER_WORKER, "sqlite", 1)
+    monkeypatch.setattr(deps, "WRITERS_PER_WORKER", 1)
     cookie_api = Api(sqlite_app, add_user(sqlite_app))
     cookie = "; ".join(f"{k}={v}" for k, v in cookie_api.client.cookies.items())
     body = b"family_name=Slowsender&given_name=Ann"
@@ -251,7 +251,7 @@ def test_a_slowly_sent_form_does_not_hold_the_writers_gate(
 def test_a_writer_that_waits_too_long_at_the_gate_gets_database_busy(
     sqlite_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(deps.WRITERS_PER_WORKER, "sqlite", 1)
+    monkeypatch.setattr(deps, "WRITERS_PER_WORKER", 1)
     monkeypatch.setattr(deps, "GATE_WAIT_S", 0.2)
     state = sqlite_app.state.glutemed
 

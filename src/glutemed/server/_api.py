@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -23,7 +22,7 @@ from glutemed.errors import InputValueError, Problem
 from glutemed.reasoning import Case
 from glutemed.server import _services as svc
 from glutemed.server._charts import outcome_chart_svg
-from glutemed.server._deps import DB, CurrentAuth, State, csrf_protect
+from glutemed.server._deps import DB, CurrentAuth, PerLoop, State, csrf_protect
 from glutemed.server._forms import form_sections
 from glutemed.server._security import (
     SESSION_COOKIE,
@@ -728,10 +727,7 @@ class _SharedRuns:
 
     def __init__(self) -> None:
         self._runs: dict[str, asyncio.Future[bytes]] = {}
-        # one lock per event loop (a lock is bound to the loop it is first awaited on)
-        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._turns: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
 
     async def _in_thread(self, fn: Callable[..., bytes], *args: Any) -> bytes:
         """Run one engine call in the thread pool, one at a time in this worker process.
@@ -744,11 +740,7 @@ class _SharedRuns:
         """
         from starlette.concurrency import run_in_threadpool
 
-        loop = asyncio.get_running_loop()
-        turn = self._turns.get(loop)
-        if turn is None:
-            turn = self._turns[loop] = asyncio.Lock()
-        async with turn:
+        async with self._turns.get():
             return await run_in_threadpool(fn, *args)
 
     async def run(self, key: str, fn: Callable[..., bytes], *args: Any) -> bytes:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -39,6 +40,7 @@ __all__ = [
     "CSRFError",
     "CurrentAuth",
     "LoginRequiredError",
+    "PerLoop",
     "SessionCache",
     "State",
     "csrf_protect",
@@ -55,11 +57,31 @@ CSRF_EXEMPT = frozenset({"/api/v1/auth/login"})
 #: Forms posted before login, protected by the pre-login double-submit token.
 LOGIN_FORM_PATHS = frozenset({"/login"})
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Requests that may write and hold a database session at once, per worker process and
-#: database kind; the others wait on the event loop (see :func:`get_db`).
-WRITERS_PER_WORKER = {"sqlite": 2, "postgresql": 2}
+#: Requests that may write and hold a database session at once, per worker process (SQLite and
+#: PostgreSQL alike); the others wait on the event loop (see :func:`get_db`).
+WRITERS_PER_WORKER = 2
 #: The longest a request waits at the gate (as long as a writer waits for the SQLite write lock).
 GATE_WAIT_S = 10.0
+
+_T = TypeVar("_T")
+
+
+class PerLoop(Generic[_T]):
+    """One asyncio primitive per event loop, made on first use in that loop (a lock or a
+    semaphore is bound to the loop that first waits on it; tests run several loops)."""
+
+    def __init__(self, make: Callable[[], _T]) -> None:
+        self._make = make
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _T] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self) -> _T:
+        loop = asyncio.get_running_loop()
+        got = self._by_loop.get(loop)
+        if got is None:
+            got = self._by_loop[loop] = self._make()
+        return got
 
 
 @dataclass
@@ -81,9 +103,9 @@ class AppState:
     #: PostgreSQL: the pooled engine in autocommit mode for the login-session check (one
     #: statement; no BEGIN and ROLLBACK round trips around it).
     lookup_engine: Engine = field(init=False)
-    #: The writing requests' gate of the running event loop (see :meth:`writer_gate`).
-    _gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = field(
-        init=False, default=None
+    #: The writing requests' gate of each event loop (see :meth:`writer_gate`).
+    _gates: PerLoop[asyncio.Semaphore] = field(
+        init=False, default_factory=lambda: PerLoop(lambda: asyncio.Semaphore(WRITERS_PER_WORKER))
     )
 
     def __post_init__(self) -> None:
@@ -107,12 +129,8 @@ class AppState:
             )
 
     def writer_gate(self) -> asyncio.Semaphore:
-        """The running event loop's gate for requests that may write (one per loop)."""
-        loop = asyncio.get_running_loop()
-        if self._gate is None or self._gate[0] is not loop:
-            permits = WRITERS_PER_WORKER.get(self.engine.dialect.name, 8)
-            self._gate = (loop, asyncio.Semaphore(permits))
-        return self._gate[1]
+        """The running event loop's gate for requests that may write."""
+        return self._gates.get()
 
     def dispose(self) -> None:
         """Close the database connections (at shutdown)."""
