@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -129,6 +130,24 @@ def test_plan_and_handout(tmp_path: Path) -> None:
     assert "<html" in html.read_text("utf-8").lower()
     assert "expected" in run("handout", "tendinopathy", "-o", str(tmp_path / "h.docx"), code=2)
 
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("assess", "tendinopathy"),
+        ("assess", "stress_fracture"),
+        ("assess", "red_flag"),
+        ("plan", "tendinopathy"),
+        ("plan", "partial_tear"),
+        ("plan", "full_thickness_tear"),
+    ],
+)
+def test_console_output_has_no_internal_values(args: tuple[str, str]) -> None:
+    """What a clinician reads: no snake_case ids, source keys or Python values."""
+    out = run(*args)
+    leaks = re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:True|False|None)\b", out)
+    assert not leaks, leaks
 
 def test_score() -> None:
     data = run_json("score", "nprs", "4", "--baseline", "7")

@@ -51,6 +51,13 @@ app.add_typer(programme_app, name="programme")
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+#: A care-plan recommendation's role as the plan prints it.
+_ROLE_WORDS = {
+    "first_line": "first-line",
+    "if_needed": "if needed",
+    "after_surgery": "after surgery",
+}
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
@@ -536,7 +543,9 @@ def assess_cmd(
             f"{escape(ref['reason'])}"
         )
     img = data["imaging"]
-    out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])} (urgency: {img['urgency']})")
+    urgency = "" if img["urgency"] in ("none", "routine") else img["urgency"].replace("_", " ")
+    urgency = f" ({urgency})" if urgency else ""
+    out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])}{urgency}")
     for r in img["reasons"]:
         out.print(f"  • {escape(r['text'])}")
     sev = data["severity"]
@@ -755,9 +764,10 @@ def plan_cmd(
     out.print(f"  {escape(data['stage_rule']['text'])}")
     for r in data["recommendations"]:
         level = r.get("evidence_level")
-        head = f"[bold]{escape(r['treatment'])}[/] ({r.get('role', '')}"
+        role = _ROLE_WORDS.get(r.get("role", ""), r.get("role", "").replace("_", " "))
+        head = f"[bold]{escape(r['treatment'])}[/] ({role}"
         head += f"; evidence level {level}" if level else "; no graded evidence"
-        head += f"; {r.get('evidence_status', '')})"
+        head += f"; {r.get('evidence_status', '').replace('_', ' ')})"
         out.print(f"\n• {head}")
         if r.get("why"):
             out.print(f"  why: {escape(r['why'][0])}")

@@ -629,11 +629,10 @@ class _Builder:
                     "depending on the cohort"
                 )
             values += [f"{v:.0%}" for v in relative]
-            cites = sorted({t.source.id for t in mcids})
+            cites = list(dict.fromkeys(short_citation(self.kb, t.source.id) for t in mcids))
+            cited = cites[0] if len(cites) == 1 else f"{len(cites)} studies"
             sources += [_source(self.kb, t.source) for t in mcids]
-            parts.append(
-                f"{short} change below the MCID ({' or '.join(values)}; {', '.join(cites)})"
-            )
+            parts.append(f"{short} change below the MCID ({' or '.join(values)}; {cited})")
         window = ""
         if esc.window:
             weeks = [fmt_number(self.p.parameter(pid)) for pid in esc.window]
@@ -784,8 +783,8 @@ def plan(
     if rule.status == "active" and pw.on_request and not any(t in asked for t in pw.on_request):
         names = ", ".join(kb.treatments[t].name for t in pw.on_request if t in kb.treatments)
         notes.append(
-            f"Not listed: treatments shown only on request ({names}). Pass their ids in "
-            "ask_about (or show_orthobiologics=True) to see their evidence and regulatory status."
+            f"Not listed: treatments shown only on request ({names}); ask for them to see "
+            "their evidence and regulatory status."
         )
     notes += _conflict_notes(facts, outcomes)
     if rule.status == "off_pathway":

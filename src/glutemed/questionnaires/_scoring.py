@@ -51,6 +51,8 @@ class _Spec:
 
 
 _DEFAULT = _Spec()
+#: The hint for an answer that is not a number.
+_UNANSWERED = "leave it empty (null) for an unanswered item"
 _SPECS: dict[str, _Spec] = {
     # mHHS: pain + function points; subscales reported as raw points (KB: mhhs.scoring)
     "mhhs": _Spec(subscales="raw_points"),
@@ -89,12 +91,10 @@ def _item_hint(instrument: Instrument, key: str) -> str:
 def _check_value(instrument: Instrument, item: InstrumentItem, value: object) -> Problem | None:
     where = f"{instrument.id}.{item.id}"
     if not is_number(value):
-        return Problem(where, "a number", short_repr(value), "use None for an unanswered item")
+        return Problem(where, "a number", short_repr(value), _UNANSWERED)
     number = float(value)
     if not math.isfinite(number):
-        return Problem(
-            where, "a finite number", short_repr(value), "use None for an unanswered item"
-        )
+        return Problem(where, "a finite number", short_repr(value), _UNANSWERED)
     if not (item.min <= number <= item.max):
         return Problem(where, f"a number in [{item.min:g}, {item.max:g}]", short_repr(value))
     if item.step > 0:
