@@ -51,12 +51,8 @@ app.add_typer(programme_app, name="programme")
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-#: A care-plan recommendation's role as the plan prints it.
-_ROLE_WORDS = {
-    "first_line": "first-line",
-    "if_needed": "if needed",
-    "after_surgery": "after surgery",
-}
+#: A care-plan role printed otherwise than with its underscores as spaces.
+_ROLE_WORDS = {"first_line": "first-line"}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -543,9 +539,9 @@ def assess_cmd(
             f"{escape(ref['reason'])}"
         )
     img = data["imaging"]
-    urgency = "" if img["urgency"] in ("none", "routine") else img["urgency"].replace("_", " ")
-    urgency = f" ({urgency})" if urgency else ""
-    out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])}{urgency}")
+    when = img["urgency"]
+    when_text = "" if when in ("none", "routine") else f" ({when.replace('_', ' ')})"
+    out.print(f"[bold]Imaging:[/] {escape(img['recommendation'])}{when_text}")
     for r in img["reasons"]:
         out.print(f"  • {escape(r['text'])}")
     sev = data["severity"]
