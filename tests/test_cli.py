@@ -131,7 +131,6 @@ def test_plan_and_handout(tmp_path: Path) -> None:
     assert "expected" in run("handout", "tendinopathy", "-o", str(tmp_path / "h.docx"), code=2)
 
 
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -149,11 +148,38 @@ def test_console_output_has_no_internal_values(args: tuple[str, str]) -> None:
     leaks = re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:True|False|None)\b", out)
     assert not leaks, leaks
 
+
 def test_score() -> None:
     data = run_json("score", "nprs", "4", "--baseline", "7")
     assert data["total"] == 4 and data["change"]["responder_status"] == "responder"
     out = run("score", "nprs", "14", code=2)
     assert "nprs" in out and "14" in out
+
+
+MHHS_ANSWERS = (
+    '{"pain": 30, "function_limp": 8, "function_support": 11, "function_distance": 8, '
+    '"function_stairs": 2, "function_shoes_socks": 2, "function_sitting": 3, '
+    '"function_public_transport": 1}'
+)
+
+
+def test_score_console_cites_sources_by_name() -> None:
+    out = " ".join(run("score", "nprs", "4", "--baseline", "7").split())
+    assert "[Chronic pain (Farrar 2001)]" in out
+    assert "tx_r" not in out
+    out = " ".join(run("score", "mhhs", MHHS_ANSWERS, "--baseline", "60").split())
+    assert "5 of 6 published contexts" not in out  # 11.4 points meets all six
+    assert "each of the 6 published contexts" in out and "tx_r" not in out
+
+
+def test_score_context_option() -> None:
+    data = run_json("score", "mhhs", MHHS_ANSWERS, "--baseline", "60", "--context", "endoscopic")
+    change = data["change"]
+    assert change["context"] == "endoscopic"
+    assert len(change["thresholds"]) == 2
+    assert all("ndoscopic" in t["context"] for t in change["thresholds"])
+    out = run("score", "mhhs", MHHS_ANSWERS, "--baseline", "60", "--context", "knee", code=2)
+    assert "'knee'" in out and "Rice 2023" in out and "tx_r" not in out
 
 
 @pytest.mark.reference_data

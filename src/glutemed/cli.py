@@ -1025,6 +1025,13 @@ def score_cmd(
     baseline: Annotated[
         float | None, typer.Option(help="Baseline total, to interpret change.")
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="The patient's context, where the published MCIDs differ by it: a word of the "
+            "context, e.g. endoscopic, open, Fitzpatrick."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a questionnaire (range checks, missing-item rules) and interpret change."""
@@ -1034,7 +1041,11 @@ def score_cmd(
     with _errors():
         data = load_data_argument(answers, where="the answers")
         result = score(instrument, data)
-        change = interpret_change(instrument, baseline, result) if baseline is not None else None
+        change = (
+            interpret_change(instrument, baseline, result, context=context)
+            if baseline is not None
+            else None
+        )
     payload = result.model_dump(mode="json")
     if change is not None:
         payload["change"] = change.model_dump(mode="json")

@@ -31,7 +31,8 @@ def test_nprs_exactly_at_absolute_mcid(kb: KnowledgeBase) -> None:
     met = {(c.relative, c.met) for c in change.thresholds}
     assert met == {(False, True), (True, False)}
     assert "meets the MCID of 2 but not 30%" in change.explanation
-    assert "tx_r100" in change.explanation
+    assert "[Chronic pain (Farrar 2001)]" in change.explanation
+    assert "tx_r" not in change.explanation
 
 
 def test_nprs_just_below_both_mcids(kb: KnowledgeBase) -> None:
@@ -111,7 +112,8 @@ def test_mhhs_without_context_is_context_dependent(kb: KnowledgeBase) -> None:
     change = interpret_change("mhhs", 60, 69, kb=kb)  # 9: below only the 9.9 open-repair MCID
     assert change.responder_status == "context_dependent"
     assert "5 of 6 published contexts" in change.explanation
-    assert "pass context=" in change.explanation
+    assert "Open hip abductor repair (MCID study, OJSM 2021): 9.9 not met" in change.explanation
+    assert "tx_r" not in change.explanation and "context=" not in change.explanation
 
 
 def test_mhhs_all_contexts_met_or_none(kb: KnowledgeBase) -> None:
@@ -230,7 +232,11 @@ def test_unknown_context_lists_the_contexts(kb: KnowledgeBase) -> None:
         interpret_change("mhhs", 60, 70, context="arthroplasty", kb=kb)
     (problem,) = info.value.problems
     assert problem.location == "mhhs.context"
-    assert "tx_r79: Endoscopic" in problem.expected
+    assert (
+        "Endoscopic abductor repair, 5–10-year follow-up (65 hips; 92.2 % reached it);"
+        in problem.expected
+    )
+    assert "tx_r" not in problem.expected
     assert problem.found == "'arthroplasty'"
 
 

@@ -6,6 +6,7 @@
 'Trendelenburg sign (static single-leg stance)'
 """
 
+from glutemed.knowledge._cite import short_citation
 from glutemed.knowledge._loader import DATA_FILES, KnowledgeBase, build_manifest, data_dir, load_kb
 from glutemed.knowledge._schema import (
     AccuracyStudy,
@@ -109,4 +110,5 @@ __all__ = [
     "network_numbers",
     "resolve_param",
     "search",
+    "short_citation",
 ]

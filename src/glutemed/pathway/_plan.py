@@ -43,11 +43,12 @@ from glutemed.knowledge import (
     Treatment,
     When,
     load_kb,
+    short_citation,
 )
 from glutemed.pathway._facts import Facts, compute_facts, fact_sentence, holds
 from glutemed.pathway._outcomes import OutcomeSummary, summarise_outcomes
 from glutemed.pathway._text import fill, fmt_number
-from glutemed.reasoning import Assessment, Case, assess, short_citation, validate_case
+from glutemed.reasoning import Assessment, Case, assess, validate_case
 
 __all__ = ["CarePlan", "Recommendation", "plan"]
 

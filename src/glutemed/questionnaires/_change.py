@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from glutemed._checks import short_repr
 from glutemed.errors import Problem
-from glutemed.knowledge import Instrument, KnowledgeBase, Threshold
+from glutemed.knowledge import Instrument, KnowledgeBase, Threshold, short_citation
 from glutemed.questionnaires._common import (
     at_least,
     fmt,
@@ -14,6 +14,7 @@ from glutemed.questionnaires._common import (
     raise_if,
     resolve_kb,
     select_thresholds,
+    short_context,
     short_name,
 )
 from glutemed.questionnaires._models import Change, ResponderStatus, Score, ThresholdCheck
@@ -91,14 +92,19 @@ def _threshold_text(check: ThresholdCheck) -> str:
     return f"{check.value:.0%}" if check.relative else fmt(check.value)
 
 
-def _short_context(context: str) -> str:
-    """Return the context up to its first closing parenthesis, e.g. 'Chronic pain (Farrar 2001)'."""
-    end = context.find(")")
-    return context[: end + 1] if end > 0 else context.split(". ")[0]
+_VERDICT_WORDS = {True: "met", False: "not met", None: "not judged"}
+
+
+def _where(kb: KnowledgeBase, source_id: str, context: str) -> str:
+    """Return the context with its source's short citation, e.g. 'Chronic pain (Farrar 2001)'."""
+    where = short_context(context)
+    cite = short_citation(kb, source_id)
+    return where if cite in where else f"{where}, {cite}"
 
 
 def _responder(
     checks: tuple[ThresholdCheck, ...],
+    kb: KnowledgeBase,
 ) -> tuple[ResponderStatus, str]:
     """Return the responder status and the clause that explains it.
 
@@ -136,7 +142,7 @@ def _responder(
         )
     if len(groups) == 1:
         ((key, members),) = groups.items()
-        where = f"{_short_context(key[1])}, {key[0]}"
+        where = _where(kb, key[0], key[1])
         hit = [_threshold_text(m) for m in members if m.met]
         miss = [_threshold_text(m) for m in members if m.met is False]
         if hit and miss:
@@ -150,8 +156,9 @@ def _responder(
         return "non_responder", f"this is below the MCID of {values} [{where}]"
     met = [k for k, v in judged.items() if v]
     listing = "; ".join(
-        f"{ {True: 'met', False: 'not met', None: 'not judged'}[verdicts[k]] } {k[0]} "
+        f"{short_context(k[1])}: "
         + " or ".join(_threshold_text(m) for m in groups[k])
+        + f" {_VERDICT_WORDS[verdicts[k]]}"
         for k in groups
     )
     if len(met) == len(judged):
@@ -164,7 +171,7 @@ def _responder(
         )
     return "context_dependent", (
         f"this meets the MCID in {len(met)} of {len(judged)} published contexts ({listing}); "
-        "pass context= to choose the one that matches the patient"
+        "name the patient's context (for example open or endoscopic repair) to choose one"
     )
 
 
@@ -249,7 +256,7 @@ def interpret_change(
     distance = abs(best_end - start)
     relative_gain = gain / distance if distance > 0 else None
     checks = tuple(_check(instrument, t, change, gain, relative_gain, end) for t in thresholds)
-    status, clause = _responder(checks)
+    status, clause = _responder(checks, knowledge)
 
     direction = "improved" if gain > 0 else "worsened" if gain < 0 else "unchanged"
     show_rel = relative_gain is not None and any(c.relative for c in checks)

@@ -84,6 +84,12 @@ def fmt(value: float) -> str:
     return "0" if out in ("-0", "") else out
 
 
+def short_context(context: str) -> str:
+    """Return a threshold context up to its first closing parenthesis (its study named)."""
+    end = context.find(")")
+    return context[: end + 1] if end > 0 else context.split(". ")[0].rstrip(".")
+
+
 def select_thresholds(
     instrument: Instrument, context: str | None
 ) -> tuple[list[Threshold], list[Problem]]:
@@ -104,11 +110,11 @@ def select_thresholds(
     chosen = [t for t in thresholds if key in t.context.lower() or key == t.source.id.lower()]
     if chosen:
         return chosen, []
-    contexts = sorted({f"{t.source.id}: {t.context}" for t in thresholds})
+    contexts = list(dict.fromkeys(short_context(t.context) for t in thresholds))
     return [], [
         Problem(
             f"{instrument.id}.context",
-            "a word from a threshold context or a source id (" + " | ".join(contexts) + ")",
+            "a word from one of the published contexts (" + "; ".join(contexts) + ")",
             short_repr(context),
             "leave context out to see every published threshold",
         )

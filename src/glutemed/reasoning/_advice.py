@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from glutemed.knowledge import KnowledgeBase
+from glutemed.knowledge import KnowledgeBase, short_citation
 from glutemed.reasoning._case import HISTORY_ONLY_TREATMENTS, Case
 from glutemed.reasoning._percent import percent
 
@@ -56,8 +56,6 @@ def _treatment_name(kb: KnowledgeBase, tid: str) -> str:
 
 
 def _src(kb: KnowledgeBase, sid: str, locator: str) -> dict[str, str]:
-    from glutemed.reasoning._engine import short_citation
-
     return {"id": sid, "citation": short_citation(kb, sid), "locator": locator}
 
 

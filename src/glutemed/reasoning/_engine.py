@@ -26,7 +26,6 @@ Sox HC, Higgins MC, Owens DK. Medical Decision Making. 2nd ed. Wiley; 2013 (info
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from glutemed.errors import CaseValidationError, Problem
-from glutemed.knowledge import KnowledgeBase, load_kb
+from glutemed.knowledge import KnowledgeBase, load_kb, short_citation
 from glutemed.reasoning._advice import urgency_rank
 from glutemed.reasoning._blas import one_blas_thread
 from glutemed.reasoning._case import Case, validate_case
@@ -68,7 +67,6 @@ __all__ = [
 #: variants per candidate) would each cost 2^K per variant.
 FULL_ASSESSMENT_BRANCHES = 12
 
-_AUTHOR_START = re.compile(r"^[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[ ,.]")
 _NETWORKS: weakref.WeakKeyDictionary[KnowledgeBase, CompiledNetwork] = weakref.WeakKeyDictionary()
 
 
@@ -79,26 +77,6 @@ def network_for(kb: KnowledgeBase) -> CompiledNetwork:
         net = compile_network(kb)
         _NETWORKS[kb] = net
     return net
-
-
-def short_citation(kb: KnowledgeBase, source_id: str) -> str:
-    """Return a short citation for display.
-
-    'Surname Year' for author-led citations (e.g. 'Grimaldi 2017'), 'seed page 000' for the
-    seed pages, otherwise the start of the title with the year.
-    """
-    src = kb.sources.get(source_id)
-    if src is None:
-        return source_id
-    if src.kind == "seed_page":
-        return f"seed page {source_id.removeprefix('seed_')}"
-    if _AUTHOR_START.match(src.citation):
-        surname = src.citation.split(" ", 1)[0]
-        return f"{surname} {src.year}" if src.year else surname
-    title = src.citation.split(". ")[0].split(" http")[0]
-    if len(title) > 60:
-        title = title[:57].rsplit(" ", 1)[0] + "..."
-    return f"{title} ({src.year})" if src.year else title
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:
