@@ -6,7 +6,7 @@
 'Trendelenburg sign (static single-leg stance)'
 """
 
-from glutemed.knowledge._cite import short_citation
+from glutemed.knowledge._cite import lower_first, short_citation
 from glutemed.knowledge._loader import DATA_FILES, KnowledgeBase, build_manifest, data_dir, load_kb
 from glutemed.knowledge._schema import (
     AccuracyStudy,
@@ -107,6 +107,7 @@ __all__ = [
     "build_manifest",
     "data_dir",
     "load_kb",
+    "lower_first",
     "network_numbers",
     "resolve_param",
     "search",

@@ -29,3 +29,22 @@ def short_citation(kb: KnowledgeBase, source_id: str) -> str:
     if len(title) > 60:
         title = title[:57].rsplit(" ", 1)[0] + "..."
     return f"{title} ({src.year})" if src.year else title
+
+
+#: Proper names that begin names in the knowledge base (tests, signs, grades, rules named after
+#: people); they keep their capital inside a sentence.
+EPONYMS = frozenset(
+    {"Trendelenburg", "Ober", "Puranen-Orava", "Goutallier-Fuchs", "Fearon", "Sutlive", "Patrick"}
+)
+
+
+def lower_first(text: str) -> str:
+    """A knowledge-base name inside a sentence: "Groin pain" -> "groin pain".
+
+    Only the first letter changes, so "Mass on MRI" becomes "mass on MRI"; a first word that is
+    an acronym ("MRI", "NSAIDs", "ADD-R", "T2") or a proper name ("Trendelenburg sign") stays.
+    """
+    first = text.split(" ", 1)[0]
+    if not first or first in EPONYMS or any(c.isupper() or c.isdigit() for c in first[1:]):
+        return text
+    return text[:1].lower() + text[1:]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from glutemed.knowledge import KnowledgeBase, short_citation
+from glutemed.knowledge import KnowledgeBase, lower_first, short_citation
 from glutemed.reasoning._case import HISTORY_ONLY_TREATMENTS, Case
 from glutemed.reasoning._percent import percent
 
@@ -163,7 +163,7 @@ def imaging_advice(
         and (t.id in kb.treatments or t.id in HISTORY_ONLY_TREATMENTS)
     ]
     if failed:
-        names = ", ".join(_treatment_name(kb, t.id).lower() for t in failed)
+        names = ", ".join(lower_first(_treatment_name(kb, t.id)) for t in failed)
         reasons.append(
             {
                 "text": f"No response to {names}: look for a tear or another diagnosis" + alt + ".",

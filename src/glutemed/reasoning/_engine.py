@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from glutemed.errors import CaseValidationError, Problem
-from glutemed.knowledge import KnowledgeBase, load_kb, short_citation
+from glutemed.knowledge import KnowledgeBase, load_kb, lower_first, short_citation
 from glutemed.reasoning._advice import urgency_rank
 from glutemed.reasoning._blas import one_blas_thread
 from glutemed.reasoning._case import Case, validate_case
@@ -556,7 +556,7 @@ def _differential(
             "variable": "gluteal_tendon",
             "probability": _round(gtps.probability),
             "interval": None if gtps.interval is None else [_round(x) for x in gtps.interval],
-            "label": f"{gtps.name}: most likely {best.name.lower()}",
+            "label": f"{gtps.name}: most likely {lower_first(best.name)}",
             "state_probability": _round(best.probability),
             "must_not_miss": False,
         }
@@ -635,7 +635,7 @@ def _must_not_miss(
         )
         if drivers:
             reason += "; raised by " + ", ".join(
-                _value_text(kb, c.finding_ids[0], c.value).lower() for c in drivers
+                lower_first(_value_text(kb, c.finding_ids[0], c.value)) for c in drivers
             )
         action = m.action
         urgency = m.urgency
@@ -648,7 +648,7 @@ def _must_not_miss(
                 + f" the {group.threshold:.0%} threshold for the test that rules them out together"
             )
             if own and group.above_threshold:
-                names = [by_id[c].name.lower() for c in group.members if c != cid]
+                names = [lower_first(by_id[c].name) for c in group.members if c != cid]
                 others = " and ".join(
                     [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
                 )

@@ -52,6 +52,7 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from glutemed.knowledge import lower_first
 from glutemed.reasoning import percent
 
 __all__ = ["LETTER_KINDS", "clinician_report_html", "clinician_report_pdf", "readable_citation"]
@@ -262,11 +263,6 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _lower_first(text: str) -> str:
-    """A name inside a sentence: "Groin pain" -> "groin pain" (an acronym such as "MRI" stays)."""
-    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
-
-
 def _words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
@@ -417,7 +413,7 @@ def _context(
         text = prose(names.get(fid, fid))
         implied = [prose(names.get(f, f)) for f in derived.get(fid) or []]
         if implied:  # e.g. a complete pain map: the sites it leaves unmarked are absent
-            text += ", so absent: " + ", ".join(_lower_first(x) for x in implied)
+            text += ", so absent: " + ", ".join(lower_first(x) for x in implied)
         return text
 
     positives = [finding_text(f) for f, v in findings.items() if v == "positive"]
