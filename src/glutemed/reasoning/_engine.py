@@ -48,6 +48,7 @@ from glutemed.reasoning._network import (
     prepare,
     take_rows,
 )
+from glutemed.reasoning._percent import percent
 from glutemed.reasoning._shared import SharedRuleOut, group_columns, shared_rule_out
 
 __all__ = [
@@ -627,9 +628,9 @@ def _must_not_miss(
             for t in m.rule_out
         ]
         drivers = [c for c in r.contributions if (c.alone_to or 0) > (c.alone_from or 0)][:3]
-        upto = f" (95 % interval up to {r.interval[1]:.1%})" if r.interval else ""
+        upto = f" (95 % interval up to {percent(r.interval[1], 1)})" if r.interval else ""
         reason = (
-            f"probability {p:.1%}{upto} is "
+            f"probability {percent(p, 1)}{upto} is "
             + ("above" if own else "below")
             + f" its test threshold of {m.threshold:.0%}"
         )
@@ -641,9 +642,11 @@ def _must_not_miss(
         urgency = m.urgency
         flag_reason = reason
         if group is not None:
-            g_upto = f" (95 % interval up to {group.interval[1]:.1%})" if group.interval else ""
+            g_upto = (
+                f" (95 % interval up to {percent(group.interval[1], 1)})" if group.interval else ""
+            )
             reason += (
-                f"; the probability of {group.name} is {group.probability:.1%}{g_upto}, "
+                f"; the probability of {group.name} is {percent(group.probability, 1)}{g_upto}, "
                 + ("above" if group.above_threshold else "below")
                 + f" the {group.threshold:.0%} threshold for the test that rules them out together"
             )
@@ -655,7 +658,7 @@ def _must_not_miss(
                 test = group.test.rstrip(".")
                 action = (
                     f"{m.action} One test also covers {others} (any of them: "
-                    f"{group.probability:.1%}): {test}."
+                    f"{percent(group.probability, 1)}): {test}."
                 )
             if via_group:
                 action = group.test
@@ -665,10 +668,11 @@ def _must_not_miss(
                     key=urgency_rank,
                 )
                 parts = ", ".join(
-                    f"{by_id[c].name} {(by_id[c].probability or 0.0):.1%}" for c in group.members
+                    f"{by_id[c].name} {percent((by_id[c].probability or 0.0), 1)}"
+                    for c in group.members
                 )
                 flag_reason = (
-                    f"probability {group.probability:.1%}{g_upto} is above the "
+                    f"probability {percent(group.probability, 1)}{g_upto} is above the "
                     f"{group.threshold:.0%} threshold of the one test that rules them all out; "
                     f"each alone is below its own threshold ({parts}); urgency of its most "
                     "urgent member"
