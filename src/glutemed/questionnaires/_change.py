@@ -171,7 +171,7 @@ def _responder(
         )
     return "context_dependent", (
         f"this meets the MCID in {len(met)} of {len(judged)} published contexts ({listing}); "
-        "name the patient's context (for example open or endoscopic repair) to choose one"
+        "name the patient's context to choose the one that applies"
     )
 
 
