@@ -19,6 +19,10 @@ from glutemed.reasoning import percent
         (0.22, 0, True, "22 %"),
         (0.0, 0, False, "0%"),  # a logical certainty prints as it is
         (1.0, 0, True, "100 %"),
+        # exactly half a unit: formatting rounds half to even, so 0.5 % would print as "0%"
+        (0.005, 0, False, "<1%"),
+        (0.995, 0, False, ">99%"),
+        (0.015, 0, False, "2%"),
     ],
 )
 def test_percent(p: float, digits: int, space: bool, shown: str) -> None:

@@ -12,10 +12,12 @@ def percent(p: float, digits: int = 0, space: bool = False) -> str:
     """
     unit = " %" if space else "%"
     step = 10.0 ** -(digits + 2)  # one unit of the last digit, as a probability
+    text = f"{100 * p:.{digits}f}"
     if 0.0 < p < 1.0:
         gap = " " if space else ""
-        if p >= 1.0 - step / 2:
+        # decided on the printed digits: formatting rounds half to even (0.5 prints as "0")
+        if float(text) >= 100.0:
             return f">{gap}{100 * (1.0 - step):.{digits}f}{unit}"
-        if p < step / 2:
+        if float(text) <= 0.0:
             return f"<{gap}{100 * step:.{digits}f}{unit}"
-    return f"{100 * p:.{digits}f}{unit}"
+    return f"{text}{unit}"

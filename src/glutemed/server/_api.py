@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from glutemed import store
 from glutemed.errors import InputValueError, Problem
-from glutemed.reasoning import Case
+from glutemed.reasoning import Case, percent
 from glutemed.server import _services as svc
 from glutemed.server._charts import outcome_chart_svg
 from glutemed.server._deps import DB, CurrentAuth, PerLoop, State, csrf_protect
@@ -846,7 +846,7 @@ def timeline_events(
                 summary = "RED FLAG: " + ", ".join(f["name"] for f in res["red_flags"])
             elif res.get("conditions"):
                 top = res["conditions"][0]
-                summary = f"{top['name']} {top['probability']:.0%}"
+                summary = f"{top['name']} {percent(top['probability'])}"
         events.append(
             TimelineEvent(
                 date=v.visit_date,
