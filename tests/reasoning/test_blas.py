@@ -95,3 +95,23 @@ def test_assess_runs_with_one_blas_thread(two_blas_threads, monkeypatch):
     _engine.assess(load_case(CASES / "tendinopathy.yaml"))
     assert seen == [{1}]
     assert set(_blas_threads()) == {2}
+
+
+def test_controller_rebuilt_after_an_import(monkeypatch):
+    """A BLAS library loaded by a later import (SciPy's own OpenBLAS) is limited too: the
+    controller that lists the libraries is built again when modules were imported since."""
+    import sys
+    import types
+
+    from glutemed.reasoning import _blas
+
+    with one_blas_thread():
+        pass
+    first = _blas._controller
+    with one_blas_thread():
+        pass
+    assert _blas._controller is first  # nothing imported in between: kept
+    monkeypatch.setitem(sys.modules, "glutemed_test_newly_imported", types.ModuleType("x"))
+    with one_blas_thread():
+        pass
+    assert _blas._controller is not first

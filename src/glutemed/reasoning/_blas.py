@@ -16,6 +16,7 @@ large matrices and keeps its threads.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,16 +27,20 @@ __all__ = ["one_blas_thread"]
 _lock = threading.Lock()
 _depth = 0
 _controller: Any = None
+_modules_seen = -1
 _limiter: Any = None
 
 
 def _limit() -> Any:
-    global _controller
-    if _controller is None:
-        # created lazily, after NumPy and SciPy have loaded their BLAS libraries
+    global _controller, _modules_seen
+    # The controller lists the BLAS libraries loaded when it is built (about 1 ms), and a
+    # library is loaded by an import (SciPy's own OpenBLAS with the movement analysis, for
+    # example): it is built again only when modules have been imported since.
+    if _controller is None or len(sys.modules) != _modules_seen:
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
+        _modules_seen = len(sys.modules)
     return _controller.limit(limits=1, user_api="blas")
 
 
