@@ -36,7 +36,7 @@ def _limit() -> Any:
     # The controller lists the BLAS libraries loaded when it is built (about 1 ms), and a
     # library is loaded by an import (SciPy's own OpenBLAS with the movement analysis, for
     # example): it is built again only when modules have been imported since.
-    if _controller is None or len(sys.modules) != _modules_seen:
+    if len(sys.modules) != _modules_seen:  # -1 before the first build
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
