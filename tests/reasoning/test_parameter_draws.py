@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 
 from glutemed.knowledge import KnowledgeBase, load_kb
+from glutemed.reasoning import network_for
 from glutemed.reasoning._network import N_DRAWS, _normal_strata, compile_network
 
 KB = load_kb()
-NET = compile_network(KB)
+NET = network_for(KB)  # the compiled network the other tests share
 
 
 def _with_extra_cause(
