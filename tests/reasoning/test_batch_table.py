@@ -50,6 +50,7 @@ def _table(tmp_path: Path) -> tuple[Path, dict[str, object]]:
                 "setting": case.setting,
                 "age_years": "" if case.patient.age_years is None else str(case.patient.age_years),
                 "sex": case.patient.sex,
+                "side": case.side,
                 **case.observed(),
             }
         )

@@ -175,6 +175,31 @@ class Case(_Model):
         merged.update(self.imaging)
         return merged
 
+    def observed_with_side(self) -> dict[str, str]:
+        """:meth:`observed` with :data:`SIDE_FINDING` filled in from ``side`` when not recorded.
+
+        A recorded value of the finding (``not_done`` included) is kept as it is.
+        """
+        merged = self.observed()
+        derived = side_value(self.side)
+        if derived is not None and SIDE_FINDING not in merged:
+            merged[SIDE_FINDING] = derived
+        return merged
+
+
+#: The finding that the case's side stands for: symptoms on both sides.
+SIDE_FINDING = "bilateral_symptoms"
+
+
+def side_value(side: str) -> str | None:
+    """The value of :data:`SIDE_FINDING` that a side implies: present when bilateral, absent
+    when left or right, nothing when unknown."""
+    if side == "bilateral":
+        return "positive"
+    if side in ("left", "right"):
+        return "negative"
+    return None
+
 
 def load_case(path: str | Path) -> Case:
     """Read a case from a YAML or JSON file.

@@ -215,9 +215,10 @@ class Assessment:
 
 
 def observed_values(case: Case, net: CompiledNetwork) -> dict[str, str]:
-    """Return the findings of a case that the network uses (not_done dropped)."""
+    """Return the findings of a case that the network uses (not_done dropped), with the
+    finding that the side stands for (:meth:`Case.observed_with_side`)."""
     used = set(net.model_findings())
-    return {f: v for f, v in case.observed().items() if v != "not_done" and f in used}
+    return {f: v for f, v in case.observed_with_side().items() if v != "not_done" and f in used}
 
 
 def _marginals(net: CompiledNetwork, res: InferenceResult) -> dict[str, np.ndarray]:

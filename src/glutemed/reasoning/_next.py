@@ -244,7 +244,7 @@ def _concat(parts: list[Variants]) -> Variants:
 
 def candidates(kb: KnowledgeBase, net: CompiledNetwork, case: Case) -> list[str]:
     """The findings of the network not yet recorded that can be the next test."""
-    recorded = {f: v for f, v in case.observed().items() if v != "not_done"}
+    recorded = {f: v for f, v in case.observed_with_side().items() if v != "not_done"}
     done = set(recorded)
     for implied in net.implied_absent(recorded).values():
         done.update(implied)  # set absent by a normal radiograph or a complete pain map

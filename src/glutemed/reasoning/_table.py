@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from glutemed.errors import DataFileError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.reasoning._case import Case, case_from_dict, load_case
+from glutemed.reasoning._case import SIDE_FINDING, Case, case_from_dict, load_case
 from glutemed.reasoning._engine import Assessment
 
 __all__ = ["assess_table", "read_cases", "write_results"]
@@ -230,6 +230,51 @@ def _codes(column: Any, levels: tuple[str, ...] | None) -> NDArray[np.int8]:
     return pos - neg
 
 
+def _first_bad(
+    source: Path, column: str, bad: NDArray[np.bool_], values: Any, first: int, expected: str
+) -> DataFileError:
+    """The error naming the first row (numbered as in the file) whose ``column`` is invalid."""
+    i = int(np.argmax(bad))
+    return DataFileError(
+        f"unknown {column} in {source.name}",
+        [Problem(f"{source.name} row {first + i + 2} {column}", expected, repr(str(values[i])))],
+    )
+
+
+def _fill_side(
+    batch: Any, codes: dict[str, NDArray[np.int8]], recorded: bool, source: Path, first: int
+) -> None:
+    """Fill :data:`SIDE_FINDING` from the ``side`` column where its own cell is empty (as
+    :meth:`Case.observed_with_side`: bilateral +1, left or right -1).
+
+    Raises
+    ------
+    DataFileError
+        If a side is not left, right, bilateral, unknown or empty.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    side = _text(batch.column("side"))
+    known = pa.array(["left", "right", "bilateral", "unknown", ""])
+    bad = ~np.asarray(pc.is_in(side, value_set=known).to_numpy(zero_copy_only=False), dtype=bool)
+    if bad.any():
+        raise _first_bad(source, "side", bad, side, first, "left, right, bilateral or unknown")
+    implied = (
+        np.asarray(pc.equal(side, "bilateral").to_numpy(zero_copy_only=False), dtype=np.int8)
+        - np.asarray(pc.equal(side, "left").to_numpy(zero_copy_only=False), dtype=np.int8)
+        - np.asarray(pc.equal(side, "right").to_numpy(zero_copy_only=False), dtype=np.int8)
+    )
+    if recorded:
+        empty = np.asarray(
+            pc.equal(_text(batch.column(SIDE_FINDING)), "").to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        codes[SIDE_FINDING] = np.where(empty, implied, codes[SIDE_FINDING]).astype(np.int8)
+    else:
+        codes[SIDE_FINDING] = implied
+
+
 def _joined(flags: NDArray[np.bool_], names: list[str]) -> NDArray[np.object_]:
     """Per row, the names whose flag is set joined by ';' (one string per distinct pattern)."""
     out = np.full(flags.shape[0], "", dtype=object)
@@ -314,10 +359,12 @@ def assess_table(
     try:
         for batch in _batches(source, chunk, stream):
             n_rows = batch.num_rows
-            codes = model.encode_codes(
-                {c: _codes(batch.column(c), model.ordinal_levels.get(c)) for c in finding_cols},
-                n_rows,
-            )
+            by_column = {
+                c: _codes(batch.column(c), model.ordinal_levels.get(c)) for c in finding_cols
+            }
+            if "side" in names:
+                _fill_side(batch, by_column, SIDE_FINDING in finding_cols, source, n)
+            codes = model.encode_codes(by_column, n_rows)
             if setting is not None:
                 settings = np.full(n_rows, setting, dtype=object)
             elif "setting" in names:
@@ -327,16 +374,8 @@ def assess_table(
                 given[given == ""] = "primary_care"
                 bad = ~np.isin(given, SETTINGS)
                 if bad.any():
-                    i = int(np.argmax(bad))
-                    raise DataFileError(
-                        f"unknown setting in {source.name}",
-                        [
-                            Problem(
-                                f"{source.name} row {n + i + 2} setting",
-                                "one of " + ", ".join(SETTINGS),
-                                repr(str(given[i])),
-                            )
-                        ],
+                    raise _first_bad(
+                        source, "setting", bad, given, n, "one of " + ", ".join(SETTINGS)
                     )
                 settings = given
             else:
