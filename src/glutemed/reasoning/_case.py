@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -152,12 +152,17 @@ class PatientFactors(_Model):
     fit_for_surgery: bool = True
 
 
+#: The side of the symptoms.
+Side = Literal["left", "right", "bilateral", "unknown"]
+SIDES: tuple[str, ...] = get_args(Side)
+
+
 class Case(_Model):
     """One patient's findings at one assessment."""
 
     patient: Patient = Field(default_factory=Patient)
     setting: Setting = "primary_care"
-    side: Literal["left", "right", "bilateral", "unknown"] = "unknown"
+    side: Side = "unknown"
     findings: dict[str, str] = Field(default_factory=dict)
     imaging: dict[str, str] = Field(default_factory=dict)
     treatments_tried: list[TreatmentTried] = Field(default_factory=list)

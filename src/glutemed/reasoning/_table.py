@@ -22,7 +22,14 @@ from numpy.typing import NDArray
 
 from glutemed.errors import DataFileError, Problem
 from glutemed.knowledge import KnowledgeBase, load_kb
-from glutemed.reasoning._case import SIDE_FINDING, Case, case_from_dict, load_case
+from glutemed.reasoning._case import (
+    SIDE_FINDING,
+    SIDES,
+    Case,
+    case_from_dict,
+    load_case,
+    side_value,
+)
 from glutemed.reasoning._engine import Assessment
 
 __all__ = ["assess_table", "read_cases", "write_results"]
@@ -241,31 +248,27 @@ def _first_bad(
     )
 
 
-def _fill_side(
-    batch: Any, codes: dict[str, NDArray[np.int8]], recorded: bool, source: Path, first: int
-) -> None:
-    """Fill :data:`SIDE_FINDING` from the ``side`` column where its own cell is empty (as
-    :meth:`Case.observed_with_side`: bilateral +1, left or right -1).
+def _fill_side(batch: Any, codes: dict[str, NDArray[np.int8]], source: Path, first: int) -> None:
+    """Fill :data:`SIDE_FINDING` from the ``side`` column where its own cell (when the table
+    has that column) is empty, by :func:`side_value` as :meth:`Case.observed_with_side` does.
 
     Raises
     ------
     DataFileError
         If a side is not left, right, bilateral, unknown or empty.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    side = _text(batch.column("side"))
-    known = pa.array(["left", "right", "bilateral", "unknown", ""])
-    bad = ~np.asarray(pc.is_in(side, value_set=known).to_numpy(zero_copy_only=False), dtype=bool)
-    if bad.any():
-        raise _first_bad(source, "side", bad, side, first, "left, right, bilateral or unknown")
-    implied = (
-        np.asarray(pc.equal(side, "bilateral").to_numpy(zero_copy_only=False), dtype=np.int8)
-        - np.asarray(pc.equal(side, "left").to_numpy(zero_copy_only=False), dtype=np.int8)
-        - np.asarray(pc.equal(side, "right").to_numpy(zero_copy_only=False), dtype=np.int8)
-    )
-    if recorded:
+    known = (*SIDES, "")
+    index = _codes(batch.column("side"), known).astype(np.intp) - 1  # -1: not a known side
+    if (index < 0).any():
+        side = _text(batch.column("side"))
+        raise _first_bad(
+            source, "side", index < 0, side, first, "left, right, bilateral or unknown"
+        )
+    code = {"positive": 1, "negative": -1, None: 0}
+    implied = np.array([code[side_value(s)] for s in known], dtype=np.int8)[index]
+    if SIDE_FINDING in codes:
         empty = np.asarray(
             pc.equal(_text(batch.column(SIDE_FINDING)), "").to_numpy(zero_copy_only=False),
             dtype=bool,
@@ -363,7 +366,7 @@ def assess_table(
                 c: _codes(batch.column(c), model.ordinal_levels.get(c)) for c in finding_cols
             }
             if "side" in names:
-                _fill_side(batch, by_column, SIDE_FINDING in finding_cols, source, n)
+                _fill_side(batch, by_column, source, n)
             codes = model.encode_codes(by_column, n_rows)
             if setting is not None:
                 settings = np.full(n_rows, setting, dtype=object)
