@@ -281,6 +281,10 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
         else:
             out = noisy_or(fid, net.factors[fid])  # type: ignore[attr-defined]
             evidence[out] = 1 if val == "positive" else 0
+    # a pain site left out of a record that names another: "the site is recorded" is absent
+    for fid in net.unrecorded_sites(obs):  # type: ignore[attr-defined]
+        out = noisy_or(f"{fid}__recorded", net.unrecorded[fid])  # type: ignore[attr-defined]
+        evidence[out] = 0
     for lid, members in latent_obs.items():
         fac = net.factors[lid]  # type: ignore[attr-defined]
         lat = noisy_or(lid, fac)

@@ -14,11 +14,17 @@ CASES = Path(__file__).resolve().parents[2] / "src" / "glutemed" / "examples" / 
 
 
 #: a runner's buttock pain: each stress fracture alone stays below its own threshold, but one
-#: pelvic MRI rules them out together and P(any of them) is above the group's threshold
+#: pelvic MRI rules them out together and P(any of them) is above the group's threshold (the
+#: other pain sites not asked: left blank, they would count as weak evidence of absence and
+#: raise the sacral fracture above its own threshold)
 RUNNER = Case(
     setting="primary_care",
     patient={"age_years": 51, "sex": "female"},
     findings={
+        **dict.fromkeys(
+            ["lateral_hip_pain", "groin_pain", "posterior_thigh_pain", "back_pain"], "not_done"
+        ),
+        "pain_radiating_below_knee": "not_done",
         "buttock_pain": "positive",
         "sudden_onset": "positive",
         "activity_related_pain_runner_or_recruit": "positive",

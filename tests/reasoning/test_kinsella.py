@@ -8,7 +8,15 @@ import pytest
 
 from glutemed.reasoning import Case, assess
 
-LATERAL = {"lateral_hip_pain": "positive"}
+#: Kinsella's population reported lateral hip pain; their other pain sites are not known (left
+#: blank they would count as weak evidence of absence, see network.yaml "unrecorded")
+LATERAL = {
+    "lateral_hip_pain": "positive",
+    **dict.fromkeys(
+        ["groin_pain", "buttock_pain", "posterior_thigh_pain", "back_pain"], "not_done"
+    ),
+    "pain_radiating_below_knee": "not_done",
+}
 
 
 def _gtps(kb, **findings: str) -> float:

@@ -39,7 +39,10 @@ def test_unmarked_sites_count_as_absent_and_marked_ones_keep_their_value() -> No
     explicit = _probs(
         _case({s: "positive" if s == "lateral_hip_pain" else "negative" for s in SITES})
     )
-    unmapped = _probs(_case({"lateral_hip_pain": "positive"}))
+    # the other sites not asked (left blank they would already count as weakly absent)
+    unmapped = _probs(
+        _case({s: "positive" if s == "lateral_hip_pain" else "not_done" for s in SITES})
+    )
     for cid, p in explicit.items():
         assert math.isclose(mapped[cid], p, abs_tol=1e-12), cid
     # the absent groin and back move hip OA and referred lumbar pain down

@@ -282,6 +282,20 @@ class Expansion(_Strict):
     negative: list[NonEmpty] = Field(min_length=1)
 
 
+class Unrecorded(_Provenance):
+    """Findings whose absence from a record that describes some of them is weak evidence.
+
+    When at least one of ``findings`` is recorded present, each of the others that the record
+    leaves out (neither present, absent nor "not done") is observed absent in a second
+    noisy-OR: "the finding is recorded", with every cause's value and the leak multiplied by
+    ``mention`` (the probability that a finding the patient has is recorded when the record
+    describes the others).
+    """
+
+    findings: list[NonEmpty] = Field(min_length=2)
+    mention: ParamLike
+
+
 class NetworkSpec(_Strict):
     """The whole of ``network.yaml``."""
 
@@ -299,6 +313,7 @@ class NetworkSpec(_Strict):
     latents: list[LatentConstruct] = Field(default_factory=list)
     tables: list[TableFinding] = Field(default_factory=list)
     expands: dict[str, Expansion] = Field(default_factory=dict)
+    unrecorded: Unrecorded | None = None
 
     def blocks(self) -> list[tuple[str, Any]]:
         """Return (label, block) for every block that holds numbers (for checks and counts)."""
@@ -544,6 +559,28 @@ def check_network(
         for neg in ex.negative:
             if neg not in seen:
                 problems.append(Problem(f"{where} expands.{fid}", "a modelled finding", neg))
+    noisy = {f.finding for f in net.findings}
+    if net.unrecorded is not None:
+        for fid in net.unrecorded.findings:
+            if fid not in noisy:
+                problems.append(
+                    Problem(
+                        f"{where} unrecorded.findings", "a noisy-OR finding of the network", fid
+                    )
+                )
+        try:
+            mention = resolve_param(net.unrecorded.mention, net.unrecorded, "unrecorded.mention")
+        except ValueError as exc:
+            problems.append(
+                Problem(f"{where} unrecorded.mention", "a sourced or labelled number", str(exc))
+            )
+        else:
+            if not 0.0 < mention.value <= 1.0:
+                problems.append(
+                    Problem(
+                        f"{where} unrecorded.mention", "a probability above 0", str(mention.value)
+                    )
+                )
     return problems
 
 
@@ -563,4 +600,6 @@ def network_numbers(net: NetworkSpec) -> list[Param]:
     for tb in net.tables:
         par = resolve_param(1.0, tb, f"tables.{tb.finding}")
         out += [par] * sum(len(r) for r in tb.rows.values())
+    if net.unrecorded is not None:
+        out.append(resolve_param(net.unrecorded.mention, net.unrecorded, "unrecorded.mention"))
     return out

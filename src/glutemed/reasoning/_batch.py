@@ -24,6 +24,10 @@ __all__ = ["BatchModel", "build_batch_model"]
 
 FloatArray = NDArray[np.float64]
 
+#: Code of a finding observed "not recorded" in the value matrix
+#: (:meth:`CompiledNetwork.unrecorded_sites`).
+NOT_RECORDED = -2
+
 
 @dataclass(frozen=True)
 class BatchModel:
@@ -48,6 +52,12 @@ class BatchModel:
             values = {f: v for f, v in row.items() if v != "not_done"}
             for implied in self.net.implied_absent(values).values():
                 values.update(dict.fromkeys(implied, "negative"))
+            # ... but it is not left out of the record either
+            kept = {**{f: v for f, v in row.items() if v == "not_done"}, **values}
+            for fid in self.net.unrecorded_sites(kept):
+                j = col.get(fid)
+                if j is not None:
+                    out[r, j] = NOT_RECORDED
             for fid, val in values.items():
                 j = col.get(fid)
                 if j is None:
@@ -69,8 +79,10 @@ class BatchModel:
         map) sets its listed findings negative where they are not recorded.
         """
         codes: dict[str, NDArray[np.int8]] = {}
+        not_done: dict[str, NDArray[np.bool_]] = {}
         for fid, v in columns.items():
             vals = np.char.strip(np.asarray(v, dtype=object).astype(str).astype("U"))
+            not_done[fid] = vals == "not_done"
             code = np.zeros(n, dtype=np.int8)
             levels = self.ordinal_levels.get(fid)
             if levels is not None:
@@ -80,14 +92,22 @@ class BatchModel:
                 code[vals == "positive"] = 1
                 code[vals == "negative"] = -1
             codes[fid] = code
-        return self.encode_codes(codes, n)
+        return self.encode_codes(codes, n, not_done)
 
-    def encode_codes(self, codes: Mapping[str, NDArray[np.int8]], n: int) -> NDArray[np.int8]:
+    def encode_codes(
+        self,
+        codes: Mapping[str, NDArray[np.int8]],
+        n: int,
+        not_done: Mapping[str, NDArray[np.bool_]] | None = None,
+    ) -> NDArray[np.int8]:
         """Place per-column codes (+1 / -1 / 0, ordinal level index + 1) into the value matrix.
 
         Columns the network does not use are ignored; a positive derived finding (a normal
         radiograph, a complete pain map) sets its listed findings negative where they are not
-        recorded.
+        recorded. Then the findings whose absence from a record is evidence
+        (:meth:`CompiledNetwork.unrecorded_sites`) get :data:`NOT_RECORDED` where another of
+        them is positive and they are neither recorded nor, by ``not_done`` (finding id -> rows
+        recorded "not done"), not done.
         """
         out = np.zeros((n, len(self.finding_ids)), dtype=np.int8)
         col = {f: i for i, f in enumerate(self.finding_ids)}
@@ -102,6 +122,14 @@ class BatchModel:
             for neg in extra:
                 j = col[neg]
                 out[normal & (out[:, j] == 0), j] = -1
+        sites = [col[f] for f in self.net.unrecorded]
+        if sites:
+            described = (out[:, sites] == 1).any(axis=1)
+            for fid, j in zip(self.net.unrecorded, sites, strict=True):
+                left_out = described & (out[:, j] == 0)
+                if not_done is not None and fid in not_done:
+                    left_out &= ~not_done[fid]
+                out[left_out, j] = NOT_RECORDED
         return out
 
     def posteriors(
@@ -242,6 +270,9 @@ class BatchModel:
         pos = (v[:, t.cols] == 1).astype(np.float64)
         log_wt += neg @ t.lq_t
         log_b1 += neg @ t.lq_b
+        soft = (v[:, t.soft_cols] == NOT_RECORDED).astype(np.float64)
+        log_wt += soft @ t.soft_lq_t
+        log_b1 += soft @ t.soft_lq_b
         log_wt += pos[:, t.single_t] @ t.lp_t
         log_b0 += pos[:, t.single_b] @ t.lp_b0
         log_b1 += pos[:, t.single_b] @ t.lp_b1
@@ -384,6 +415,9 @@ class _Tables:
     ]
     l_lq_t: list[FloatArray]
     l_lq_b: list[FloatArray]
+    soft_cols: NDArray[np.intp]
+    soft_lq_t: FloatArray
+    soft_lq_b: FloatArray
 
 
 def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables:
@@ -443,6 +477,7 @@ def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables
         l_lq_t.append(np.log(np.maximum(fac.q_t[0], 1e-300)))
         l_lq_b.append(np.log(fac.q_b[0]))
     multi_idx = np.array(multi, dtype=np.intp)
+    soft = [f for f in net.unrecorded if f in col]
     return _Tables(
         cols=cols,
         lq_t=lq_t,
@@ -460,6 +495,13 @@ def _build_tables(net: CompiledNetwork, finding_ids: tuple[str, ...]) -> _Tables
         latents=latents,
         l_lq_t=l_lq_t,
         l_lq_b=l_lq_b,
+        soft_cols=np.array([col[f] for f in soft], dtype=np.intp),
+        soft_lq_t=np.array(
+            [np.log(np.maximum(net.unrecorded[f].q_t[0], 1e-300)) for f in soft]
+        ).reshape(len(soft), n_s),
+        soft_lq_b=np.array([np.log(net.unrecorded[f].q_b[0]) for f in soft]).reshape(
+            len(soft), n_b
+        ),
     )
 
 

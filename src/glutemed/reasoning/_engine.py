@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,10 +215,23 @@ class Assessment:
 
 
 def observed_values(case: Case, net: CompiledNetwork) -> dict[str, str]:
-    """Return the findings of a case that the network uses (not_done dropped), with the
-    finding that the side stands for (:meth:`Case.observed_with_side`)."""
+    """Return the findings of a case that the network uses, with the finding that the side
+    stands for (:meth:`Case.observed_with_side`).
+
+    "not_done" is dropped, except for the findings whose absence from the record is evidence
+    (:attr:`CompiledNetwork.unrecorded`): there it says the finding was not asked, so that it
+    is not counted as left out.
+    """
     used = set(net.model_findings())
-    return {f: v for f, v in case.observed_with_side().items() if v != "not_done" and f in used}
+    values = case.observed_with_side()
+    done = {f: v for f, v in values.items() if v != "not_done"}
+    # a complete pain map settles every site, "not done" ones included
+    settled = {f for listed in net.implied_absent(done).values() for f in listed}
+    return {
+        f: v
+        for f, v in values.items()
+        if f in used and (v != "not_done" or (f in net.unrecorded and f not in settled))
+    }
 
 
 def _marginals(net: CompiledNetwork, res: InferenceResult) -> dict[str, np.ndarray]:
@@ -251,6 +264,20 @@ def _value_text(kb: KnowledgeBase, fid: str, value: str) -> str:
     if f.value_type == "ordinal":
         return f"{f.name}: {value.replace('_', ' ')}"
     return f"{f.name} {'present' if value == 'positive' else 'absent'}"
+
+
+#: the value of a reason for findings a record leaves out (:attr:`CompiledNetwork.unrecorded`)
+NOT_RECORDED = "not_recorded"
+
+
+def _reason_text(kb: KnowledgeBase, finding_ids: Sequence[str], value: str) -> str:
+    """What a reason is about: one finding and its value, or the findings not recorded."""
+    if value != NOT_RECORDED:
+        return _value_text(kb, finding_ids[0], value)
+    first, *rest = [kb.findings[f].name for f in finding_ids]
+    rest = [lower_first(n) for n in rest]
+    listed = ", ".join([first, *rest[:-1]]) + " and " + rest[-1] if rest else first
+    return f"{listed} not among the recorded pain sites"
 
 
 # --------------------------------------------------------------------------- assess
@@ -303,13 +330,17 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
         # the cost grows as 2^K per evidence variant: only the point estimate is affordable
         with_intervals = False
         main = prepare(net, case.setting, age, sex, observed, pretest, 0)
-    loo_keys = [] if heavy else sorted(observed)
+    loo_keys = [] if heavy else sorted(f for f, v in observed.items() if v != "not_done")
     # each finding left out as "not done", so that a derived finding (a complete pain map) does
-    # not fill it back in as absent: the reason compares the finding with not knowing it
+    # not fill it back in as absent, and with the same findings "not recorded" as the record:
+    # the reason compares the finding with not knowing it
+    unrecorded = main.unrecorded
     loo = [
-        prepare(net, case.setting, age, sex, {**observed, j: "not_done"}, pretest, 0)
+        prepare(net, case.setting, age, sex, {**observed, j: "not_done"}, pretest, 0, unrecorded)
         for j in loo_keys
     ]
+    if unrecorded and not heavy:  # the record's silence on those findings, as one reason
+        loo.append(prepare(net, case.setting, age, sex, observed, pretest, 0, ()))
     try:
         # the point estimates in the reference arithmetic; the parameter draws of the interval
         # (rows 1..) and the leave-one-out variants behind the reasons (not compared with a
@@ -353,7 +384,7 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
             interval = (float(min(lo, p)), float(max(hi, p)))
         p0 = float(prior[cid][0])
         prior_src, prior_assumed, prior_sid = _prior_source(kb, net, case, cid)
-        contribs = _contributions(kb, net, cid, observed, loo_keys, without, p)
+        contribs = _contributions(kb, net, cid, observed, loo_keys, without, p, unrecorded)
         combined = (p / (1 - p)) / (p0 / (1 - p0)) if 0 < p < 1 and 0 < p0 < 1 else math.nan
         conditions.append(
             ConditionResult(
@@ -423,7 +454,7 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
             "shrinkage": "study values shrunk by their own study size: (x + 0.5) / (n + 1)",
             "setting": case.setting,
             "setting_description": net.setting_descriptions.get(case.setting, ""),
-            "findings_used": len(observed),
+            "findings_used": sum(v != "not_done" for v in observed.values()),
             "network_version": net.version,
         },
         differential=differential,
@@ -464,10 +495,16 @@ def _contributions(
     keys: list[str],
     without: list[dict[str, np.ndarray]],
     p: float,
+    unrecorded: tuple[str, ...] = (),
 ) -> list[Contribution]:
+    """One reason per observed finding (``without[j]``: the posteriors with ``keys[j]`` left
+    out) and, when ``without`` has one more entry, one for the findings ``unrecorded``."""
     out: list[Contribution] = []
     name = kb.conditions[cid].name
-    for j, fid in enumerate(keys):
+    items: list[tuple[tuple[str, ...], str]] = [((f,), observed[f]) for f in keys]
+    if len(without) > len(keys):
+        items.append((unrecorded, NOT_RECORDED))
+    for j, (fids, value) in enumerate(items):
         p_without = float(without[j][cid][0])
         ratio = None
         if 0 < p < 1 and 0 < p_without < 1:
@@ -475,10 +512,13 @@ def _contributions(
         # a finding counts when it moves the probability or (near 0 or 1) the odds noticeably
         if abs(p - p_without) < 0.005 and (ratio is None or abs(math.log(ratio)) < 0.1):
             continue
-        src, loc, assumed = _finding_source(net, fid, cid)
+        # "not recorded" rests on the assumed probability that a site is recorded
+        src, loc, assumed = (
+            _finding_source(net, fids[0], cid) if value != NOT_RECORDED else (None, None, True)
+        )
         verb = "raised" if p > p_without else "lowered"
         sentence = (
-            f"{_value_text(kb, fid, observed[fid])}: {verb} {name} from {_pct(p_without)} to "
+            f"{_reason_text(kb, fids, value)}: {verb} {name} from {_pct(p_without)} to "
             f"{_pct(p)}"
             + (
                 f" ({short_citation(kb, src)})"
@@ -491,8 +531,8 @@ def _contributions(
         )
         out.append(
             Contribution(
-                (fid,),
-                observed[fid],
+                fids,
+                value,
                 True,
                 None,
                 ratio,
@@ -637,7 +677,7 @@ def _must_not_miss(
         )
         if drivers:
             reason += "; raised by " + ", ".join(
-                lower_first(_value_text(kb, c.finding_ids[0], c.value)) for c in drivers
+                lower_first(_reason_text(kb, c.finding_ids, c.value)) for c in drivers
             )
         action = m.action
         urgency = m.urgency

@@ -213,9 +213,13 @@ class CompiledNetwork:
     member_of: dict[str, str]  # member finding -> latent id
     tables: dict[str, TableCpd]
     expands: dict[str, tuple[str, ...]]
+    #: finding -> the noisy-OR "the finding is recorded" (see :meth:`unrecorded_sites`)
+    unrecorded: dict[str, Factor]
     must_not_miss: dict[str, Any]
     n_params: int
     spec: NetworkSpec
+    #: (P,) the probability that a finding the patient has is recorded (see :attr:`unrecorded`)
+    mention: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: Arrays derived from the network once per process (e.g. the next-test variants).
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -243,6 +247,17 @@ class CompiledNetwork:
             for fid, listed in self.expands.items()
             if values.get(fid) == "positive"
         }
+
+    def unrecorded_sites(self, values: Mapping[str, str]) -> tuple[str, ...]:
+        """The findings of :attr:`unrecorded` that ``values`` leaves out while it records one
+        of them present: each is observed "not recorded" (weak evidence of its absence).
+
+        ``values`` is the record with its derived absences filled in and "not_done" kept (a
+        finding recorded as not done is not left out).
+        """
+        if not any(values.get(f) == "positive" for f in self.unrecorded):
+            return ()
+        return tuple(f for f in self.unrecorded if f not in values)
 
     def model_findings(self) -> list[str]:
         """Every finding id the network uses."""
@@ -410,6 +425,28 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         )
         for m in members:
             member_of[m] = la.id
+    unrecorded: dict[str, Factor] = {}
+    mention = np.zeros((n_p, 1))
+    if net.unrecorded is not None:
+        # "the finding is recorded": each cause's value and the leak times the probability
+        # that a finding the patient has is recorded, drawn with the other parameters
+        mention_par = resolve_param(net.unrecorded.mention, net.unrecorded, "unrecorded.mention")
+        mention = _draw_prob(mention_par, _rng("unrecorded.mention"), size)[:, None]
+        for fid in net.unrecorded.findings:
+            fac = factors[fid]
+            keep = (1.0 - fac.leak)[:, None]
+            leak = mention[:, 0] * fac.leak
+            den = (1.0 - leak)[:, None]
+            unrecorded[fid] = Factor(
+                fid,
+                "noisy_or",
+                leak,
+                (1.0 - mention * (1.0 - keep * fac.q_t)) / den,
+                (1.0 - mention * (1.0 - keep * fac.q_b)) / den,
+                fac.parents_t,
+                fac.parents_b,
+                params={"mention": mention_par},
+            )
     tables: dict[str, TableCpd] = {}
     for tb in net.tables:
         par = resolve_param(1.0, tb, f"tables.{tb.finding}")
@@ -443,9 +480,11 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         member_of=member_of,
         tables=tables,
         expands={k: tuple(v.negative) for k, v in net.expands.items()},
+        unrecorded=unrecorded,
         must_not_miss=mnm,
         n_params=n_p,
         spec=net,
+        mention=mention[:, 0],
     )
     for setting, (given, p_none) in conditioned.items():
         _condition_gtps_prior(compiled, setting, given, 1.0 - p_none)
@@ -508,7 +547,9 @@ def _condition_gtps_prior(
         pt[:, 0] = 1.0 - p_gtps
         pt[:, 1:] = p_gtps * rest
         net.prior_t[setting] = pt
-        res = infer(prepare(net, setting, None, "unknown", obs, None, 0))
+        # the study's population is defined by those findings alone: nothing else is "not
+        # recorded"
+        res = infer(prepare(net, setting, None, "unknown", obs, None, 0, ()))
         return float(1.0 - res.post_t[0, 0])
 
     lo, hi = 1e-4, 1.0 - 1e-4
@@ -553,6 +594,8 @@ class Evidence:
     #: Observed latent constructs: id -> (slot among the K factors or -1 when absorbed or without
     #: parents, c1, c0 of the point estimate). Filled by :func:`prepare` only.
     latents: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    #: The findings observed "not recorded" (absorbed like negatives). Filled by :func:`prepare`.
+    unrecorded: tuple[str, ...] = ()
 
     @property
     def n_branches(self) -> int:
@@ -567,12 +610,17 @@ def prepare(
     observed: Mapping[str, str],
     pretest: Mapping[str, float] | None = None,
     params: slice | int = slice(None),
+    unrecorded: Sequence[str] | None = None,
 ) -> Evidence:
     """Turn a case's setting, demographics and observed findings into weights and factors.
 
-    ``observed`` maps finding ids to ``"positive"``, ``"negative"`` or an ordinal level; findings
-    the network does not use are ignored (the caller validates ids). ``params`` selects the
-    parameter sets (``0`` = point estimate only, ``slice(None)`` = point and every draw).
+    ``observed`` maps finding ids to ``"positive"``, ``"negative"``, an ordinal level or
+    ``"not_done"`` (no evidence); findings the network does not use are ignored (the caller
+    validates ids). ``params`` selects the parameter sets (``0`` = point estimate only,
+    ``slice(None)`` = point and every draw). ``unrecorded``: the findings observed "not
+    recorded"; by default :meth:`CompiledNetwork.unrecorded_sites` of the record (a caller
+    leaving one finding out of a record passes the full record's, so that the comparison
+    changes that finding only).
     """
     sel = params if isinstance(params, slice) else slice(params, params + 1)
     pt = net.prior_t[setting][sel].copy()
@@ -602,6 +650,15 @@ def prepare(
     values = dict(observed)
     for implied in net.implied_absent(observed).values():
         values.update(dict.fromkeys(implied, "negative"))
+    soft = net.unrecorded_sites(values) if unrecorded is None else tuple(unrecorded)
+    for fid in soft:
+        if fid in values:
+            continue
+        recorded = net.unrecorded[fid]
+        # not recorded: the negative of "the finding is recorded", absorbed exactly
+        log_const += np.log(1.0 - recorded.leak[sel])
+        w_t = w_t * recorded.q_t[sel]
+        w_b1 = w_b1 * recorded.q_b[sel]
 
     latent_obs: dict[str, list[tuple[str, str]]] = {}
     for fid, val in sorted(values.items()):  # a fixed order: results do not depend on input order
@@ -672,6 +729,7 @@ def prepare(
         logq_b=np.stack(lq_b, 1) if k else np.zeros((n_p, 0, n_b)),
         log_const=log_const,
         latents=latents,
+        unrecorded=tuple(f for f in soft if f not in values),
     )
 
 
@@ -898,6 +956,7 @@ def take_rows(ev: Evidence, rows: np.ndarray | slice) -> Evidence:
         ev.logq_b[rows],
         ev.log_const[rows],
         ev.latents,
+        ev.unrecorded,
     )
 
 

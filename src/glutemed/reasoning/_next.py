@@ -310,6 +310,7 @@ def variant_results(
         main.logq_b[:1],
         main.log_const[:1],
         main.latents,
+        main.unrecorded,
     )
     m = 1 << point.n_branches
     parts: list[Variants] = []
@@ -333,6 +334,13 @@ def variant_results(
         idx = np.array([[2 * static.row[f], 2 * static.row[f] + 1] for f in from_static])
         sel = static.variants.take(idx.ravel())
         sel.scale = np.ones((idx.size, 2, m))
+        for j, fid in enumerate(from_static):
+            if fid in point.unrecorded:  # the answer replaces "not recorded": divide it out
+                soft = net.unrecorded[fid]
+                pair = [2 * j, 2 * j + 1]
+                sel.mt[pair] /= soft.q_t[0]
+                sel.m1[pair] /= soft.q_b[0]
+                sel.log_add[pair] -= np.log(1.0 - soft.leak[0])
         parts.insert(0, sel)
         order = from_static + order
     post_t = np.empty((2 * len(binary), net.n_states))
@@ -357,7 +365,7 @@ def variant_results(
     if redo:
         evs = []
         for _, fid, val in redo:
-            ev = extend(net, point, fid, val)
+            ev = None if fid in point.unrecorded else extend(net, point, fid, val)
             if ev is None:
                 ev = prepare(
                     net,
@@ -367,6 +375,7 @@ def variant_results(
                     {**observed, fid: val},
                     pretest,
                     0,
+                    unrecorded=[f for f in point.unrecorded if f != fid],
                 )
             evs.append(ev)
         # the doubling sum (next-test results are not compared with a threshold); the
@@ -374,6 +383,12 @@ def variant_results(
         results = infer_many(evs, fast=not one_by_one)
         for (row, _, _), res in zip(redo, results, strict=True):
             post_t[row], post_b[row], log_pe[row] = res.post_t[0], res.post_b[0], res.log_pe[0]
+    # A finding observed "not recorded" that the patient has was left out of the record with
+    # probability 1 - mention: that weighs its positive answer (the answer then replaces the
+    # record's silence; see _rank for P(+)).
+    for fid in point.unrecorded:
+        if fid in position:
+            log_pe[2 * position[fid]] += np.log(1.0 - net.mention[0])
     return post_t, post_b, log_pe
 
 
@@ -393,7 +408,9 @@ def _rank(
     now = InferenceResult(current.post_t[:1], current.post_b[:1], current.log_pe[:1])
     h_now = float(_entropy_total(now, weights)[0])
     h = _entropy_total(InferenceResult(post_t, post_b, log_pe), weights)
-    p_pos = np.minimum(np.maximum(np.exp(log_pe[0::2] - float(current.log_pe[0])), 0.0), 1.0)
+    # P(+) = P(e, +) / (P(e, +) + P(e, -)): P(e, +) / P(e) for a finding not yet in the
+    # evidence, and right too for one observed "not recorded" (its P(e) is the record's)
+    p_pos = 1.0 / (1.0 + np.exp(log_pe[1::2] - log_pe[0::2]))
     h_after = p_pos * h[0::2] + (1 - p_pos) * h[1::2]
     burden = [
         BURDEN["xray" if kb.findings[f].modality == "xray" else kb.findings[f].kind] for f in binary

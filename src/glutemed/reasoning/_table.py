@@ -237,6 +237,13 @@ def _codes(column: Any, levels: tuple[str, ...] | None) -> NDArray[np.int8]:
     return pos - neg
 
 
+def _equals(column: Any, text: str) -> NDArray[np.bool_]:
+    """Where an Arrow column's trimmed text is ``text``."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.equal(_text(column), text).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _first_bad(
     source: Path, column: str, bad: NDArray[np.bool_], values: Any, first: int, expected: str
 ) -> DataFileError:
@@ -367,7 +374,11 @@ def assess_table(
             }
             if "side" in names:
                 _fill_side(batch, by_column, source, n)
-            codes = model.encode_codes(by_column, n_rows)
+            # a finding recorded "not done" is not left out of the record (see encode_codes)
+            not_done = {
+                c: _equals(batch.column(c), "not_done") for c in finding_cols if c in net.unrecorded
+            }
+            codes = model.encode_codes(by_column, n_rows, not_done)
             if setting is not None:
                 settings = np.full(n_rows, setting, dtype=object)
             elif "setting" in names:
@@ -421,14 +432,14 @@ def assess_table(
                 else np.zeros((n_rows, 0), dtype=bool)
             )
             # a group that one test rules out together, as assess() flags it: P(any member) at
-            # its threshold while a member is below its own
+            # its threshold while no member is at its own (that member's flag and test stand)
             group_names = [gid for gid, _, _ in model.shared_groups]
             for g, (_, members, _) in enumerate(model.shared_groups):
-                below = np.zeros(n_rows, dtype=bool)
+                own = np.zeros(n_rows, dtype=bool)
                 for b in members:
                     cid = net.binaries[b]
-                    below |= post[:, col_of[cid]] < net.must_not_miss[cid].threshold
-                shared[:, g] &= below
+                    own |= post[:, col_of[cid]] >= net.must_not_miss[cid].threshold
+                shared[:, g] &= ~own
             flags = np.concatenate([flags, shared], axis=1)
             probs = np.round(post, 4)
             columns: dict[str, Any] = {
