@@ -264,7 +264,6 @@ def _fill_side(batch: Any, codes: dict[str, NDArray[np.int8]], source: Path, fir
     DataFileError
         If a side is not left, right, bilateral, unknown or empty.
     """
-    import pyarrow.compute as pc
 
     known = (*SIDES, "")
     index = _codes(batch.column("side"), known).astype(np.intp) - 1  # -1: not a known side
@@ -276,10 +275,7 @@ def _fill_side(batch: Any, codes: dict[str, NDArray[np.int8]], source: Path, fir
     code = {"positive": 1, "negative": -1, None: 0}
     implied = np.array([code[side_value(s)] for s in known], dtype=np.int8)[index]
     if SIDE_FINDING in codes:
-        empty = np.asarray(
-            pc.equal(_text(batch.column(SIDE_FINDING)), "").to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
+        empty = _equals(batch.column(SIDE_FINDING), "")
         codes[SIDE_FINDING] = np.where(empty, implied, codes[SIDE_FINDING]).astype(np.int8)
     else:
         codes[SIDE_FINDING] = implied
