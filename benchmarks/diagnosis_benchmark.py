@@ -263,7 +263,10 @@ def _pgmpy_model(net: object, setting: str, age: float | None, sex: str, obs: di
         return cur
 
     latent_obs: dict[str, list[tuple[str, str]]] = {}
+    implied = net.implied_present(obs)  # type: ignore[attr-defined]
     for fid, val in obs.items():
+        if fid in implied:  # made certain by another finding: the same observation
+            continue
         if fid in net.member_of:  # type: ignore[attr-defined]
             latent_obs.setdefault(net.member_of[fid], []).append((fid, val))  # type: ignore[attr-defined]
         elif fid in net.tables:  # type: ignore[attr-defined]

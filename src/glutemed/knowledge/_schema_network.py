@@ -282,6 +282,18 @@ class Expansion(_Strict):
     negative: list[NonEmpty] = Field(min_length=1)
 
 
+class Implication(_Strict):
+    """Findings that a finding recorded present makes certain.
+
+    A Trendelenburg gait is an abnormal gait: once it is recorded, "abnormal gait on
+    observation" is implied and carries no evidence of its own (it is the same observation), so
+    the engine leaves the implied findings out of the evidence and out of the next tests.
+    """
+
+    positive: list[NonEmpty] = Field(min_length=1)
+    reason: NonEmpty
+
+
 class Unrecorded(_Provenance):
     """Findings whose absence from a record that describes some of them is weak evidence.
 
@@ -313,6 +325,7 @@ class NetworkSpec(_Strict):
     latents: list[LatentConstruct] = Field(default_factory=list)
     tables: list[TableFinding] = Field(default_factory=list)
     expands: dict[str, Expansion] = Field(default_factory=dict)
+    implies: dict[str, Implication] = Field(default_factory=dict)
     unrecorded: Unrecorded | None = None
 
     def blocks(self) -> list[tuple[str, Any]]:
@@ -560,6 +573,13 @@ def check_network(
             if neg not in seen:
                 problems.append(Problem(f"{where} expands.{fid}", "a modelled finding", neg))
     noisy = {f.finding for f in net.findings}
+    for fid, imp in net.implies.items():
+        if fid not in seen:
+            problems.append(Problem(f"{where} implies", "a modelled finding", fid))
+        for implied in imp.positive:
+            if implied not in noisy or implied == fid:
+                expected = "a noisy-OR finding other than itself"
+                problems.append(Problem(f"{where} implies.{fid}", expected, implied))
     if net.unrecorded is not None:
         for fid in net.unrecorded.findings:
             if fid not in noisy:

@@ -52,6 +52,8 @@ class BatchModel:
             values = {f: v for f, v in row.items() if v != "not_done"}
             for implied in self.net.implied_absent(values).values():
                 values.update(dict.fromkeys(implied, "negative"))
+            for implied_fid in self.net.implied_present(values):
+                values.pop(implied_fid, None)  # made certain by another: no evidence of its own
             # ... but it is not left out of the record either
             kept = {**{f: v for f, v in row.items() if v == "not_done"}, **values}
             for fid in self.net.unrecorded_sites(kept):
@@ -122,6 +124,12 @@ class BatchModel:
             for neg in extra:
                 j = col[neg]
                 out[normal & (out[:, j] == 0), j] = -1
+        for fid, listed in self.net.implies.items():
+            if fid not in codes or fid not in col:
+                continue
+            certain = out[:, col[fid]] == 1
+            for implied in listed:
+                out[certain, col[implied]] = 0  # made certain by another: no evidence of its own
         sites = [col[f] for f in self.net.unrecorded]
         if sites:
             described = (out[:, sites] == 1).any(axis=1)

@@ -227,10 +227,15 @@ def observed_values(case: Case, net: CompiledNetwork) -> dict[str, str]:
     done = {f: v for f, v in values.items() if v != "not_done"}
     # a complete pain map settles every site, "not done" ones included
     settled = {f for listed in net.implied_absent(done).values() for f in listed}
+    # a finding made certain by another (a Trendelenburg gait makes the gait abnormal) is the
+    # same observation: it is not evidence of its own
+    implied = net.implied_present(done)
     return {
         f: v
         for f, v in values.items()
-        if f in used and (v != "not_done" or (f in net.unrecorded and f not in settled))
+        if f in used
+        and f not in implied
+        and (v != "not_done" or (f in net.unrecorded and f not in settled))
     }
 
 
@@ -412,11 +417,20 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
         m.pop("flag")
     sev = severity(kb, case)
     notes = _notes(kb, case, sev, by_id)
+    recorded = {f: v for f, v in case.observed_with_side().items() if v != "not_done"}
+    implied = net.implied_present(recorded)
     unused = sorted(
         kb.findings[f].name
         for f, v in case.observed().items()
-        if v != "not_done" and f not in observed and f in kb.findings
+        if v != "not_done" and f not in observed and f in kb.findings and f not in implied
     )
+    for fid, listed in sorted(net.implies.items()):
+        same = sorted(kb.findings[f].name for f in listed if f in implied and f in recorded)
+        if recorded.get(fid) == "positive" and same:
+            notes.append(
+                f"{'; '.join(same)}: implied by {lower_first(kb.findings[fid].name)}, the same "
+                "observation, so not counted again."
+            )
     if unused:
         notes.append(
             "Recorded but not used by the diagnosis model (it gives these no weight): "

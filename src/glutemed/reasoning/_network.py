@@ -213,6 +213,8 @@ class CompiledNetwork:
     member_of: dict[str, str]  # member finding -> latent id
     tables: dict[str, TableCpd]
     expands: dict[str, tuple[str, ...]]
+    #: finding -> the findings it makes certain when recorded present (see :meth:`implied_present`)
+    implies: dict[str, tuple[str, ...]]
     #: finding -> the noisy-OR "the finding is recorded" (see :meth:`unrecorded_sites`)
     unrecorded: dict[str, Factor]
     must_not_miss: dict[str, Any]
@@ -247,6 +249,12 @@ class CompiledNetwork:
             for fid, listed in self.expands.items()
             if values.get(fid) == "positive"
         }
+
+    def implied_present(self, values: Mapping[str, str]) -> set[str]:
+        """The findings that another finding recorded present in ``values`` makes certain (a
+        Trendelenburg gait makes the gait abnormal): they carry no evidence of their own."""
+        certain = [listed for fid, listed in self.implies.items() if values.get(fid) == "positive"]
+        return {f for listed in certain for f in listed}
 
     def unrecorded_sites(self, values: Mapping[str, str]) -> tuple[str, ...]:
         """The findings of :attr:`unrecorded` that ``values`` leaves out while it records one
@@ -480,6 +488,7 @@ def compile_network(kb: KnowledgeBase) -> CompiledNetwork:
         member_of=member_of,
         tables=tables,
         expands={k: tuple(v.negative) for k, v in net.expands.items()},
+        implies={k: tuple(v.positive) for k, v in net.implies.items()},
         unrecorded=unrecorded,
         must_not_miss=mnm,
         n_params=n_p,
@@ -650,6 +659,8 @@ def prepare(
     values = dict(observed)
     for implied in net.implied_absent(observed).values():
         values.update(dict.fromkeys(implied, "negative"))
+    for implied_fid in net.implied_present(values):
+        values.pop(implied_fid, None)  # the same observation as the finding that implies it
     soft = net.unrecorded_sites(values) if unrecorded is None else tuple(unrecorded)
     for fid in soft:
         if fid in values:

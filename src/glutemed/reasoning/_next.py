@@ -248,6 +248,7 @@ def candidates(kb: KnowledgeBase, net: CompiledNetwork, case: Case) -> list[str]
     done = set(recorded)
     for implied in net.implied_absent(recorded).values():
         done.update(implied)  # set absent by a normal radiograph or a complete pain map
+    done.update(net.implied_present(recorded))  # made certain by another finding
     binary = [
         f
         for f in (*net.factors, *net.member_of)
@@ -317,8 +318,11 @@ def variant_results(
     alone: list[int] = []  # candidates computed one by one
     order: list[str] = []
     from_static: list[str] = []
+    # a candidate whose positive answer would make a recorded finding certain (a Trendelenburg
+    # gait after an abnormal gait) takes that finding out of the evidence: computed on its own
+    implying = {f for f, listed in net.implies.items() if any(x in observed for x in listed)}
     for i, fid in enumerate(binary):
-        if one_by_one:
+        if one_by_one or fid in implying:
             alone.append(i)
         elif fid in net.member_of and net.member_of[fid] in point.latents:
             got = _observed_member_variants(net, point, fid)
@@ -365,7 +369,8 @@ def variant_results(
     if redo:
         evs = []
         for _, fid, val in redo:
-            ev = None if fid in point.unrecorded else extend(net, point, fid, val)
+            own = fid in point.unrecorded or fid in implying  # not one more factor of point
+            ev = None if own else extend(net, point, fid, val)
             if ev is None:
                 ev = prepare(
                     net,
