@@ -27,3 +27,23 @@ from glutemed.reasoning import percent
 )
 def test_percent(p: float, digits: int, space: bool, shown: str) -> None:
     assert percent(p, digits, space) == shown
+
+
+def test_a_reason_never_reads_from_a_percentage_to_the_same_one() -> None:
+    import re
+    from pathlib import Path
+
+    from glutemed.knowledge import load_kb
+    from glutemed.reasoning import assess, load_case
+
+    kb = load_kb()
+    cases = Path(__file__).resolve().parents[2] / "src" / "glutemed" / "examples" / "cases"
+    seen = 0
+    for path in sorted(cases.glob("*.yaml")):
+        for cond in assess(load_case(path), kb, with_intervals=False).conditions:
+            for reason in cond.contributions:
+                moved = re.search(r"from (.+?) to (.+?)( \(|\.$)", reason.sentence)
+                assert moved is not None, reason.sentence
+                assert moved.group(1) != moved.group(2), reason.sentence
+                seen += 1
+    assert seen > 50

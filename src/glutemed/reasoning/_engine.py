@@ -526,14 +526,16 @@ def _contributions(
         # a finding counts when it moves the probability or (near 0 or 1) the odds noticeably
         if abs(p - p_without) < 0.005 and (ratio is None or abs(math.log(ratio)) < 0.1):
             continue
+        verb = "raised" if p > p_without else "lowered"
+        before, after = _pct_pair(p_without, p)
+        if before == after:  # both far below 0.1 %: a movement no percentage shows
+            continue
         # "not recorded" rests on the assumed probability that a site is recorded
         src, loc, assumed = (
             _finding_source(net, fids[0], cid) if value != NOT_RECORDED else (None, None, True)
         )
-        verb = "raised" if p > p_without else "lowered"
         sentence = (
-            f"{_reason_text(kb, fids, value)}: {verb} {name} from {_pct(p_without)} to "
-            f"{_pct(p)}"
+            f"{_reason_text(kb, fids, value)}: {verb} {name} from {before} to {after}"
             + (
                 f" ({short_citation(kb, src)})"
                 if src
@@ -569,6 +571,17 @@ def _pct(p: float) -> str:
     if 0.001 <= p <= 0.999:
         return f"{p:.1%}"
     return "under 0.1 %" if p < 0.5 else "over 99.9 %"
+
+
+def _pct_pair(before: float, after: float) -> tuple[str, str]:
+    """Two percentages with as many decimals (up to 3) as it takes to show that they differ:
+    a small change near 0 reads "from 0.31% to 0.28%", not "from 0.3% to 0.3%"."""
+    a, b = _pct(before), _pct(after)
+    digits = 1
+    while a == b and digits <= 3:
+        a, b = f"{before:.{digits}%}", f"{after:.{digits}%}"
+        digits += 1
+    return a, b
 
 
 def _finding_source(
