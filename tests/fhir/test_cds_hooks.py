@@ -246,6 +246,7 @@ def test_patient_view_red_flag_is_critical(fixture_kb: KnowledgeBase) -> None:
         findings={
             "lateral_hip_pain": "positive",
             "trauma_or_fall": "positive",
+            "weight_bearing_pain": "positive",
             "history_of_cancer": "positive",
         }
     )

@@ -22,7 +22,14 @@ RUNNER = Case(
     patient={"age_years": 51, "sex": "female"},
     findings={
         **dict.fromkeys(
-            ["lateral_hip_pain", "groin_pain", "posterior_thigh_pain", "back_pain"], "not_done"
+            [
+                "lateral_hip_pain",
+                "groin_pain",
+                "posterior_thigh_pain",
+                "anterior_or_lateral_thigh_pain",
+                "back_pain",
+            ],
+            "not_done",
         ),
         "pain_radiating_below_knee": "not_done",
         "buttock_pain": "positive",

@@ -13,7 +13,14 @@ from glutemed.reasoning import Case, assess
 LATERAL = {
     "lateral_hip_pain": "positive",
     **dict.fromkeys(
-        ["groin_pain", "buttock_pain", "posterior_thigh_pain", "back_pain"], "not_done"
+        [
+            "groin_pain",
+            "buttock_pain",
+            "posterior_thigh_pain",
+            "anterior_or_lateral_thigh_pain",
+            "back_pain",
+        ],
+        "not_done",
     ),
     "pain_radiating_below_knee": "not_done",
 }

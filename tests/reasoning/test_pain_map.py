@@ -29,6 +29,7 @@ def test_the_map_covers_the_pain_sites_of_the_form() -> None:
         "groin_pain",
         "buttock_pain",
         "posterior_thigh_pain",
+        "anterior_or_lateral_thigh_pain",
         "back_pain",
         "pain_radiating_below_knee",
     }

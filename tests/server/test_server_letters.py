@@ -71,7 +71,8 @@ def test_letter_names_the_sites_a_complete_pain_map_leaves_absent(tmp_path: Path
     html = api.get(f"/api/v1/visits/{r.json()['visit']['id']}/report.html?to=gp").text
     assert (
         "Pain map complete (every pain site recorded), so absent: groin (anterior hip) pain, "
-        "buttock (posterior hip) pain, posterior thigh pain, pain radiating below the knee"
+        "buttock (posterior hip) pain, posterior thigh pain, anterior or lateral thigh pain, "
+        "pain radiating below the knee"
     ) in html
     assert "pain_map_complete" not in html and "groin_pain" not in html
     assert "Negative:</strong> Low back pain" in html  # recorded by itself, not repeated
