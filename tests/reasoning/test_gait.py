@@ -105,3 +105,13 @@ def test_an_implication_must_name_a_noisy_or_finding(kb_copy: Path) -> None:
     edit_kb_file(kb_copy, "network.yaml", bad)
     problems = kb_problems(kb_copy)
     assert any("implies.trendelenburg_gait" in p and "abductor_weakness" in p for p in problems)
+
+
+def test_an_implied_finding_cannot_imply_another(kb_copy: Path) -> None:
+    def cycle(data: dict[str, Any]) -> None:
+        chained = {"positive": ["limited_walking_distance"], "reason": "a chain"}
+        data["implies"]["gait_observation"] = chained
+
+    edit_kb_file(kb_copy, "network.yaml", cycle)
+    problems = kb_problems(kb_copy)
+    assert any("implies.trendelenburg_gait" in p and "implies nothing" in p for p in problems)

@@ -580,6 +580,9 @@ def check_network(
             if implied not in noisy or implied == fid:
                 expected = "a noisy-OR finding other than itself"
                 problems.append(Problem(f"{where} implies.{fid}", expected, implied))
+            elif implied in net.implies:  # a chain or a cycle would drop evidence twice over
+                expected = "a finding that implies nothing itself"
+                problems.append(Problem(f"{where} implies.{fid}", expected, implied))
     if net.unrecorded is not None:
         for fid in net.unrecorded.findings:
             if fid not in noisy:
