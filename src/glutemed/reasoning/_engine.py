@@ -425,7 +425,7 @@ def _assess(case: Case, kb: KnowledgeBase | None, with_intervals: bool) -> Asses
         if v != "not_done" and f not in observed and f in kb.findings and f not in implied
     )
     for fid, listed in sorted(net.implies.items()):
-        same = sorted(kb.findings[f].name for f in listed if f in implied and f in recorded)
+        same = sorted(kb.findings[f].name for f in listed if f in recorded)
         if recorded.get(fid) == "positive" and same:
             notes.append(
                 f"{'; '.join(same)}: implied by {lower_first(kb.findings[fid].name)}, the same "
